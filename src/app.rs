@@ -1,0 +1,152 @@
+//! Assembling a kadro process: state, router, workers, serving and shutdown.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use crate::auth::password::Passwords;
+use crate::config::{Config, Secret};
+use crate::db::{Db, DbOptions};
+use crate::http::json::BODY_LIMIT;
+use crate::http::request::PublicUrl;
+use crate::jobs::worker::JobRunner;
+use crate::{auth, b2b, http, ops, settings};
+
+/// What every handler reads; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub config: Arc<Config>,
+    pub passwords: Passwords,
+    /// SHA-256 digests of `KADRO_SERVICE_TOKENS`, compared in constant time.
+    pub service_token_digests: Arc<Vec<String>>,
+    /// Signs export download links.
+    pub secret_key: Arc<Secret>,
+    /// Wakes idle workers when a job is enqueued in this process.
+    pub job_signal: Arc<Notify>,
+    /// Cancelled when the process starts shutting down.
+    pub shutting_down: CancellationToken,
+}
+
+/// A built application, ready to serve.
+pub struct App {
+    pub state: AppState,
+    pub jobs: JobRunner,
+}
+
+impl App {
+    /// Connects, migrates and loads the settings kept in the database.
+    pub async fn build(config: Config) -> anyhow::Result<App> {
+        ops::metrics_handle();
+        let db = Db::connect(
+            &config.database_url,
+            &DbOptions {
+                max_connections: config.db_max_connections,
+            },
+        )
+        .await
+        .context("connecting to the database")?;
+        db.migrate().await.context("applying migrations")?;
+        let secret_key = match &config.secret_key {
+            Some(key) => key.clone(),
+            None => settings::secret_key(&db).await?,
+        };
+        let service_token_digests = config
+            .service_tokens
+            .iter()
+            .map(|t| t.expose().trim())
+            .filter(|t| !t.is_empty())
+            .map(auth::token::digest)
+            .collect();
+        let state = AppState {
+            db,
+            passwords: Passwords::new(config.hash_concurrency, config.password_min_length),
+            config: Arc::new(config),
+            service_token_digests: Arc::new(service_token_digests),
+            secret_key: Arc::new(secret_key),
+            job_signal: Arc::new(Notify::new()),
+            shutting_down: CancellationToken::new(),
+        };
+        Ok(App {
+            state,
+            jobs: JobRunner::default(),
+        })
+    }
+
+    /// The HTTP application with its middleware.
+    pub fn router(&self) -> Router {
+        let api = Router::new()
+            .merge(ops::router())
+            .merge(auth::routes::router())
+            .merge(b2b::router())
+            .fallback(http::not_found)
+            .method_not_allowed_fallback(http::method_not_allowed)
+            .layer(axum::middleware::from_fn(http::observe))
+            .layer(axum::Extension(PublicUrl(
+                self.state.config.public_url.as_deref().map(Arc::from),
+            )))
+            .layer(DefaultBodyLimit::max(BODY_LIMIT))
+            .with_state(self.state.clone());
+        let routes = Router::new().merge(ops::docs()).merge(api);
+        // Routing happens inside the fallback, after the path has been normalised.
+        Router::new()
+            .fallback_service(routes)
+            .layer(axum::middleware::from_fn(http::trim_trailing_slash))
+    }
+
+    /// Serves on `listener` until `stop` is cancelled: in-flight requests finish, workers
+    /// release their jobs, then the pool closes.
+    pub async fn serve(self, listener: TcpListener, stop: CancellationToken) -> anyhow::Result<()> {
+        let router = self.router();
+        let state = self.state.clone();
+        let mut workers =
+            self.jobs
+                .spawn_workers(state.clone(), state.config.workers, stop.clone());
+        let shutting_down = state.shutting_down.clone();
+        let signal = stop.clone();
+        axum::serve(listener, router)
+            .with_graceful_shutdown(async move {
+                signal.cancelled().await;
+                shutting_down.cancel();
+            })
+            .await
+            .context("serving HTTP")?;
+        stop.cancel();
+        while workers.join_next().await.is_some() {}
+        state.db.close().await;
+        Ok(())
+    }
+}
+
+/// Cancels `stop` on SIGINT or SIGTERM.
+pub fn cancel_on_signals(stop: CancellationToken) {
+    tokio::spawn(async move {
+        let ctrl_c = tokio::signal::ctrl_c();
+        #[cfg(unix)]
+        {
+            let mut term =
+                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        tracing::error!(error = %e, "cannot listen for SIGTERM");
+                        let _ = ctrl_c.await;
+                        stop.cancel();
+                        return;
+                    }
+                };
+            tokio::select! {
+                _ = ctrl_c => {}
+                _ = term.recv() => {}
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = ctrl_c.await;
+        tracing::info!("shutting down: finishing in-flight requests");
+        stop.cancel();
+    });
+}

@@ -1,0 +1,129 @@
+//! `POST /api/v1/auth/login/`, `POST /api/v1/auth/logout/`, `GET /api/v1/auth/me/`.
+
+use axum::Router;
+use axum::extract::{FromRequestParts, State};
+use axum::routing::{get, post};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::{AccountKind, Caller, token};
+use crate::app::AppState;
+use crate::b2b::accounts::{self, StaffUserOut};
+use crate::http::error::{ApiError, ApiResult, FieldErrors};
+use crate::http::json::Json;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/auth/login", post(login))
+        .route("/api/v1/auth/logout", post(logout))
+        .route("/api/v1/auth/me", get(me))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct LoginIn {
+    pub email: String,
+    pub password: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LoginOut {
+    pub token: String,
+    pub user: StaffUserOut,
+}
+
+/// The same answer for an unknown email, a wrong password and an inactive account.
+pub const BAD_CREDENTIALS: &str = "Unable to log in with provided credentials.";
+
+/// Logs a B2B account in and returns a new token.
+#[utoipa::path(post, path = "/api/v1/auth/login/", tag = "auth", request_body = LoginIn,
+    responses((status = 200, body = LoginOut), (status = 400, description = "Bad credentials")))]
+pub async fn login(
+    State(state): State<AppState>,
+    Json(body): Json<LoginIn>,
+) -> ApiResult<axum::Json<LoginOut>> {
+    let mut errors = FieldErrors::new();
+    if body.email.trim().is_empty() {
+        errors.add("email", "This field may not be blank.");
+    }
+    if body.password.is_empty() {
+        errors.add("password", "This field may not be blank.");
+    }
+    errors.into_result()?;
+    let found = accounts::credentials_by_email(&state.db, body.email.trim()).await?;
+    let (id, hash, active) = match found {
+        Some(c) => (Some(c.id), Some(c.password_hash), c.is_active),
+        None => (None, None, false),
+    };
+    let matches = state.passwords.verify(body.password, hash).await?;
+    let id = match id {
+        Some(id) if matches && active => id,
+        _ => return Err(ApiError::field("non_field_errors", BAD_CREDENTIALS)),
+    };
+    accounts::touch_last_login(&state.db, id).await?;
+    let mut tx = state.db.begin().await?;
+    let token = token::issue(&mut tx, AccountKind::User, id).await?;
+    tx.commit().await?;
+    let account = accounts::by_id(&state.db, id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok(axum::Json(LoginOut {
+        token,
+        user: account.into(),
+    }))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Detail {
+    pub detail: String,
+}
+
+/// Revokes the token that authenticates this request.
+#[utoipa::path(post, path = "/api/v1/auth/logout/", tag = "auth",
+    responses((status = 200, body = Detail), (status = 401, body = Detail)))]
+pub async fn logout(
+    State(state): State<AppState>,
+    parts: axum::http::request::Parts,
+) -> ApiResult<axum::Json<Detail>> {
+    let mut parts = parts;
+    let caller = Caller::from_request_parts(&mut parts, &state).await?;
+    if matches!(caller, Caller::Service) {
+        return Err(ApiError::BadRequest(
+            "Service tokens are configured, not revoked through the API.".into(),
+        ));
+    }
+    if let Some(presented) = super::presented_token(&parts)? {
+        token::revoke(&state.db, &presented).await?;
+    }
+    Ok(axum::Json(Detail {
+        detail: "Successfully logged out.".into(),
+    }))
+}
+
+/// The calling account.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(tag = "account_type", rename_all = "snake_case")]
+pub enum MeOut {
+    /// A B2B account (user or staff user).
+    User(StaffUserOut),
+    /// An Instore staff.
+    Staff { id: i64, is_superuser: bool },
+    /// A configured service token.
+    Service { is_superuser: bool },
+}
+
+/// Describes the caller: a B2B account, an Instore staff or a service token.
+#[utoipa::path(get, path = "/api/v1/auth/me/", tag = "auth",
+    responses((status = 200, body = MeOut), (status = 401, body = Detail)))]
+pub async fn me(State(state): State<AppState>, caller: Caller) -> ApiResult<axum::Json<MeOut>> {
+    let out = match caller {
+        Caller::Service => MeOut::Service { is_superuser: true },
+        Caller::User(u) => {
+            let account = accounts::by_id(&state.db, u.id)
+                .await?
+                .ok_or(ApiError::NotFound)?;
+            MeOut::User(account.into())
+        }
+        Caller::Staff(s) => crate::instore::auth::me(&state, s).await?,
+    };
+    Ok(axum::Json(out))
+}

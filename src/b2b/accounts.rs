@@ -1,0 +1,145 @@
+//! B2B accounts (the `users` table): the row, its staff-user shape, and the queries that
+//! authentication, the CLI and the B2B APIs share.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::db::{Db, Query, Tx};
+use crate::http::time::{self, optional_timestamp, timestamp};
+
+/// Every column of `users` but the password hash.
+pub const ACCOUNT_COLUMNS: &str = "users.id, users.email, users.first_name, users.last_name, \
+    users.phone_number, users.division_id, users.is_active, users.is_staff, users.is_superuser, \
+    users.shop_token, users.remote_id, users.language, users.date_joined, users.last_login";
+
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct Account {
+    pub id: i64,
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub phone_number: String,
+    pub division_id: Option<i64>,
+    pub is_active: bool,
+    pub is_staff: bool,
+    pub is_superuser: bool,
+    pub shop_token: String,
+    pub remote_id: Option<i64>,
+    pub language: String,
+    pub date_joined: DateTime<Utc>,
+    pub last_login: Option<DateTime<Utc>>,
+}
+
+/// A B2B staff user as seeds 000/001 show it (`division` is the division's id).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StaffUserOut {
+    pub id: i64,
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub phone_number: String,
+    pub division: Option<i64>,
+    pub is_active: bool,
+    pub is_staff: bool,
+    pub is_superuser: bool,
+    pub shop_token: String,
+    pub remote_id: Option<i64>,
+    #[serde(serialize_with = "timestamp")]
+    #[schema(value_type = String, format = DateTime, example = "2024-12-12T12:57:07.517766Z")]
+    pub date_joined: DateTime<Utc>,
+    #[serde(serialize_with = "optional_timestamp")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub last_login: Option<DateTime<Utc>>,
+}
+
+impl From<Account> for StaffUserOut {
+    fn from(a: Account) -> Self {
+        StaffUserOut {
+            id: a.id,
+            email: a.email,
+            first_name: a.first_name,
+            last_name: a.last_name,
+            phone_number: a.phone_number,
+            division: a.division_id,
+            is_active: a.is_active,
+            is_staff: a.is_staff,
+            is_superuser: a.is_superuser,
+            shop_token: a.shop_token,
+            remote_id: a.remote_id,
+            date_joined: a.date_joined,
+            last_login: a.last_login,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub struct Credentials {
+    pub id: i64,
+    pub password_hash: String,
+    pub is_active: bool,
+}
+
+/// Finds an account by email, case-insensitively (as the unique index compares).
+pub async fn credentials_by_email(
+    db: &Db,
+    email: &str,
+) -> Result<Option<Credentials>, sqlx::Error> {
+    Query::new("SELECT id, password_hash, is_active FROM users WHERE lower(email) = lower($1)")
+        .bind(email)
+        .fetch_optional(db)
+        .await
+}
+
+pub async fn by_id<'a>(
+    target: impl Into<crate::db::Target<'a>>,
+    id: i64,
+) -> Result<Option<Account>, sqlx::Error> {
+    Query::new(format!("SELECT {ACCOUNT_COLUMNS} FROM users WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(target)
+        .await
+}
+
+pub async fn id_by_email(db: &Db, email: &str) -> Result<Option<i64>, sqlx::Error> {
+    Query::new("SELECT id FROM users WHERE lower(email) = lower($1)")
+        .bind(email)
+        .scalar_optional(db)
+        .await
+}
+
+pub async fn touch_last_login(db: &Db, id: i64) -> Result<(), sqlx::Error> {
+    Query::new("UPDATE users SET last_login = $1 WHERE id = $2")
+        .bind(time::now())
+        .bind(id)
+        .execute(db)
+        .await
+        .map(|_| ())
+}
+
+/// What a new B2B staff account (superuser or not) starts with.
+pub struct NewStaffAccount<'a> {
+    pub email: &'a str,
+    pub password_hash: &'a str,
+    pub is_superuser: bool,
+    pub division_id: Option<i64>,
+}
+
+/// Inserts a B2B staff account; its `remote_id` stays null (staff are not Commerce customers).
+pub async fn insert_staff(tx: &mut Tx, new: NewStaffAccount<'_>) -> Result<i64, sqlx::Error> {
+    Query::new(
+        "INSERT INTO users (email, password_hash, division_id, is_active, is_staff, is_superuser, \
+         date_joined) VALUES ($1, $2, $3, TRUE, TRUE, $4, $5) RETURNING id",
+    )
+    .bind(new.email)
+    .bind(new.password_hash)
+    .bind(new.division_id)
+    .bind(new.is_superuser)
+    .bind(time::now())
+    .scalar(tx)
+    .await
+}
+
+pub async fn count(db: &Db) -> Result<i64, sqlx::Error> {
+    Query::new("SELECT COUNT(*) FROM users").scalar(db).await
+}

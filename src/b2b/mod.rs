@@ -1,0 +1,13 @@
+//! B2B: divisions, users, staff users and the Commerce platform sync.
+
+pub mod accounts;
+pub mod staff_users;
+pub mod user_filter;
+
+use axum::Router;
+
+use crate::app::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new().merge(staff_users::router())
+}

@@ -1,0 +1,132 @@
+//! `/api/v1/staff-users/` (seeds 000/001): superuser-only list and detail of B2B staff
+//! accounts; PATCH changes `is_superuser` alone.
+
+use axum::Router;
+use axum::extract::State;
+use axum::routing::get;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::accounts::{ACCOUNT_COLUMNS, Account, StaffUserOut};
+use super::user_filter::UserFilter;
+use crate::app::AppState;
+use crate::auth::Caller;
+use crate::db::{Db, Query};
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::json::Json;
+use crate::http::pagination::{PageRequest, Paginated};
+use crate::http::request::{IdPath, RequestUrl};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/staff-users", get(list))
+        .route("/api/v1/staff-users/{id}", get(detail).patch(update))
+}
+
+/// Lists staff users (superusers only).
+#[utoipa::path(get, path = "/api/v1/staff-users/", tag = "b2b staff users",
+    params(("page" = Option<u32>, Query), ("limit" = Option<u32>, Query)),
+    responses((status = 200, body = Paginated<StaffUserOut>), (status = 403)))]
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    url: RequestUrl,
+    page: PageRequest,
+) -> ApiResult<axum::Json<Paginated<StaffUserOut>>> {
+    caller.require_superuser()?;
+    let filter = UserFilter::parse(&url)?;
+    let (count, rows) = list_staff(&state.db, &filter, &page).await?;
+    Ok(axum::Json(page.respond(
+        count,
+        rows.into_iter().map(Into::into).collect(),
+    )?))
+}
+
+/// One staff user (superusers only).
+#[utoipa::path(get, path = "/api/v1/staff-users/{id}/", tag = "b2b staff users",
+    params(("id" = i64, Path)), responses((status = 200, body = StaffUserOut), (status = 404)))]
+pub async fn detail(
+    State(state): State<AppState>,
+    caller: Caller,
+    IdPath(id): IdPath,
+) -> ApiResult<axum::Json<StaffUserOut>> {
+    caller.require_superuser()?;
+    let account = staff_by_id(&state.db, id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok(axum::Json(account.into()))
+}
+
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+pub struct StaffUserPatch {
+    pub is_superuser: Option<bool>,
+}
+
+/// Grants or removes superuser rights; the last active superuser cannot be demoted.
+#[utoipa::path(patch, path = "/api/v1/staff-users/{id}/", tag = "b2b staff users",
+    params(("id" = i64, Path)), request_body = StaffUserPatch,
+    responses((status = 200, body = StaffUserPatch), (status = 400), (status = 404)))]
+pub async fn update(
+    State(state): State<AppState>,
+    caller: Caller,
+    IdPath(id): IdPath,
+    Json(patch): Json<StaffUserPatch>,
+) -> ApiResult<axum::Json<StaffUserPatch>> {
+    caller.require_superuser()?;
+    let current = staff_by_id(&state.db, id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let wanted = patch.is_superuser.unwrap_or(current.is_superuser);
+    if wanted != current.is_superuser && !set_superuser(&state.db, id, wanted).await? {
+        return Err(ApiError::field(
+            "is_superuser",
+            "The last active superuser cannot be demoted.",
+        ));
+    }
+    Ok(axum::Json(StaffUserPatch {
+        is_superuser: Some(wanted),
+    }))
+}
+
+async fn list_staff(
+    db: &Db,
+    filter: &UserFilter,
+    page: &PageRequest,
+) -> Result<(i64, Vec<Account>), sqlx::Error> {
+    let mut count = Query::new("SELECT COUNT(*) FROM users WHERE users.is_staff = TRUE");
+    filter.push_conditions(&mut count, db.dialect());
+    let count: i64 = count.scalar(db).await?;
+    let mut rows = Query::new(format!(
+        "SELECT {ACCOUNT_COLUMNS} FROM users WHERE users.is_staff = TRUE"
+    ));
+    filter.push_conditions(&mut rows, db.dialect());
+    rows.push(" ORDER BY users.id LIMIT ")
+        .push_bind(page.limit())
+        .push(" OFFSET ")
+        .push_bind(page.offset());
+    Ok((count, rows.fetch_all(db).await?))
+}
+
+async fn staff_by_id(db: &Db, id: i64) -> Result<Option<Account>, sqlx::Error> {
+    Query::new(format!(
+        "SELECT {ACCOUNT_COLUMNS} FROM users WHERE users.id = $1 AND users.is_staff = TRUE"
+    ))
+    .bind(id)
+    .fetch_optional(db)
+    .await
+}
+
+/// Sets `is_superuser`; a demotion only happens while another active superuser remains, checked
+/// in the same statement. False when refused.
+async fn set_superuser(db: &Db, id: i64, value: bool) -> Result<bool, sqlx::Error> {
+    let changed = Query::new(
+        "UPDATE users SET is_superuser = $1 WHERE id = $2 AND is_staff = TRUE AND ($1 = TRUE OR EXISTS \
+         (SELECT 1 FROM users other WHERE other.id <> $2 AND other.is_superuser = TRUE \
+          AND other.is_active = TRUE AND other.is_staff = TRUE))",
+    )
+    .bind(value)
+    .bind(id)
+    .execute(db)
+    .await?;
+    Ok(changed == 1)
+}

@@ -1,0 +1,218 @@
+//! A query text with its bind values, run on whichever backend the pool or transaction is.
+//!
+//! Filters append to the text and bind values in one place; user input only ever becomes a
+//! bound value, never SQL text.
+
+use sqlx::postgres::PgRow;
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Decode, FromRow, Postgres, Sqlite, Type};
+
+use super::value::{Arg, sqlite_time};
+use super::{Db, Tx};
+
+/// SQL with `$n` placeholders plus the values to bind.
+#[derive(Clone, Debug, Default)]
+pub struct Query {
+    sql: String,
+    args: Vec<Arg>,
+}
+
+/// Rows that decode on both backends (`#[derive(sqlx::FromRow)]` structs are).
+pub trait Row: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin {}
+impl<T> Row for T where T: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin
+{}
+
+/// Single values that decode on both backends.
+pub trait Scalar:
+    for<'r> Decode<'r, Sqlite>
+    + Type<Sqlite>
+    + for<'r> Decode<'r, Postgres>
+    + Type<Postgres>
+    + Send
+    + Unpin
+{
+}
+impl<T> Scalar for T where
+    T: for<'r> Decode<'r, Sqlite>
+        + Type<Sqlite>
+        + for<'r> Decode<'r, Postgres>
+        + Type<Postgres>
+        + Send
+        + Unpin
+{
+}
+
+macro_rules! bind_all {
+    ($q:expr, $args:expr, sqlite) => {{
+        let mut q = $q;
+        for arg in $args {
+            q = match arg {
+                Arg::I64(v) => q.bind(*v),
+                Arg::Text(v) => q.bind(v.as_deref()),
+                Arg::Bool(v) => q.bind(*v),
+                Arg::Time(v) => q.bind(v.as_ref().map(sqlite_time)),
+                Arg::Json(v) => q.bind(v.as_ref().map(|j| j.to_string())),
+            };
+        }
+        q
+    }};
+    ($q:expr, $args:expr, postgres) => {{
+        let mut q = $q;
+        for arg in $args {
+            q = match arg {
+                Arg::I64(v) => q.bind(*v),
+                Arg::Text(v) => q.bind(v.as_deref()),
+                Arg::Bool(v) => q.bind(*v),
+                Arg::Time(v) => q.bind(*v),
+                Arg::Json(v) => q.bind(v.as_ref().map(|j| sqlx::types::Json(j.clone()))),
+            };
+        }
+        q
+    }};
+}
+
+/// Where a query runs: a pool or an open transaction.
+pub enum Target<'a> {
+    Db(&'a Db),
+    Tx(&'a mut Tx),
+}
+
+impl<'a> From<&'a Db> for Target<'a> {
+    fn from(db: &'a Db) -> Self {
+        Target::Db(db)
+    }
+}
+impl<'a> From<&'a mut Tx> for Target<'a> {
+    fn from(tx: &'a mut Tx) -> Self {
+        Target::Tx(tx)
+    }
+}
+
+/// Runs `$method` of a sqlx query built by `$build` (one of `sqlx::query`, `query_as`,
+/// `query_scalar`) against whichever backend `$target` is.
+macro_rules! run {
+    ($self:ident, $target:expr, $build:ident, $method:ident) => {{
+        let sql = $self.sql.as_str();
+        match $target.into() {
+            Target::Db(Db::Sqlite(pool)) => {
+                bind_all!(sqlx::$build(sql), &$self.args, sqlite)
+                    .$method(pool)
+                    .await
+            }
+            Target::Db(Db::Postgres(pool)) => {
+                bind_all!(sqlx::$build(sql), &$self.args, postgres)
+                    .$method(pool)
+                    .await
+            }
+            Target::Tx(Tx::Sqlite(tx)) => {
+                bind_all!(sqlx::$build(sql), &$self.args, sqlite)
+                    .$method(&mut **tx)
+                    .await
+            }
+            Target::Tx(Tx::Postgres(tx)) => {
+                bind_all!(sqlx::$build(sql), &$self.args, postgres)
+                    .$method(&mut **tx)
+                    .await
+            }
+        }
+    }};
+}
+
+impl Query {
+    pub fn new(sql: impl Into<String>) -> Self {
+        Self {
+            sql: sql.into(),
+            args: Vec::new(),
+        }
+    }
+
+    /// Appends SQL text written by kadro (never user input).
+    pub fn push(&mut self, sql: &str) -> &mut Self {
+        self.sql.push_str(sql);
+        self
+    }
+
+    /// Appends a `$n` placeholder for `value`.
+    pub fn push_bind(&mut self, value: impl Into<Arg>) -> &mut Self {
+        self.args.push(value.into());
+        self.sql.push('$');
+        self.sql.push_str(&self.args.len().to_string());
+        self
+    }
+
+    /// Binds the next value for a placeholder already written in the text.
+    pub fn bind(mut self, value: impl Into<Arg>) -> Self {
+        self.args.push(value.into());
+        self
+    }
+
+    pub fn sql(&self) -> &str {
+        &self.sql
+    }
+
+    pub async fn execute<'a>(&self, target: impl Into<Target<'a>>) -> Result<u64, sqlx::Error> {
+        let result: Result<u64, sqlx::Error> = match target.into() {
+            Target::Db(Db::Sqlite(pool)) => bind_all!(sqlx::query(&self.sql), &self.args, sqlite)
+                .execute(pool)
+                .await
+                .map(|r| r.rows_affected()),
+            Target::Db(Db::Postgres(pool)) => {
+                bind_all!(sqlx::query(&self.sql), &self.args, postgres)
+                    .execute(pool)
+                    .await
+                    .map(|r| r.rows_affected())
+            }
+            Target::Tx(Tx::Sqlite(tx)) => bind_all!(sqlx::query(&self.sql), &self.args, sqlite)
+                .execute(&mut **tx)
+                .await
+                .map(|r| r.rows_affected()),
+            Target::Tx(Tx::Postgres(tx)) => bind_all!(sqlx::query(&self.sql), &self.args, postgres)
+                .execute(&mut **tx)
+                .await
+                .map(|r| r.rows_affected()),
+        };
+        result
+    }
+
+    pub async fn fetch_all<'a, T: Row>(
+        &self,
+        target: impl Into<Target<'a>>,
+    ) -> Result<Vec<T>, sqlx::Error> {
+        run!(self, target, query_as, fetch_all)
+    }
+
+    pub async fn fetch_optional<'a, T: Row>(
+        &self,
+        target: impl Into<Target<'a>>,
+    ) -> Result<Option<T>, sqlx::Error> {
+        run!(self, target, query_as, fetch_optional)
+    }
+
+    pub async fn fetch_one<'a, T: Row>(
+        &self,
+        target: impl Into<Target<'a>>,
+    ) -> Result<T, sqlx::Error> {
+        run!(self, target, query_as, fetch_one)
+    }
+
+    pub async fn scalar<'a, T: Scalar>(
+        &self,
+        target: impl Into<Target<'a>>,
+    ) -> Result<T, sqlx::Error> {
+        run!(self, target, query_scalar, fetch_one)
+    }
+
+    pub async fn scalar_optional<'a, T: Scalar>(
+        &self,
+        target: impl Into<Target<'a>>,
+    ) -> Result<Option<T>, sqlx::Error> {
+        run!(self, target, query_scalar, fetch_optional)
+    }
+
+    pub async fn scalars<'a, T: Scalar>(
+        &self,
+        target: impl Into<Target<'a>>,
+    ) -> Result<Vec<T>, sqlx::Error> {
+        run!(self, target, query_scalar, fetch_all)
+    }
+}

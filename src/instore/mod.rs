@@ -1,0 +1,3 @@
+//! Instore: geography, retail stores, permission groups and staffs.
+
+pub mod auth;

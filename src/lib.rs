@@ -1,0 +1,16 @@
+//! kadro: a staff and user directory service for commerce platforms.
+#![forbid(unsafe_code)]
+
+pub mod app;
+pub mod auth;
+pub mod b2b;
+pub mod bootstrap;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod http;
+pub mod instore;
+pub mod jobs;
+pub mod openapi;
+pub mod ops;
+pub mod settings;

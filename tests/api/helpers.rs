@@ -1,0 +1,296 @@
+//! The test harness: a real kadro on a random port, over a fresh database per test.
+
+use std::path::PathBuf;
+
+use kadro::app::{App, AppState};
+use kadro::auth::token::{self, AccountKind};
+use kadro::b2b::accounts::{self, NewStaffAccount};
+use kadro::config::Config;
+use kadro::db::Query;
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A database made for one test and removed when the test ends (even when it panics).
+pub struct TestDb {
+    pub url: String,
+    sqlite_file: Option<PathBuf>,
+    postgres: Option<(String, String)>,
+}
+
+impl TestDb {
+    pub async fn create(backend: Backend) -> Option<TestDb> {
+        let name = format!("kadro_test_{}", uuid::Uuid::new_v4().simple());
+        match backend {
+            Backend::Sqlite => {
+                let file = std::env::temp_dir().join(format!("{name}.db"));
+                Some(TestDb {
+                    url: format!("sqlite://{}", file.display()),
+                    sqlite_file: Some(file),
+                    postgres: None,
+                })
+            }
+            Backend::Postgres => {
+                let Ok(admin_url) = std::env::var("KADRO_TEST_DATABASE_URL") else {
+                    assert!(
+                        std::env::var("KADRO_TEST_REQUIRE_POSTGRES").is_err(),
+                        "KADRO_TEST_REQUIRE_POSTGRES is set but KADRO_TEST_DATABASE_URL is not"
+                    );
+                    eprintln!(
+                        "\n*** KADRO_TEST_DATABASE_URL is not set: SKIPPING the PostgreSQL variant of this test ***\n"
+                    );
+                    return None;
+                };
+                let admin = match sqlx::PgPool::connect(&admin_url).await {
+                    Ok(pool) => pool,
+                    Err(e) if std::env::var("KADRO_TEST_REQUIRE_POSTGRES").is_err() => {
+                        eprintln!(
+                            "\n*** PostgreSQL at {admin_url} is unreachable ({e}): SKIPPING ***\n"
+                        );
+                        return None;
+                    }
+                    Err(e) => panic!("PostgreSQL is required but unreachable: {e}"),
+                };
+                sqlx::query(&format!("CREATE DATABASE {name}"))
+                    .execute(&admin)
+                    .await
+                    .expect("create test database");
+                admin.close().await;
+                let (base, _) = admin_url
+                    .rsplit_once('/')
+                    .expect("database URL with a database name");
+                Some(TestDb {
+                    url: format!("{base}/{name}"),
+                    sqlite_file: None,
+                    postgres: Some((admin_url, name)),
+                })
+            }
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some(file) = &self.sqlite_file {
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{}{suffix}", file.display()));
+            }
+        }
+        if let Some((admin_url, name)) = self.postgres.take() {
+            // Drop runs outside any async context we may block, so use a thread of its own.
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("runtime");
+                rt.block_on(async {
+                    if let Ok(admin) = sqlx::PgPool::connect(&admin_url).await {
+                        let _ =
+                            sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                                .execute(&admin)
+                                .await;
+                        admin.close().await;
+                    }
+                });
+            })
+            .join();
+        }
+    }
+}
+
+/// A running kadro with a superuser token.
+pub struct TestApp {
+    pub backend: Backend,
+    pub base: String,
+    pub client: reqwest::Client,
+    pub state: AppState,
+    pub jobs: kadro::jobs::worker::JobRunner,
+    /// Token of the superuser `root@example.com`.
+    pub token: String,
+    pub stop: CancellationToken,
+    pub server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    pub export_dir: tempdir::TempDirGuard,
+    pub db: TestDb,
+}
+
+pub mod tempdir {
+    use std::path::PathBuf;
+    /// A directory removed when the test ends.
+    pub struct TempDirGuard(pub PathBuf);
+    impl Drop for TempDirGuard {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+pub fn test_config(url: &str, export_dir: &std::path::Path) -> Config {
+    let mut config = Config::defaults();
+    config.database_url = url.to_owned();
+    config.bind = "127.0.0.1:0".into();
+    config.public_url = None;
+    config.export_dir = export_dir.to_owned();
+    config.commerce_url = None;
+    config.commerce_token = None;
+    config.service_tokens = vec![];
+    config.secret_key = None;
+    config.workers = 0;
+    config.db_max_connections = 8;
+    config
+}
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> Option<TestApp> {
+        Self::spawn_with(backend, |_| {}).await
+    }
+
+    /// Starts kadro with `adjust` applied to the test configuration.
+    pub async fn spawn_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> Option<TestApp> {
+        let db = TestDb::create(backend).await?;
+        let export_dir =
+            std::env::temp_dir().join(format!("kadro-exports-{}", uuid::Uuid::new_v4().simple()));
+        let mut config = test_config(&db.url, &export_dir);
+        adjust(&mut config);
+        let app = App::build(config).await.expect("build app");
+        let state = app.state.clone();
+        let jobs = app.jobs.clone();
+        let token = create_b2b_staff(&state, "root@example.com", true, None)
+            .await
+            .1;
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let stop = CancellationToken::new();
+        let server = tokio::spawn(app.serve(listener, stop.clone()));
+        Some(TestApp {
+            backend,
+            base,
+            client: reqwest::Client::new(),
+            state,
+            jobs,
+            token,
+            stop,
+            server: Some(server),
+            export_dir: tempdir::TempDirGuard(export_dir),
+            db,
+        })
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// Sends a request with `token` (none when `None`) and a JSON body when given.
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut req = self.client.request(method, self.url(path));
+        if let Some(token) = token {
+            req = req.header("Authorization", format!("Token {token}"));
+        }
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        let response = req.send().await.expect("request");
+        let status = response.status();
+        let text = response.text().await.expect("body");
+        let json = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        (status, json)
+    }
+
+    pub async fn get(&self, path: &str) -> (StatusCode, Value) {
+        self.call(Method::GET, path, Some(&self.token.clone()), None)
+            .await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.call(Method::POST, path, Some(&self.token.clone()), Some(body))
+            .await
+    }
+
+    pub async fn count(&self, sql: &str) -> i64 {
+        Query::new(sql)
+            .scalar(&self.state.db)
+            .await
+            .expect("count query")
+    }
+
+    /// Runs queued jobs until none is due; returns how many steps ran.
+    pub async fn drain_jobs(&self) -> usize {
+        let stop = CancellationToken::new();
+        let mut steps = 0;
+        while self
+            .jobs
+            .run_one(&self.state, "test-worker", &stop)
+            .await
+            .expect("job step")
+            != kadro::jobs::worker::Step::Idle
+        {
+            steps += 1;
+            assert!(steps < 10_000, "job queue does not drain");
+        }
+        steps
+    }
+}
+
+/// Creates a B2B staff account with a token; returns (id, token).
+pub async fn create_b2b_staff(
+    state: &AppState,
+    email: &str,
+    superuser: bool,
+    division: Option<i64>,
+) -> (i64, String) {
+    let mut tx = state.db.begin().await.expect("begin");
+    let id = accounts::insert_staff(
+        &mut tx,
+        NewStaffAccount {
+            email,
+            password_hash: "",
+            is_superuser: superuser,
+            division_id: division,
+        },
+    )
+    .await
+    .expect("insert staff");
+    let token = token::issue(&mut tx, AccountKind::User, id)
+        .await
+        .expect("token");
+    tx.commit().await.expect("commit");
+    (id, token)
+}
+
+/// Declares each listed `async fn name(app: TestApp)` as two tests, `name::sqlite` and
+/// `name::postgres`.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                if let Some(app) = $crate::helpers::TestApp::spawn($crate::helpers::Backend::Sqlite).await {
+                    super::$name(app).await
+                }
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if let Some(app) = $crate::helpers::TestApp::spawn($crate::helpers::Backend::Postgres).await {
+                    super::$name(app).await
+                }
+            }
+        }
+    )*};
+}

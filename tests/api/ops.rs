@@ -1,0 +1,135 @@
+//! Operations: probes, metrics, schema, docs, request ids and graceful shutdown.
+
+use reqwest::StatusCode;
+use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::helpers::TestApp;
+use crate::on_both_backends;
+
+on_both_backends!(
+    probes_metrics_and_request_ids,
+    schema_and_offline_docs,
+    graceful_shutdown_finishes_in_flight_requests
+);
+
+async fn probes_metrics_and_request_ids(app: TestApp) {
+    let response = app.client.get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["x-request-id"].len(), 32);
+    let response = app
+        .client
+        .get(app.url("/readyz"))
+        .header("x-request-id", "abc-123")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["x-request-id"], "abc-123");
+    app.get("/api/v1/staff-users/").await;
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(metrics.contains("kadro_http_requests_total"), "{metrics}");
+    assert!(
+        metrics.contains("route=\"/api/v1/staff-users\""),
+        "{metrics}"
+    );
+    assert!(metrics.contains("kadro_http_request_duration_seconds_bucket"));
+    assert!(metrics.contains("kadro_job_queue_depth"));
+}
+
+async fn schema_and_offline_docs(app: TestApp) {
+    let (status, schema) = app.get("/api/schema/").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(schema["openapi"].as_str().unwrap().starts_with("3."));
+    let paths = schema["paths"].as_object().unwrap();
+    for path in [
+        "/api/v1/auth/login/",
+        "/api/v1/auth/me/",
+        "/api/v1/staff-users/",
+        "/api/v1/staff-users/{id}/",
+    ] {
+        assert!(paths.contains_key(path), "{path} missing from the schema");
+    }
+    // Every referenced component exists.
+    let text = schema.to_string();
+    let components = &schema["components"]["schemas"];
+    for reference in text.split("\"#/components/schemas/").skip(1) {
+        let name = reference.split('"').next().unwrap();
+        assert!(components.get(name).is_some(), "dangling $ref {name}");
+    }
+    let page = app.client.get(app.url("/api/docs/")).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("swagger-ui"));
+    assert!(
+        !html.contains("https://"),
+        "the docs page must not load anything from the internet"
+    );
+    for asset in [
+        "swagger-ui-bundle.js",
+        "swagger-ui.css",
+        "swagger-initializer.js",
+    ] {
+        let response = app
+            .client
+            .get(app.url(&format!("/api/docs/{asset}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{asset}");
+        let body = response.text().await.unwrap();
+        assert!(body.len() > 100, "{asset}");
+    }
+    let spec: Value = app
+        .client
+        .get(app.url("/api/docs/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(spec, schema);
+}
+
+/// A request whose body is still arriving when shutdown starts gets its full answer; new
+/// connections are refused afterwards.
+async fn graceful_shutdown_finishes_in_flight_requests(mut app: TestApp) {
+    let addr = app.base.trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let body = r#"{"email": "nobody@example.com", "password": "whatever-it-is"}"#;
+    let head = format!(
+        "POST /api/v1/auth/login/ HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(&body.as_bytes()[..10]).await.unwrap();
+    stream.flush().await.unwrap();
+    // Make sure the server is inside the request before asking it to stop.
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    app.stop.cancel();
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    stream.write_all(&body.as_bytes()[10..]).await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    assert!(response.starts_with("HTTP/1.1 400"), "{response}");
+    assert!(response.contains("Unable to log in with provided credentials."));
+    let server = app.server.take().unwrap();
+    tokio::time::timeout(std::time::Duration::from_secs(10), server)
+        .await
+        .expect("server stops")
+        .unwrap()
+        .unwrap();
+    assert!(
+        tokio::net::TcpStream::connect(&addr).await.is_err(),
+        "listener closed"
+    );
+}
