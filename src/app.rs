@@ -10,6 +10,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::auth::password::Passwords;
+use crate::commerce::Commerce;
 use crate::config::{Config, Secret};
 use crate::db::{Db, DbOptions};
 use crate::http::json::BODY_LIMIT;
@@ -29,6 +30,8 @@ pub struct AppState {
     pub secret_key: Arc<Secret>,
     /// Wakes idle workers when a job is enqueued in this process.
     pub job_signal: Arc<Notify>,
+    /// The Commerce platform, or local mode.
+    pub commerce: Commerce,
     /// Cancelled when the process starts shutting down.
     pub shutting_down: CancellationToken,
 }
@@ -63,8 +66,10 @@ impl App {
             .filter(|t| !t.is_empty())
             .map(auth::token::digest)
             .collect();
+        let commerce = Commerce::from_config(&config)?;
         let state = AppState {
             db,
+            commerce,
             passwords: Passwords::new(config.hash_concurrency, config.password_min_length),
             config: Arc::new(config),
             service_token_digests: Arc::new(service_token_digests),

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod b2b;
 pub mod bootstrap;
 pub mod cli;
+pub mod commerce;
 pub mod config;
 pub mod db;
 pub mod http;

@@ -7,6 +7,7 @@ pub mod json;
 pub mod pagination;
 pub mod request;
 pub mod time;
+pub mod validate;
 
 use std::time::Instant;
 

@@ -5,6 +5,7 @@
 mod helpers;
 
 mod auth;
+mod b2b_divisions;
 mod conventions;
 mod jobs;
 mod ops;

@@ -1,0 +1,304 @@
+//! User rows (B2B accounts listed by `/api/v1/users/`) and their queries.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::b2b::accounts::ACCOUNT_COLUMNS;
+use crate::b2b::user_filter::UserFilter;
+use crate::db::{Db, Query, Target, Tx};
+use crate::http::pagination::PageRequest;
+use crate::http::time::{optional_timestamp, timestamp};
+
+/// Which users a caller may see and manage.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UserScope {
+    /// Superusers and service tokens.
+    All,
+    /// A staff member: users of this division and of its sub-divisions.
+    Division(i64),
+    /// A staff member without a division sees nobody.
+    Nothing,
+}
+
+impl UserScope {
+    /// Appends the scope's condition on `users` to `q`.
+    pub fn push_condition(self, q: &mut Query) {
+        match self {
+            UserScope::All => {}
+            UserScope::Division(d) => {
+                q.push(" AND users.division_id IN (SELECT id FROM divisions WHERE id = ")
+                    .push_bind(d)
+                    .push(" OR parent_id = ")
+                    .push_bind(d)
+                    .push(")");
+            }
+            UserScope::Nothing => {
+                q.push(" AND 1 = 0");
+            }
+        }
+    }
+
+    /// Whether a division id is inside the scope.
+    pub async fn allows_division<'a>(
+        self,
+        target: impl Into<Target<'a>>,
+        division: i64,
+    ) -> Result<bool, sqlx::Error> {
+        match self {
+            UserScope::All => Ok(true),
+            UserScope::Nothing => Ok(false),
+            UserScope::Division(d) => {
+                let n: i64 = Query::new(
+                    "SELECT COUNT(*) FROM divisions WHERE id = $1 AND (id = $2 OR parent_id = $2)",
+                )
+                .bind(division)
+                .bind(d)
+                .scalar(target)
+                .await?;
+                Ok(n > 0)
+            }
+        }
+    }
+}
+
+/// A user with its division's columns, from one LEFT JOIN (no query per row).
+#[derive(Debug, sqlx::FromRow)]
+pub struct UserRow {
+    pub id: i64,
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub phone_number: String,
+    pub division_id: Option<i64>,
+    pub is_active: bool,
+    pub is_staff: bool,
+    pub is_superuser: bool,
+    pub shop_token: String,
+    pub remote_id: Option<i64>,
+    pub language: String,
+    pub date_joined: DateTime<Utc>,
+    pub last_login: Option<DateTime<Utc>>,
+    pub division_name: Option<String>,
+    pub division_kind: Option<String>,
+    pub division_active: Option<bool>,
+}
+
+const USER_SELECT: &str = "d.name AS division_name, d.division_type AS division_kind, d.is_active AS division_active \
+    FROM users LEFT JOIN divisions d ON d.id = users.division_id";
+
+/// The division nested in a user (seed 004).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NestedDivision {
+    pub id: i64,
+    pub name: String,
+    pub division_type: String,
+}
+
+/// A user as the list and detail of seed 004 show it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserOut {
+    pub id: i64,
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub phone_number: String,
+    pub division: Option<NestedDivision>,
+    pub is_active: bool,
+    pub shop_token: String,
+    pub remote_id: Option<i64>,
+    #[serde(serialize_with = "timestamp")]
+    #[schema(value_type = String, format = DateTime, example = "2023-12-14T11:17:22.670111Z")]
+    pub date_joined: DateTime<Utc>,
+    #[serde(serialize_with = "optional_timestamp")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub last_login: Option<DateTime<Utc>>,
+}
+
+impl From<UserRow> for UserOut {
+    fn from(r: UserRow) -> Self {
+        let division = match (r.division_id, r.division_name, r.division_kind) {
+            (Some(id), Some(name), Some(division_type)) => Some(NestedDivision {
+                id,
+                name,
+                division_type,
+            }),
+            _ => None,
+        };
+        UserOut {
+            id: r.id,
+            email: r.email,
+            first_name: r.first_name,
+            last_name: r.last_name,
+            phone_number: r.phone_number,
+            division,
+            is_active: r.is_active,
+            shop_token: r.shop_token,
+            remote_id: r.remote_id,
+            date_joined: r.date_joined,
+            last_login: r.last_login,
+        }
+    }
+}
+
+/// One page of the users list: users with a `remote_id`, filtered and scoped.
+pub async fn list(
+    db: &Db,
+    scope: UserScope,
+    filter: &UserFilter,
+    page: &PageRequest,
+) -> Result<(i64, Vec<UserRow>), sqlx::Error> {
+    let count = count(db, scope, filter).await?;
+    let mut rows = Query::new(format!(
+        "SELECT {ACCOUNT_COLUMNS}, {USER_SELECT} WHERE users.remote_id IS NOT NULL"
+    ));
+    filter.push_conditions(&mut rows, db.dialect());
+    scope.push_condition(&mut rows);
+    rows.push(" ORDER BY users.id LIMIT ")
+        .push_bind(page.limit())
+        .push(" OFFSET ")
+        .push_bind(page.offset());
+    Ok((count, rows.fetch_all(db).await?))
+}
+
+/// The list's exact count. Unfiltered and `is_active`-only lists read the trigger-maintained
+/// `user_list_counts` instead of counting rows.
+async fn count(db: &Db, scope: UserScope, filter: &UserFilter) -> Result<i64, sqlx::Error> {
+    let only_is_active = UserFilter {
+        is_active: None,
+        ..filter.clone()
+    }
+    .is_empty();
+    if scope == UserScope::All && only_is_active {
+        let mut q = Query::new(
+            "SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM user_list_counts WHERE 1 = 1",
+        );
+        if let Some(active) = filter.is_active {
+            q.push(" AND is_active = ").push_bind(active);
+        }
+        return q.scalar(db).await;
+    }
+    let mut q = Query::new("SELECT COUNT(*) FROM users WHERE users.remote_id IS NOT NULL");
+    filter.push_conditions(&mut q, db.dialect());
+    scope.push_condition(&mut q);
+    q.scalar(db).await
+}
+
+/// A user inside the caller's scope, listed or not.
+pub async fn by_id<'a>(
+    target: impl Into<Target<'a>>,
+    scope: UserScope,
+    id: i64,
+) -> Result<Option<UserRow>, sqlx::Error> {
+    let mut q = Query::new(format!(
+        "SELECT {ACCOUNT_COLUMNS}, {USER_SELECT} WHERE users.id = "
+    ));
+    q.push_bind(id);
+    scope.push_condition(&mut q);
+    q.fetch_optional(target).await
+}
+
+/// Any account with this email (case-insensitive), whatever the scope.
+pub async fn by_email(tx: &mut Tx, email: &str) -> Result<Option<UserRow>, sqlx::Error> {
+    Query::new(format!(
+        "SELECT {ACCOUNT_COLUMNS}, {USER_SELECT} WHERE lower(users.email) = lower($1)"
+    ))
+    .bind(email)
+    .fetch_optional(tx)
+    .await
+}
+
+pub struct NewUser<'a> {
+    pub email: &'a str,
+    pub password_hash: &'a str,
+    pub first_name: &'a str,
+    pub last_name: &'a str,
+    pub phone_number: &'a str,
+    pub division_id: i64,
+    pub shop_token: &'a str,
+}
+
+pub async fn insert(tx: &mut Tx, u: &NewUser<'_>) -> Result<i64, sqlx::Error> {
+    Query::new(
+        "INSERT INTO users (email, password_hash, first_name, last_name, phone_number, division_id, is_active, \
+         is_staff, is_superuser, shop_token, date_joined) VALUES ($1, $2, $3, $4, $5, $6, TRUE, FALSE, FALSE, $7, $8) \
+         RETURNING id",
+    )
+    .bind(u.email)
+    .bind(u.password_hash)
+    .bind(u.first_name)
+    .bind(u.last_name)
+    .bind(u.phone_number)
+    .bind(u.division_id)
+    .bind(u.shop_token)
+    .bind(crate::http::time::now())
+    .scalar(tx)
+    .await
+}
+
+/// The profile fields an update may change.
+pub struct Profile {
+    pub first_name: String,
+    pub last_name: String,
+    pub phone_number: String,
+    pub division_id: Option<i64>,
+    pub is_active: bool,
+}
+
+pub async fn update_profile(tx: &mut Tx, id: i64, p: &Profile) -> Result<(), sqlx::Error> {
+    Query::new(
+        "UPDATE users SET first_name = $1, last_name = $2, phone_number = $3, division_id = $4, is_active = $5 WHERE id = $6",
+    )
+    .bind(p.first_name.as_str())
+    .bind(p.last_name.as_str())
+    .bind(p.phone_number.as_str())
+    .bind(p.division_id)
+    .bind(p.is_active)
+    .bind(id)
+    .execute(tx)
+    .await
+    .map(|_| ())
+}
+
+pub async fn set_active(tx: &mut Tx, id: i64, active: bool) -> Result<(), sqlx::Error> {
+    Query::new("UPDATE users SET is_active = $1 WHERE id = $2")
+        .bind(active)
+        .bind(id)
+        .execute(tx)
+        .await
+        .map(|_| ())
+}
+
+pub async fn set_remote_id<'a>(
+    target: impl Into<Target<'a>>,
+    id: i64,
+    remote_id: i64,
+) -> Result<(), sqlx::Error> {
+    Query::new("UPDATE users SET remote_id = $1 WHERE id = $2")
+        .bind(remote_id)
+        .bind(id)
+        .execute(target)
+        .await
+        .map(|_| ())
+}
+
+/// Division state for the activation rules.
+#[derive(Debug, sqlx::FromRow)]
+pub struct DivisionState {
+    pub id: i64,
+    pub is_active: bool,
+}
+
+pub async fn division_in_scope(
+    tx: &mut Tx,
+    scope: UserScope,
+    id: i64,
+) -> Result<Option<DivisionState>, sqlx::Error> {
+    if !scope.allows_division(&mut *tx, id).await? {
+        return Ok(None);
+    }
+    Query::new("SELECT id, is_active FROM divisions WHERE id = $1")
+        .bind(id)
+        .fetch_optional(tx)
+        .await
+}
