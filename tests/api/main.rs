@@ -6,6 +6,7 @@ mod helpers;
 
 mod auth;
 mod b2b_divisions;
+mod b2b_users;
 mod conventions;
 mod jobs;
 mod ops;
