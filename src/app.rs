@@ -77,10 +77,8 @@ impl App {
             job_signal: Arc::new(Notify::new()),
             shutting_down: CancellationToken::new(),
         };
-        Ok(App {
-            state,
-            jobs: JobRunner::default(),
-        })
+        let jobs = crate::commerce::jobs::register(JobRunner::default());
+        Ok(App { state, jobs })
     }
 
     /// The HTTP application with its middleware.

@@ -294,3 +294,21 @@ macro_rules! on_both_backends {
         }
     )*};
 }
+
+/// Declares each listed `async fn name(backend: Backend)` as two tests; for tests that start
+/// kadro with a configuration of their own.
+#[macro_export]
+macro_rules! per_backend {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name($crate::helpers::Backend::Sqlite).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::$name($crate::helpers::Backend::Postgres).await
+            }
+        }
+    )*};
+}

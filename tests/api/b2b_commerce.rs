@@ -1,0 +1,433 @@
+//! The Commerce platform sync (CONTRACT §6) against a real HTTP fake: every call's method,
+//! path, headers and JSON, and the database unchanged when Commerce fails.
+
+use std::time::Duration;
+
+use kadro::config::Secret;
+use kadro::db::Query;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use wiremock::matchers::{body_json, header, method, path, query_param};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::b2b_divisions::create_division;
+use crate::b2b_users::user_body;
+use crate::helpers::{Backend, TestApp};
+use crate::per_backend;
+
+per_backend!(
+    create_registers_on_commerce,
+    create_without_commerce_id_queues_lookup,
+    create_fails_when_commerce_fails,
+    update_and_activation_calls,
+    update_and_activation_roll_back_when_commerce_fails,
+    update_remote_id_retries_until_commerce_answers,
+    division_deactivation_syncs_in_background,
+);
+
+const TOKEN: &str = "commerce-secret";
+
+async fn commerce_app(backend: Backend, commerce_url: &str) -> Option<TestApp> {
+    let url = commerce_url.to_owned();
+    TestApp::spawn_with(backend, move |c| {
+        c.commerce_url = Some(url);
+        c.commerce_token = Some(Secret::new(TOKEN));
+        c.commerce_timeout_ms = 400;
+    })
+    .await
+}
+
+fn registration_body(email: &str) -> Value {
+    json!({"email": email, "first_name": "firstname", "last_name": "lastname", "phone_number": "05XXXXXXXXX", "password": "a-good-password"})
+}
+
+/// A user created while Commerce answers with `remote_id`.
+async fn registered_user(
+    app: &TestApp,
+    server: &MockServer,
+    division: i64,
+    email: &str,
+    remote_id: i64,
+) -> i64 {
+    let _guard = Mock::given(method("POST"))
+        .and(path("/users/registration"))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"id": remote_id})))
+        .expect(1)
+        .mount_as_scoped(server)
+        .await;
+    let (status, body) = app.post("/api/v1/users/", user_body(division, email)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body["id"].as_i64().unwrap()
+}
+
+async fn snapshot(app: &TestApp) -> Vec<(i64, String, String, bool, Option<i64>, Option<i64>)> {
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        id: i64,
+        email: String,
+        first_name: String,
+        is_active: bool,
+        remote_id: Option<i64>,
+        division_id: Option<i64>,
+    }
+    let rows: Vec<Row> = Query::new(
+        "SELECT id, email, first_name, is_active, remote_id, division_id FROM users ORDER BY id",
+    )
+    .fetch_all(&app.state.db)
+    .await
+    .unwrap();
+    rows.into_iter()
+        .map(|r| {
+            (
+                r.id,
+                r.email,
+                r.first_name,
+                r.is_active,
+                r.remote_id,
+                r.division_id,
+            )
+        })
+        .collect()
+}
+
+async fn create_registers_on_commerce(backend: Backend) {
+    let server = MockServer::start().await;
+    let Some(app) = commerce_app(backend, &server.uri()).await else {
+        return;
+    };
+    let division = create_division(&app, "Main", "main", None).await;
+    Mock::given(method("POST"))
+        .and(path("/users/registration"))
+        .and(header("Authorization", format!("Token {TOKEN}").as_str()))
+        .and(header("Content-Type", "application/json"))
+        .and(body_json(registration_body("new@example.com")))
+        .respond_with(
+            ResponseTemplate::new(201)
+                .set_body_json(json!({"id": 777, "email": "new@example.com"})),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    let (status, body) = app
+        .post("/api/v1/users/", user_body(division, "new@example.com"))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let id = body["id"].as_i64().unwrap();
+    let (_, detail) = app.get(&format!("/api/v1/users/{id}/")).await;
+    assert_eq!(detail["remote_id"], 777);
+    assert_eq!(app.count("SELECT COUNT(*) FROM jobs").await, 0);
+    server.verify().await;
+}
+
+async fn create_without_commerce_id_queues_lookup(backend: Backend) {
+    let server = MockServer::start().await;
+    let Some(app) = commerce_app(backend, &server.uri()).await else {
+        return;
+    };
+    let division = create_division(&app, "Main", "main", None).await;
+    Mock::given(method("POST"))
+        .and(path("/users/registration"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"detail": "ok"})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let (status, body) = app
+        .post("/api/v1/users/", user_body(division, "later@example.com"))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let id = body["id"].as_i64().unwrap();
+    // Without remote_id the user is not listed yet.
+    assert_eq!(app.get("/api/v1/users/").await.1["count"], 0);
+    Mock::given(method("GET"))
+        .and(path("/users/"))
+        .and(query_param("email", "later@example.com"))
+        .and(header("Authorization", format!("Token {TOKEN}").as_str()))
+        .respond_with(ResponseTemplate::new(200).set_body_json(
+            json!({"count": 1, "results": [{"id": 4242, "email": "later@example.com"}]}),
+        ))
+        .expect(1)
+        .mount(&server)
+        .await;
+    assert_eq!(app.drain_jobs().await, 1);
+    let (_, detail) = app.get(&format!("/api/v1/users/{id}/")).await;
+    assert_eq!(detail["remote_id"], 4242);
+    assert_eq!(app.get("/api/v1/users/").await.1["count"], 1);
+    server.verify().await;
+}
+
+async fn create_fails_when_commerce_fails(backend: Backend) {
+    let server = MockServer::start().await;
+    let Some(app) = commerce_app(backend, &server.uri()).await else {
+        return;
+    };
+    let division = create_division(&app, "Main", "main", None).await;
+    let before = snapshot(&app).await;
+    let expected = json!({"detail": "The Commerce platform could not be reached or refused the request.", "code": "api_connection_error"});
+    for response in [
+        ResponseTemplate::new(500),
+        ResponseTemplate::new(400).set_body_json(json!({"email": ["taken"]})),
+        ResponseTemplate::new(200).set_delay(Duration::from_secs(3)),
+    ] {
+        let _mock = Mock::given(method("POST"))
+            .and(path("/users/registration"))
+            .respond_with(response)
+            .expect(1)
+            .mount_as_scoped(&server)
+            .await;
+        let (status, body) = app
+            .post("/api/v1/users/", user_body(division, "fail@example.com"))
+            .await;
+        assert_eq!((status, body), (StatusCode::BAD_GATEWAY, expected.clone()));
+        assert_eq!(snapshot(&app).await, before);
+        assert_eq!(app.count("SELECT COUNT(*) FROM jobs").await, 0);
+    }
+    drop(app);
+    // Connection refused: nothing listens on the configured address.
+    let refused = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead_url = format!("http://{}", refused.local_addr().unwrap());
+    drop(refused);
+    let Some(app) = commerce_app(backend, &dead_url).await else {
+        return;
+    };
+    let division = create_division(&app, "Main", "main", None).await;
+    let before = snapshot(&app).await;
+    let (status, body) = app
+        .post("/api/v1/users/", user_body(division, "fail@example.com"))
+        .await;
+    assert_eq!(
+        (status, body["code"].clone()),
+        (StatusCode::BAD_GATEWAY, json!("api_connection_error"))
+    );
+    assert_eq!(snapshot(&app).await, before);
+}
+
+async fn update_and_activation_calls(backend: Backend) {
+    let server = MockServer::start().await;
+    let Some(app) = commerce_app(backend, &server.uri()).await else {
+        return;
+    };
+    let division = create_division(&app, "Main", "main", None).await;
+    let user = registered_user(&app, &server, division, "u@example.com", 900).await;
+    let auth = format!("Token {TOKEN}");
+    Mock::given(method("PATCH"))
+        .and(path("/users/profile"))
+        .and(header("Authorization", auth.as_str()))
+        .and(body_json(json!({"email": "u@example.com", "first_name": "New", "last_name": "lastname", "phone_number": "5554443322"})))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let token = app.token.clone();
+    let (status, _) = app
+        .call(
+            Method::PUT,
+            &format!("/api/v1/users/{user}/"),
+            Some(&token),
+            Some(json!({"first_name": "New", "phone_number": "5554443322"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    for active in [false, true] {
+        let _mock = Mock::given(method("PATCH"))
+            .and(path("/users/900/"))
+            .and(header("Authorization", auth.as_str()))
+            .and(body_json(json!({"is_active": active})))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({})))
+            .expect(1)
+            .mount_as_scoped(&server)
+            .await;
+        let action = if active { "activate" } else { "deactivate" };
+        let (status, body) = app
+            .post(&format!("/api/v1/users/{user}/{action}/"), json!({}))
+            .await;
+        assert_eq!((status, body), (StatusCode::OK, json!({})), "{action}");
+        assert_eq!(
+            app.count(&format!(
+                "SELECT COUNT(*) FROM users WHERE id = {user} AND is_active = {active}"
+            ))
+            .await,
+            1
+        );
+    }
+    server.verify().await;
+}
+
+async fn update_and_activation_roll_back_when_commerce_fails(backend: Backend) {
+    let server = MockServer::start().await;
+    let Some(app) = commerce_app(backend, &server.uri()).await else {
+        return;
+    };
+    let division = create_division(&app, "Main", "main", None).await;
+    let user = registered_user(&app, &server, division, "u@example.com", 901).await;
+    Mock::given(method("PATCH"))
+        .respond_with(ResponseTemplate::new(503))
+        .mount(&server)
+        .await;
+    let before = snapshot(&app).await;
+    let token = app.token.clone();
+    let (status, body) = app
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/users/{user}/"),
+            Some(&token),
+            Some(json!({"first_name": "Changed"})),
+        )
+        .await;
+    assert_eq!(
+        (status, body["code"].clone()),
+        (StatusCode::BAD_GATEWAY, json!("api_connection_error"))
+    );
+    let (status, _) = app
+        .post(&format!("/api/v1/users/{user}/deactivate/"), json!({}))
+        .await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY);
+    assert_eq!(snapshot(&app).await, before, "nothing changed locally");
+    // Re-activation after a local deactivation also rolls back.
+    Query::new("UPDATE users SET is_active = FALSE WHERE id = $1")
+        .bind(user)
+        .execute(&app.state.db)
+        .await
+        .unwrap();
+    let (status, _) = app
+        .post(&format!("/api/v1/users/{user}/activate/"), json!({}))
+        .await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY);
+    assert_eq!(
+        app.count(&format!(
+            "SELECT COUNT(*) FROM users WHERE id = {user} AND is_active = FALSE"
+        ))
+        .await,
+        1
+    );
+}
+
+async fn update_remote_id_retries_until_commerce_answers(backend: Backend) {
+    let server = MockServer::start().await;
+    let Some(app) = commerce_app(backend, &server.uri()).await else {
+        return;
+    };
+    let division = create_division(&app, "Main", "main", None).await;
+    let user = registered_user(&app, &server, division, "u@example.com", 1).await;
+    Query::new("UPDATE users SET remote_id = NULL WHERE id = $1")
+        .bind(user)
+        .execute(&app.state.db)
+        .await
+        .unwrap();
+    let (status, body) = app
+        .post(
+            &format!("/api/v1/users/{user}/update_remote_id/"),
+            json!({}),
+        )
+        .await;
+    assert_eq!((status, body), (StatusCode::OK, json!({})));
+    {
+        let _down = Mock::given(method("GET"))
+            .and(path("/users/"))
+            .respond_with(ResponseTemplate::new(500))
+            .expect(1)
+            .mount_as_scoped(&server)
+            .await;
+        assert_eq!(app.drain_jobs().await, 1);
+    }
+    assert_eq!(
+        app.count(&format!(
+            "SELECT COUNT(*) FROM users WHERE id = {user} AND remote_id IS NULL"
+        ))
+        .await,
+        1
+    );
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM jobs WHERE status = 'queued' AND attempts = 1")
+            .await,
+        1
+    );
+    Mock::given(method("GET"))
+        .and(path("/users/"))
+        .and(query_param("email", "u@example.com"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"results": [{"id": 31337}]})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    // The retry waits for its backoff; once due, it succeeds.
+    assert_eq!(app.drain_jobs().await, 0);
+    Query::new("UPDATE jobs SET run_at = $1")
+        .bind(kadro::http::time::now())
+        .execute(&app.state.db)
+        .await
+        .unwrap();
+    assert_eq!(app.drain_jobs().await, 1);
+    assert_eq!(
+        app.count(&format!(
+            "SELECT COUNT(*) FROM users WHERE id = {user} AND remote_id = 31337"
+        ))
+        .await,
+        1
+    );
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM jobs WHERE status = 'done'")
+            .await,
+        1
+    );
+    server.verify().await;
+}
+
+async fn division_deactivation_syncs_in_background(backend: Backend) {
+    let server = MockServer::start().await;
+    let Some(app) = commerce_app(backend, &server.uri()).await else {
+        return;
+    };
+    let division = create_division(&app, "Main", "main", None).await;
+    let other = create_division(&app, "Other", "main", None).await;
+    for (i, d) in [division, division, division, other]
+        .into_iter()
+        .enumerate()
+    {
+        registered_user(
+            &app,
+            &server,
+            d,
+            &format!("u{i}@example.com"),
+            500 + i as i64,
+        )
+        .await;
+    }
+    // The request itself makes no Commerce call.
+    let (status, _) = app
+        .post(
+            &format!("/api/v1/divisions/{division}/deactivate/"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        server
+            .received_requests()
+            .await
+            .unwrap()
+            .iter()
+            .filter(|r| r.method.as_str() == "PATCH")
+            .count(),
+        0
+    );
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM jobs WHERE kind = 'commerce.sync_active'")
+            .await,
+        3
+    );
+    for remote_id in 500..503 {
+        Mock::given(method("PATCH"))
+            .and(path(format!("/users/{remote_id}/")))
+            .and(body_json(json!({"is_active": false})))
+            .respond_with(ResponseTemplate::new(200))
+            .expect(1)
+            .mount(&server)
+            .await;
+    }
+    assert_eq!(app.drain_jobs().await, 3);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM jobs WHERE status = 'done'")
+            .await,
+        3
+    );
+    server.verify().await;
+}
