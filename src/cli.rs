@@ -34,6 +34,8 @@ pub enum Command {
     Migrate,
     /// Check the configuration and that the database is reachable.
     Check,
+    /// Fill the database with a small demo data set (local mode).
+    SeedDemo,
     /// Create a B2B superuser; prints its id.
     Createsuperuser(AccountArgs),
     /// B2B staff accounts.
@@ -110,6 +112,25 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 .await
                 .context("database not reachable")?;
             println!("ok");
+            Ok(())
+        }
+        Command::SeedDemo => {
+            let app = App::build(cli.config).await?;
+            match crate::demo::seed(&app.state).await? {
+                None => println!("demo data already present; nothing changed"),
+                Some(s) => {
+                    println!(
+                        "demo data: {} divisions, {} users, B2B staff {}",
+                        s.divisions,
+                        s.users,
+                        s.staff.join(", ")
+                    );
+                    println!(
+                        "every demo account's password: {}",
+                        crate::demo::DEMO_PASSWORD
+                    );
+                }
+            }
             Ok(())
         }
         Command::Createsuperuser(args) => create_staff(cli.config, args, true).await,

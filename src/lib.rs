@@ -9,6 +9,7 @@ pub mod cli;
 pub mod commerce;
 pub mod config;
 pub mod db;
+pub mod demo;
 pub mod http;
 pub mod instore;
 pub mod jobs;

@@ -8,6 +8,7 @@ mod auth;
 mod b2b_commerce;
 mod b2b_divisions;
 mod b2b_users;
+mod cli;
 mod conventions;
 mod jobs;
 mod ops;

@@ -1,0 +1,258 @@
+//! The `kadro` binary itself: first start, account and token commands, demo data, SIGTERM.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use kadro::db::{Db, DbOptions, Query};
+
+use crate::helpers::{Backend, TestDb};
+use crate::per_backend;
+
+per_backend!(
+    first_start_prints_a_working_curl_line,
+    account_and_token_commands,
+    seed_demo_runs_once
+);
+
+fn kadro(db: &TestDb) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_kadro"));
+    for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("KADRO_")) {
+        cmd.env_remove(key);
+    }
+    cmd.env("KADRO_DATABASE_URL", &db.url)
+        .env("KADRO_LOG", "warn");
+    cmd
+}
+
+fn run(mut cmd: Command, stdin: &str) -> (bool, String, String) {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+async fn first_start_prints_a_working_curl_line(backend: Backend) {
+    let Some(db) = TestDb::create(backend).await else {
+        return;
+    };
+    let mut child = kadro(&db)
+        .args(["serve", "--bind", "127.0.0.1:0", "--workers", "1"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let curl = loop {
+        let line = lines.next().expect("kadro printed no curl line").unwrap();
+        if line.trim_start().starts_with("curl ") {
+            break line;
+        }
+    };
+    let token = curl
+        .split("Token ")
+        .nth(1)
+        .unwrap()
+        .split('\'')
+        .next()
+        .unwrap()
+        .to_owned();
+    let url = curl.rsplit(' ').next().unwrap().to_owned();
+    assert!(url.ends_with("/api/v1/auth/me/"), "{curl}");
+    let response = reqwest::Client::new()
+        .get(&url)
+        .header("Authorization", format!("Token {token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let me: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(
+        (me["email"].as_str(), me["is_superuser"].as_bool()),
+        (Some("admin@kadro.local"), Some(true))
+    );
+    // SIGTERM: a clean exit.
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    let exit = loop {
+        if let Some(exit) = child.try_wait().unwrap() {
+            break exit;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "kadro did not stop on SIGTERM"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(exit.success(), "{exit:?}");
+    // A second start prints no new superuser.
+    let (ok, stdout, _) = run(
+        {
+            let mut c = kadro(&db);
+            c.arg("check");
+            c
+        },
+        "",
+    );
+    assert!(ok && stdout.trim() == "ok", "{stdout}");
+}
+
+async fn account_and_token_commands(backend: Backend) {
+    let Some(db) = TestDb::create(backend).await else {
+        return;
+    };
+    let mut cmd = kadro(&db);
+    cmd.args([
+        "createsuperuser",
+        "--email",
+        "ops@example.com",
+        "--password-stdin",
+    ]);
+    let (ok, stdout, stderr) = run(cmd, "correct horse battery\n");
+    assert!(ok, "{stderr}");
+    let id: i64 = stdout.trim().parse().expect("the id alone on stdout");
+    let mut cmd = kadro(&db);
+    cmd.args([
+        "createsuperuser",
+        "--email",
+        "OPS@example.com",
+        "--password-stdin",
+    ]);
+    let (ok, _, stderr) = run(cmd, "correct horse battery\n");
+    assert!(!ok && stderr.contains("already exists"), "{stderr}");
+    let mut cmd = kadro(&db);
+    cmd.args([
+        "staff",
+        "create",
+        "--email",
+        "weak@example.com",
+        "--password-stdin",
+    ]);
+    let (ok, _, _) = run(cmd, "12345\n");
+    assert!(!ok, "a weak password is refused");
+    let mut cmd = kadro(&db);
+    cmd.args([
+        "staff",
+        "create",
+        "--email",
+        "staff@example.com",
+        "--password-stdin",
+    ]);
+    let (ok, _, stderr) = run(cmd, "another good one\n");
+    assert!(ok, "{stderr}");
+
+    let mut cmd = kadro(&db);
+    cmd.args(["token", "issue", "--email", "ops@example.com"]);
+    let (ok, token, _) = run(cmd, "");
+    assert!(ok);
+    let token = token.trim().to_owned();
+    assert_eq!(token.len(), 40);
+    let pool = Db::connect(&db.url, &DbOptions { max_connections: 1 })
+        .await
+        .unwrap();
+    let count = |sql: &'static str| {
+        let pool = pool.clone();
+        async move { Query::new(sql).scalar::<i64>(&pool).await.unwrap() }
+    };
+    assert_eq!(
+        count("SELECT COUNT(*) FROM users WHERE is_superuser = TRUE AND is_staff = TRUE").await,
+        1
+    );
+    assert_eq!(
+        count("SELECT COUNT(*) FROM users WHERE is_superuser = FALSE AND is_staff = TRUE").await,
+        1
+    );
+    let owner: i64 = Query::new("SELECT account_id FROM api_tokens")
+        .scalar(&pool)
+        .await
+        .unwrap();
+    assert_eq!(owner, id);
+    let mut cmd = kadro(&db);
+    cmd.args(["token", "revoke", &token]);
+    assert!(run(cmd, "").0);
+    assert_eq!(count("SELECT COUNT(*) FROM api_tokens").await, 0);
+    let mut cmd = kadro(&db);
+    cmd.args(["token", "revoke", &token]);
+    assert!(!run(cmd, "").0, "revoking an unknown token fails");
+    pool.close().await;
+}
+
+async fn seed_demo_runs_once(backend: Backend) {
+    let Some(db) = TestDb::create(backend).await else {
+        return;
+    };
+    let mut cmd = kadro(&db);
+    cmd.arg("seed-demo");
+    let (ok, stdout, stderr) = run(cmd, "");
+    assert!(ok, "{stderr}");
+    assert!(
+        stdout.contains("demo data: 5 divisions, 24 users"),
+        "{stdout}"
+    );
+    let mut cmd = kadro(&db);
+    cmd.arg("seed-demo");
+    let (ok, stdout, _) = run(cmd, "");
+    assert!(ok && stdout.contains("nothing changed"), "{stdout}");
+    let pool = Db::connect(&db.url, &DbOptions { max_connections: 1 })
+        .await
+        .unwrap();
+    let listed: i64 = Query::new("SELECT CAST(SUM(n) AS BIGINT) FROM user_list_counts")
+        .scalar(&pool)
+        .await
+        .unwrap();
+    assert_eq!(listed, 24);
+    pool.close().await;
+}
+
+#[test]
+fn help_lists_every_setting() {
+    let out = Command::new(env!("CARGO_BIN_EXE_kadro"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&out.stdout);
+    for var in [
+        "KADRO_DATABASE_URL",
+        "KADRO_BIND",
+        "KADRO_PUBLIC_URL",
+        "KADRO_EXPORT_DIR",
+        "KADRO_COMMERCE_URL",
+        "KADRO_COMMERCE_TOKEN",
+        "KADRO_SERVICE_TOKENS",
+        "KADRO_SECRET_KEY",
+        "KADRO_LOG",
+        "KADRO_LOG_FORMAT",
+        "KADRO_PASSWORD_MIN_LENGTH",
+    ] {
+        assert!(help.contains(var), "--help does not mention {var}");
+    }
+    for command in [
+        "serve",
+        "migrate",
+        "check",
+        "seed-demo",
+        "createsuperuser",
+        "staff",
+        "token",
+    ] {
+        assert!(help.contains(command), "--help does not mention {command}");
+    }
+}
