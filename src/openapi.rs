@@ -26,6 +26,7 @@ use utoipa::{Modify, OpenApi};
         crate::b2b::users::create,
         crate::b2b::users::detail,
         crate::b2b::users::update,
+        crate::b2b::users::partial_update,
         crate::b2b::users::activate,
         crate::b2b::users::deactivate,
         crate::b2b::users::update_remote_id,

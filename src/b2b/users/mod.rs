@@ -21,7 +21,10 @@ use crate::http::request::{IdPath, RequestUrl};
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v1/users", get(list).post(create))
-        .route("/api/v1/users/{id}", get(detail).put(update).patch(update))
+        .route(
+            "/api/v1/users/{id}",
+            get(detail).put(update).patch(partial_update),
+        )
         .route("/api/v1/users/{id}/activate", post(activate))
         .route("/api/v1/users/{id}/deactivate", post(deactivate))
         .route(
@@ -105,6 +108,18 @@ pub async fn update(
 ) -> ApiResult<axum::Json<UserUpdatedOut>> {
     let scope = scope_of(&caller)?;
     Ok(axum::Json(service::update(&state, scope, id, body).await?))
+}
+
+/// Same as PUT: every field of a user update is optional.
+#[utoipa::path(patch, path = "/api/v1/users/{id}/", tag = "b2b users", params(("id" = i64, Path)), request_body = UserUpdateIn,
+    responses((status = 200, body = UserUpdatedOut), (status = 400), (status = 404), (status = 502)))]
+pub async fn partial_update(
+    state: State<AppState>,
+    caller: Caller,
+    id: IdPath,
+    body: Json<UserUpdateIn>,
+) -> ApiResult<axum::Json<UserUpdatedOut>> {
+    update(state, caller, id, body).await
 }
 
 #[utoipa::path(post, path = "/api/v1/users/{id}/activate/", tag = "b2b users", params(("id" = i64, Path)),
