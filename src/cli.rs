@@ -36,6 +36,8 @@ pub enum Command {
     Check,
     /// Fill the database with a small demo data set (local mode).
     SeedDemo,
+    /// Fill the database fast with a large deterministic data set for the load benchmark.
+    SeedBench(crate::bench_seed::BenchSize),
     /// Create a B2B superuser; prints its id.
     Createsuperuser(AccountArgs),
     /// B2B staff accounts.
@@ -131,6 +133,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     );
                 }
             }
+            Ok(())
+        }
+        Command::SeedBench(size) => {
+            let app = App::build(cli.config).await?;
+            let started = std::time::Instant::now();
+            let rows = crate::bench_seed::seed_b2b(&app.state.db, &size).await?;
+            let secs = started.elapsed().as_secs_f64();
+            println!(
+                "seeded {rows} rows in {secs:.1} s ({:.0} rows/s)",
+                rows as f64 / secs
+            );
             Ok(())
         }
         Command::Createsuperuser(args) => create_staff(cli.config, args, true).await,

@@ -4,6 +4,7 @@
 pub mod app;
 pub mod auth;
 pub mod b2b;
+pub mod bench_seed;
 pub mod bootstrap;
 pub mod cli;
 pub mod commerce;
