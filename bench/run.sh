@@ -20,7 +20,6 @@ CONNS="${CONNS:-64}"
 THREADS="${THREADS:-2}"
 PORT="${PORT:-8099}"
 ADMIN_URL="${BENCH_PG_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
-TOKEN="bench-service-token-0123456789abcdef"
 BASE="http://127.0.0.1:$PORT"
 
 command -v wrk >/dev/null || { echo "wrk is needed: apt-get install -y wrk" >&2; exit 1; }
@@ -38,12 +37,15 @@ case "$BACKEND" in
     [ "${REUSE:-0}" = 1 ] || rm -f bench/kadro-bench.db bench/kadro-bench.db-wal bench/kadro-bench.db-shm ;;
   *) echo "usage: $0 postgres|sqlite" >&2; exit 2 ;;
 esac
-export KADRO_DATABASE_URL="$DB_URL" KADRO_LOG=warn KADRO_SERVICE_TOKENS="$TOKEN"
+export KADRO_DATABASE_URL="$DB_URL" KADRO_LOG=warn
 
 if [ "${REUSE:-0}" != 1 ]; then
   echo "== seeding $USERS users, $STAFFS staffs ($BACKEND)"
   /usr/bin/time -f "seed: %e s wall" "$KADRO" seed-bench --users "$USERS" --staffs "$STAFFS"
 fi
+
+# Requests carry a real account token (looked up per request), not a service token.
+TOKEN=$("$KADRO" token issue --email bench@kadro.local)
 
 echo "== starting kadro"
 start=$(date +%s.%N)

@@ -171,10 +171,10 @@ pub async fn seed_b2b(db: &Db, size: &BenchSize) -> anyhow::Result<usize> {
     };
     let rate = written as f64 / started.elapsed().as_secs_f64();
     eprintln!("users: {written} ({rate:.0} rows/s)");
-    // A known B2B staff account for the login benchmark.
+    // A known B2B superuser for the login benchmark and for the token the benchmark calls with.
     Query::new(
         "INSERT INTO users (email, password_hash, is_active, is_staff, is_superuser, date_joined) \
-         VALUES ($1, $2, TRUE, TRUE, FALSE, $3) ON CONFLICT DO NOTHING",
+         VALUES ($1, $2, TRUE, TRUE, TRUE, $3) ON CONFLICT DO NOTHING",
     )
     .bind(BENCH_LOGIN_EMAIL)
     .bind(password::hash_now(BENCH_LOGIN_PASSWORD).map_err(|e| anyhow::anyhow!("{e}"))?)

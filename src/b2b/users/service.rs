@@ -123,7 +123,7 @@ pub async fn create(
         division: Some(division),
     };
     if let Some(existing) = store::by_email(&mut tx, &email).await? {
-        if !existing.is_superuser {
+        if !existing.account.is_superuser {
             return Err(ApiError::user_already_exists());
         }
         // An existing superuser re-registered: only the profile fields are updated.
@@ -132,13 +132,13 @@ pub async fn create(
             last_name: last_name.clone(),
             phone_number: phone.clone(),
             division_id: Some(division),
-            is_active: existing.is_active,
+            is_active: existing.account.is_active,
         };
-        store::update_profile(&mut tx, existing.id, &profile).await?;
+        store::update_profile(&mut tx, existing.account.id, &profile).await?;
         tx.commit().await?;
         return Ok(UserCreatedOut {
-            email: existing.email,
-            ..created(existing.id)
+            email: existing.account.email,
+            ..created(existing.account.id)
         });
     }
     let shop_token = token::generate();
@@ -220,29 +220,33 @@ pub async fn update(
         None => user.division_active.unwrap_or(true),
     };
     // An inactive user is re-activated by an update, if its division is active.
-    let reactivated = !user.is_active;
+    let reactivated = !user.account.is_active;
     if reactivated && !division_active {
         return Err(ApiError::division_not_active());
     }
     let profile = Profile {
-        first_name: body.first_name.unwrap_or_else(|| user.first_name.clone()),
-        last_name: body.last_name.unwrap_or_else(|| user.last_name.clone()),
+        first_name: body
+            .first_name
+            .unwrap_or_else(|| user.account.first_name.clone()),
+        last_name: body
+            .last_name
+            .unwrap_or_else(|| user.account.last_name.clone()),
         phone_number: body
             .phone_number
-            .unwrap_or_else(|| user.phone_number.clone()),
-        division_id: body.division.flatten().or(user.division_id),
+            .unwrap_or_else(|| user.account.phone_number.clone()),
+        division_id: body.division.flatten().or(user.account.division_id),
         is_active: true,
     };
     store::update_profile(&mut tx, id, &profile).await?;
     if let Commerce::Remote(remote) = &state.commerce {
         let sent = commerce::Profile {
-            email: &user.email,
+            email: &user.account.email,
             first_name: &profile.first_name,
             last_name: &profile.last_name,
             phone_number: &profile.phone_number,
         };
         remote.update_profile(&sent).await?;
-        if let (true, Some(remote_id)) = (reactivated, user.remote_id) {
+        if let (true, Some(remote_id)) = (reactivated, user.account.remote_id) {
             remote.set_active(remote_id, true).await?;
         }
     }
@@ -271,7 +275,7 @@ pub async fn set_active(
         return Err(ApiError::division_not_active());
     }
     store::set_active(&mut tx, id, active).await?;
-    if let (Commerce::Remote(remote), Some(remote_id)) = (&state.commerce, user.remote_id) {
+    if let (Commerce::Remote(remote), Some(remote_id)) = (&state.commerce, user.account.remote_id) {
         remote.set_active(remote_id, active).await?;
     }
     tx.commit().await?;

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::b2b::accounts::ACCOUNT_COLUMNS;
+use crate::b2b::accounts::{ACCOUNT_COLUMNS, Account};
 use crate::b2b::user_filter::UserFilter;
 use crate::db::{Db, Query, Target, Tx};
 use crate::http::pagination::PageRequest;
@@ -65,20 +65,8 @@ impl UserScope {
 /// A user with its division's columns, from one LEFT JOIN (no query per row).
 #[derive(Debug, sqlx::FromRow)]
 pub struct UserRow {
-    pub id: i64,
-    pub email: String,
-    pub first_name: String,
-    pub last_name: String,
-    pub phone_number: String,
-    pub division_id: Option<i64>,
-    pub is_active: bool,
-    pub is_staff: bool,
-    pub is_superuser: bool,
-    pub shop_token: String,
-    pub remote_id: Option<i64>,
-    pub language: String,
-    pub date_joined: DateTime<Utc>,
-    pub last_login: Option<DateTime<Utc>>,
+    #[sqlx(flatten)]
+    pub account: Account,
     pub division_name: Option<String>,
     pub division_kind: Option<String>,
     pub division_active: Option<bool>,
@@ -117,7 +105,8 @@ pub struct UserOut {
 
 impl From<UserRow> for UserOut {
     fn from(r: UserRow) -> Self {
-        let division = match (r.division_id, r.division_name, r.division_kind) {
+        let a = r.account;
+        let division = match (a.division_id, r.division_name, r.division_kind) {
             (Some(id), Some(name), Some(division_type)) => Some(NestedDivision {
                 id,
                 name,
@@ -126,17 +115,17 @@ impl From<UserRow> for UserOut {
             _ => None,
         };
         UserOut {
-            id: r.id,
-            email: r.email,
-            first_name: r.first_name,
-            last_name: r.last_name,
-            phone_number: r.phone_number,
+            id: a.id,
+            email: a.email,
+            first_name: a.first_name,
+            last_name: a.last_name,
+            phone_number: a.phone_number,
             division,
-            is_active: r.is_active,
-            shop_token: r.shop_token,
-            remote_id: r.remote_id,
-            date_joined: r.date_joined,
-            last_login: r.last_login,
+            is_active: a.is_active,
+            shop_token: a.shop_token,
+            remote_id: a.remote_id,
+            date_joined: a.date_joined,
+            last_login: a.last_login,
         }
     }
 }
