@@ -58,6 +58,10 @@ async fn schema_and_offline_docs(app: TestApp) {
     ] {
         assert!(paths.contains_key(path), "{path} missing from the schema");
     }
+    assert!(
+        paths["/api/v1/users/{id}/"].get("patch").is_some()
+            && paths["/api/v1/users/{id}/"].get("put").is_some()
+    );
     // Every referenced component exists.
     let text = schema.to_string();
     let components = &schema["components"]["schemas"];
