@@ -6,5 +6,8 @@ mod helpers;
 
 mod auth;
 mod conventions;
+mod instore_geography;
+#[allow(dead_code)] // each group of Instore tests uses part of it
+mod instore_support;
 mod jobs;
 mod ops;
