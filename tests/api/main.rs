@@ -7,6 +7,7 @@ mod helpers;
 mod auth;
 mod conventions;
 mod instore_geography;
+mod instore_login;
 mod instore_permissions;
 mod instore_staffs;
 #[allow(dead_code)] // each group of Instore tests uses part of it
