@@ -18,6 +18,7 @@ on_both_backends!(
     sync_keeps_ids_and_removes_stale_routes,
     permission_groups_crud,
     authorisation_route_by_route,
+    the_schema_documents_every_route,
 );
 
 const SERVICE: &str = "omnitron-service-token-0123456789";
@@ -410,4 +411,29 @@ async fn authorisation_route_by_route(app: TestApp) {
         .call(Method::POST, "/api/v1/staffs/login/", None, Some(json!({})))
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+async fn the_schema_documents_every_route(app: TestApp) {
+    let (status, schema) = app.get("/api/schema/").await;
+    assert_eq!(status, StatusCode::OK);
+    let paths = &schema["paths"];
+    for e in ENDPOINTS {
+        let path = format!("{}/", e.path);
+        let method = e.verb.as_str().to_lowercase();
+        assert!(
+            paths[&path][&method].is_object(),
+            "{method} {path} missing from the schema"
+        );
+    }
+    assert!(paths["/api/v1/staffs/login/"]["post"].is_object());
+    for name in [
+        "StaffOut",
+        "StoreOut",
+        "PermissionOut",
+        "PermissionGroupOut",
+        "StaffIn",
+        "StaffLoginOut",
+    ] {
+        assert!(schema["components"]["schemas"][name].is_object(), "{name}");
+    }
 }
