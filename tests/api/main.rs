@@ -9,6 +9,7 @@ mod conventions;
 mod instore_geography;
 mod instore_login;
 mod instore_permissions;
+mod instore_staff_writes;
 mod instore_staffs;
 #[allow(dead_code)] // each group of Instore tests uses part of it
 mod instore_support;
