@@ -3,6 +3,7 @@
 //! the router and the `permissions` table are built.
 
 pub mod auth;
+pub mod demo;
 pub mod geography;
 pub mod permissions;
 pub mod routes;

@@ -19,6 +19,7 @@ on_both_backends!(
     change_password_then_login,
     deactivation_revokes_tokens_and_refuses_login,
     accounts_stay_in_their_own_api,
+    demo_data_set_logs_in,
 );
 
 const BAD_CREDENTIALS: &str = "Unable to log in with provided credentials.";
@@ -483,4 +484,56 @@ async fn accounts_stay_in_their_own_api(app: TestApp) {
             StatusCode::OK
         );
     }
+}
+
+async fn demo_data_set_logs_in(app: TestApp) {
+    let demo = kadro::instore::demo::seed(&app.state.db, &app.state.passwords)
+        .await
+        .unwrap()
+        .expect("an empty Instore gets the demo");
+    assert_eq!(demo.usernames, ["ayse", "mehmet", "zeynep", "can"]);
+    assert!(
+        kadro::instore::demo::seed(&app.state.db, &app.state.passwords)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let (_, stores) = app.get("/api/v1/retail_stores/").await;
+    assert_eq!(stores["count"], 3);
+    let first_store = id(&stores["results"][0]);
+    let (_, dups) = app.get("/api/v1/staffs/duplicate_email_staffs/").await;
+    assert_eq!(dups.as_array().unwrap().len(), 2);
+
+    let (status, manager) = login(
+        &app,
+        json!({"username": "ayse", "password": demo.password, "retail_store": first_store}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{manager}");
+    let manager = manager["token"].as_str().unwrap().to_owned();
+    assert_eq!(
+        send(&app, Method::GET, "/api/v1/staffs/", &manager, None)
+            .await
+            .0,
+        StatusCode::OK
+    );
+    let (status, cashier) = login(
+        &app,
+        json!({"username": "mehmet", "password": demo.password, "retail_store": first_store}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let cashier = cashier["token"].as_str().unwrap().to_owned();
+    assert_eq!(
+        send(&app, Method::GET, "/api/v1/retail_stores/", &cashier, None)
+            .await
+            .0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        send(&app, Method::GET, "/api/v1/staffs/", &cashier, None)
+            .await
+            .0,
+        StatusCode::FORBIDDEN
+    );
 }
