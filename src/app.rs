@@ -16,7 +16,7 @@ use crate::db::{Db, DbOptions};
 use crate::http::json::BODY_LIMIT;
 use crate::http::request::PublicUrl;
 use crate::jobs::worker::JobRunner;
-use crate::{auth, b2b, http, ops, settings};
+use crate::{auth, b2b, http, instore, ops, settings};
 
 /// What every handler reads; cheap to clone.
 #[derive(Clone)]
@@ -55,6 +55,9 @@ impl App {
         .await
         .context("connecting to the database")?;
         db.migrate().await.context("applying migrations")?;
+        instore::permissions::sync(&db)
+            .await
+            .context("updating the Instore permissions")?;
         let secret_key = match &config.secret_key {
             Some(key) => key.clone(),
             None => settings::secret_key(&db).await?,
@@ -87,6 +90,7 @@ impl App {
             .merge(ops::router())
             .merge(auth::routes::router())
             .merge(b2b::router())
+            .merge(instore::router(&self.state))
             .fallback(http::not_found)
             .method_not_allowed_fallback(http::method_not_allowed)
             .layer(axum::middleware::from_fn(http::observe))

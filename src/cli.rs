@@ -119,7 +119,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::SeedDemo => {
             let app = App::build(cli.config).await?;
             match crate::demo::seed(&app.state).await? {
-                None => println!("demo data already present; nothing changed"),
+                None => println!("B2B demo data already present; nothing changed"),
                 Some(s) => {
                     println!(
                         "demo data: {} divisions, {} users, B2B staff {}",
@@ -128,10 +128,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                         s.staff.join(", ")
                     );
                     println!(
-                        "every demo account's password: {}",
+                        "every B2B demo account's password: {}",
                         crate::demo::DEMO_PASSWORD
                     );
                 }
+            }
+            match crate::instore::demo::seed(&app.state.db, &app.state.passwords).await? {
+                None => println!("Instore already has stores; Instore demo data not added"),
+                Some(d) => println!(
+                    "Instore demo: 3 stores, 2 permission groups, staff usernames {} (password: {})",
+                    d.usernames.join(", "),
+                    d.password
+                ),
             }
             Ok(())
         }

@@ -54,18 +54,20 @@ impl Caller {
         }
     }
 
-    /// Allows superusers only.
+    /// Allows B2B superusers and service tokens only: Instore staffs, even superuser ones,
+    /// reach Instore endpoints only.
     pub fn require_superuser(&self) -> Result<(), ApiError> {
-        if self.is_superuser() {
+        if self.is_superuser() && !matches!(self, Caller::Staff(_)) {
             Ok(())
         } else {
             Err(ApiError::PermissionDenied)
         }
     }
 
-    /// Allows B2B staff (and superusers); the B2B admin APIs start with this check.
+    /// Allows B2B staff (and B2B superusers); the B2B admin APIs start with this check.
     pub fn require_b2b_staff(&self) -> Result<Option<&B2bCaller>, ApiError> {
         match self {
+            Caller::Staff(_) => Err(ApiError::PermissionDenied),
             _ if self.is_superuser() => Ok(None),
             Caller::User(u) if u.is_staff => Ok(Some(u)),
             _ => Err(ApiError::PermissionDenied),

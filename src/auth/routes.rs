@@ -106,7 +106,7 @@ pub enum MeOut {
     /// A B2B account (user or staff user).
     User(StaffUserOut),
     /// An Instore staff.
-    Staff { id: i64, is_superuser: bool },
+    Staff(Box<crate::instore::staffs::StaffOut>),
     /// A configured service token.
     Service { is_superuser: bool },
 }

@@ -26,7 +26,13 @@ impl<'a> FilterParser<'a> {
 
     /// A case-insensitive "contains" filter; the text is bound, never spliced into SQL.
     pub fn text(&mut self, name: &str) -> Option<String> {
-        self.value(name).map(str::to_owned)
+        let value = self.value(name)?;
+        // PostgreSQL refuses NUL in text: answer it as the bad input it is, not a 500.
+        if value.contains('\0') {
+            self.errors.add(name, "Null characters are not allowed.");
+            return None;
+        }
+        Some(value.to_owned())
     }
 
     pub fn integer(&mut self, name: &str) -> Option<i64> {

@@ -210,7 +210,10 @@ async fn seed_demo_runs_once(backend: Backend) {
     let mut cmd = kadro(&db);
     cmd.arg("seed-demo");
     let (ok, stdout, _) = run(cmd, "");
-    assert!(ok && stdout.contains("nothing changed"), "{stdout}");
+    assert!(
+        ok && stdout.contains("nothing changed") && stdout.contains("not added"),
+        "{stdout}"
+    );
     let pool = Db::connect(&db.url, &DbOptions { max_connections: 1 })
         .await
         .unwrap();

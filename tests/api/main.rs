@@ -10,5 +10,12 @@ mod b2b_divisions;
 mod b2b_users;
 mod cli;
 mod conventions;
+mod instore_geography;
+mod instore_login;
+mod instore_permissions;
+mod instore_staff_writes;
+mod instore_staffs;
+#[allow(dead_code)] // each group of Instore tests uses part of it
+mod instore_support;
 mod jobs;
 mod ops;

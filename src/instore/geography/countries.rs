@@ -1,0 +1,248 @@
+//! `/api/v1/countries/`: countries with their ISO 3166-1 alpha-2 `code`.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::{Children, NAME_MAX, delete_place};
+use crate::app::AppState;
+use crate::db::{Db, Query};
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::filters::{FilterParser, check_renderer};
+use crate::http::json::{Json, present};
+use crate::http::pagination::{PageRequest, Paginated};
+use crate::http::request::{IdPath, RequestUrl};
+use crate::http::time::{self, timestamp};
+use crate::instore::validate::Checker;
+use crate::instore::{Source, list_page, push_contains};
+
+const COLUMNS: &str = "id, name, code, omnitron_id, created_date, modified_date";
+const SOURCE: Source = Source {
+    from: "countries",
+    columns: COLUMNS,
+    id: "id",
+};
+
+#[derive(Clone, Debug, Serialize, ToSchema, sqlx::FromRow)]
+pub struct CountryOut {
+    pub id: i64,
+    pub name: String,
+    #[schema(example = "TR")]
+    pub code: String,
+    pub omnitron_id: Option<i64>,
+    #[serde(serialize_with = "timestamp")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_date: DateTime<Utc>,
+    #[serde(serialize_with = "timestamp")]
+    #[schema(value_type = String, format = DateTime)]
+    pub modified_date: DateTime<Utc>,
+}
+
+/// A country to create or change; `name` and `code` are required on create and PUT.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct CountryIn {
+    #[serde(default, deserialize_with = "present")]
+    pub name: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(example = "TR")]
+    pub code: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<i64>)]
+    pub omnitron_id: Option<Option<i64>>,
+}
+
+/// Lists countries; filters `name` (contains), `code`, `omnitron_id`.
+#[utoipa::path(get, path = "/api/v1/countries/", tag = "instore geography",
+    params(("page" = Option<u32>, Query), ("limit" = Option<u32>, Query),
+        ("name" = Option<String>, Query), ("code" = Option<String>, Query),
+        ("omnitron_id" = Option<i64>, Query)),
+    responses((status = 200, body = Paginated<CountryOut>), (status = 403)))]
+pub async fn list(
+    State(state): State<AppState>,
+    url: RequestUrl,
+    page: PageRequest,
+) -> ApiResult<axum::Json<Paginated<CountryOut>>> {
+    check_renderer(&url)?;
+    let mut p = FilterParser::new(&url);
+    let (name, code, omnitron_id) = (p.text("name"), p.text("code"), p.integer("omnitron_id"));
+    p.finish()?;
+    let dialect = state.db.dialect();
+    let filter = |q: &mut Query| {
+        if let Some(name) = &name {
+            push_contains(q, dialect, "name", name);
+        }
+        if let Some(code) = &code {
+            q.push(" AND code = ").push_bind(code.to_uppercase());
+        }
+        if let Some(id) = omnitron_id {
+            q.push(" AND omnitron_id = ").push_bind(id);
+        }
+    };
+    let (count, rows) = list_page(&state.db, &SOURCE, &page, filter).await?;
+    Ok(axum::Json(page.respond(count, rows)?))
+}
+
+/// One country.
+#[utoipa::path(get, path = "/api/v1/countries/{id}/", tag = "instore geography",
+    params(("id" = i64, Path)), responses((status = 200, body = CountryOut), (status = 404)))]
+pub async fn detail(
+    State(state): State<AppState>,
+    IdPath(id): IdPath,
+) -> ApiResult<axum::Json<CountryOut>> {
+    Ok(axum::Json(
+        by_id(&state.db, id).await?.ok_or(ApiError::NotFound)?,
+    ))
+}
+
+/// Creates a country (201).
+#[utoipa::path(post, path = "/api/v1/countries/", tag = "instore geography",
+    request_body = CountryIn,
+    responses((status = 201, body = CountryOut), (status = 400)))]
+pub async fn create(
+    State(state): State<AppState>,
+    Json(body): Json<CountryIn>,
+) -> ApiResult<(StatusCode, axum::Json<CountryOut>)> {
+    let out = save(&state.db, None, body, false).await?;
+    Ok((StatusCode::CREATED, axum::Json(out)))
+}
+
+/// Replaces a country (`name` and `code` required).
+#[utoipa::path(put, path = "/api/v1/countries/{id}/", tag = "instore geography",
+    params(("id" = i64, Path)), request_body = CountryIn,
+    responses((status = 200, body = CountryOut), (status = 400), (status = 404)))]
+pub async fn update(
+    State(state): State<AppState>,
+    IdPath(id): IdPath,
+    Json(body): Json<CountryIn>,
+) -> ApiResult<axum::Json<CountryOut>> {
+    Ok(axum::Json(save(&state.db, Some(id), body, false).await?))
+}
+
+/// Changes the fields given.
+#[utoipa::path(patch, path = "/api/v1/countries/{id}/", tag = "instore geography",
+    params(("id" = i64, Path)), request_body = CountryIn,
+    responses((status = 200, body = CountryOut), (status = 400), (status = 404)))]
+pub async fn partial_update(
+    State(state): State<AppState>,
+    IdPath(id): IdPath,
+    Json(body): Json<CountryIn>,
+) -> ApiResult<axum::Json<CountryOut>> {
+    Ok(axum::Json(save(&state.db, Some(id), body, true).await?))
+}
+
+/// Deletes a country that no city references (204).
+#[utoipa::path(delete, path = "/api/v1/countries/{id}/", tag = "instore geography",
+    params(("id" = i64, Path)),
+    responses((status = 204), (status = 400, description = "Cities still reference it"), (status = 404)))]
+pub async fn destroy(State(state): State<AppState>, IdPath(id): IdPath) -> ApiResult<StatusCode> {
+    let children = Children {
+        table: "cities",
+        column: "country_id",
+        in_use: "This country cannot be deleted while cities refer to it.",
+    };
+    match delete_place(&state.db, "countries", id, children).await? {
+        true => Ok(StatusCode::NO_CONTENT),
+        false => Err(ApiError::NotFound),
+    }
+}
+
+pub async fn by_id(db: &Db, id: i64) -> Result<Option<CountryOut>, sqlx::Error> {
+    Query::new(format!("SELECT {COLUMNS} FROM countries WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(db)
+        .await
+}
+
+/// Creates (`id` none) or updates a country: the body is merged over the stored row, checked,
+/// then written in one statement.
+async fn save(db: &Db, id: Option<i64>, body: CountryIn, partial: bool) -> ApiResult<CountryOut> {
+    let current = match id {
+        Some(id) => Some(by_id(db, id).await?.ok_or(ApiError::NotFound)?),
+        None => None,
+    };
+    let mut check = Checker::new();
+    if !partial {
+        check.required("name", body.name.as_ref());
+        check.required("code", body.code.as_ref());
+    }
+    let name = body
+        .name
+        .or(current.as_ref().map(|c| c.name.clone()))
+        .unwrap_or_default();
+    let code = body.code.map(|c| c.trim().to_uppercase());
+    let code = code
+        .or(current.as_ref().map(|c| c.code.clone()))
+        .unwrap_or_default();
+    let omnitron_id = body
+        .omnitron_id
+        .unwrap_or(current.as_ref().and_then(|c| c.omnitron_id));
+    if !check.has("name") {
+        check.text("name", &name, NAME_MAX, false);
+    }
+    if !check.has("code") && !is_country_code(&code) {
+        check.add(
+            "code",
+            format!("\"{code}\" is not a valid ISO 3166-1 alpha-2 country code."),
+        );
+    }
+    check.non_negative("omnitron_id", omnitron_id);
+    check.finish()?;
+    let sql = match id {
+        None => format!(
+            "INSERT INTO countries (name, code, omnitron_id, created_date, modified_date) \
+             VALUES ($1, $2, $3, $4, $4) RETURNING {COLUMNS}"
+        ),
+        Some(_) => format!(
+            "UPDATE countries SET name = $1, code = $2, omnitron_id = $3, modified_date = $4 \
+             WHERE id = $5 RETURNING {COLUMNS}"
+        ),
+    };
+    let mut q = Query::new(sql)
+        .bind(name)
+        .bind(code)
+        .bind(omnitron_id)
+        .bind(time::now());
+    if let Some(id) = id {
+        q = q.bind(id);
+    }
+    q.fetch_optional(db)
+        .await
+        .map_err(|e| {
+            if crate::db::is_unique_violation(&e) {
+                ApiError::field("code", "country with this code already exists.")
+            } else {
+                e.into()
+            }
+        })?
+        .ok_or(ApiError::NotFound)
+}
+
+/// Whether `code` is an assigned ISO 3166-1 alpha-2 code.
+pub fn is_country_code(code: &str) -> bool {
+    code.len() == 2 && ISO_3166_ALPHA2.split(' ').any(|c| c == code)
+}
+
+/// The 249 officially assigned ISO 3166-1 alpha-2 codes.
+const ISO_3166_ALPHA2: &str = "AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG \
+BH BI BJ BL BM BN BO BQ BR BS BT BV BW BY BZ CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX \
+CY CZ DE DJ DK DM DO DZ EC EE EG EH ER ES ET FI FJ FK FM FO FR GA GB GD GE GF GG GH GI GL GM GN \
+GP GQ GR GS GT GU GW GY HK HM HN HR HT HU ID IE IL IM IN IO IQ IR IS IT JE JM JO JP KE KG KH KI \
+KM KN KP KR KW KY KZ LA LB LC LI LK LR LS LT LU LV LY MA MC MD ME MF MG MH MK ML MM MN MO MP MQ \
+MR MS MT MU MV MW MX MY MZ NA NC NE NF NG NI NL NO NP NR NU NZ OM PA PE PF PG PH PK PL PM PN PR \
+PS PT PW PY QA RE RO RS RU RW SA SB SC SD SE SG SH SI SJ SK SL SM SN SO SR SS ST SV SX SY SZ TC \
+TD TF TG TH TJ TK TL TM TN TO TR TT TV TW TZ UA UG UM US UY UZ VA VC VE VG VI VN VU WF WS YE YT \
+ZA ZM ZW";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn iso_codes() {
+        assert_eq!(ISO_3166_ALPHA2.split(' ').count(), 249);
+        assert!(is_country_code("TR") && is_country_code("DE"));
+        assert!(!is_country_code("XX") && !is_country_code("tr") && !is_country_code("TUR"));
+    }
+}

@@ -1,0 +1,269 @@
+//! `/api/v1/permission_groups/`: named sets of permissions that staffs are given.
+
+use std::collections::HashMap;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::app::AppState;
+use crate::db::{Db, Query, Tx};
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::filters::{FilterParser, check_renderer};
+use crate::http::json::{Json, present};
+use crate::http::pagination::{PageRequest, Paginated};
+use crate::http::request::{IdPath, RequestUrl};
+use crate::http::time;
+use crate::http::time::timestamp;
+use crate::instore::validate::{Checker, Table, existing_ids, push_id_list};
+use crate::instore::{Source, list_page, push_contains, replace_links};
+
+const NAME_MAX: usize = 150;
+const COLUMNS: &str = "id, name, created_date, modified_date";
+const SOURCE: Source = Source {
+    from: "permission_groups",
+    columns: COLUMNS,
+    id: "id",
+};
+
+#[derive(Debug, sqlx::FromRow)]
+struct GroupRow {
+    id: i64,
+    name: String,
+    created_date: DateTime<Utc>,
+    modified_date: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PermissionGroupOut {
+    pub id: i64,
+    #[schema(example = "Cashiers")]
+    pub name: String,
+    /// Ids of the permissions the group grants.
+    pub permissions: Vec<i64>,
+    #[serde(serialize_with = "timestamp")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_date: DateTime<Utc>,
+    #[serde(serialize_with = "timestamp")]
+    #[schema(value_type = String, format = DateTime)]
+    pub modified_date: DateTime<Utc>,
+}
+
+/// A group to create or change; `name` is required on create and PUT, `permissions` (ids)
+/// replaces the granted set when given.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct PermissionGroupIn {
+    #[serde(default, deserialize_with = "present")]
+    pub name: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    pub permissions: Option<Vec<i64>>,
+}
+
+/// Lists permission groups; filter `name` (contains).
+#[utoipa::path(get, path = "/api/v1/permission_groups/", tag = "instore permissions",
+    params(("page" = Option<u32>, Query), ("limit" = Option<u32>, Query),
+        ("name" = Option<String>, Query)),
+    responses((status = 200, body = Paginated<PermissionGroupOut>), (status = 403)))]
+pub async fn list(
+    State(state): State<AppState>,
+    url: RequestUrl,
+    page: PageRequest,
+) -> ApiResult<axum::Json<Paginated<PermissionGroupOut>>> {
+    check_renderer(&url)?;
+    let mut p = FilterParser::new(&url);
+    let name = p.text("name");
+    p.finish()?;
+    let dialect = state.db.dialect();
+    let filter = |q: &mut Query| {
+        if let Some(name) = &name {
+            push_contains(q, dialect, "name", name);
+        }
+    };
+    let (count, rows) = list_page::<GroupRow>(&state.db, &SOURCE, &page, filter).await?;
+    let results = with_permissions(&state.db, rows).await?;
+    Ok(axum::Json(page.respond(count, results)?))
+}
+
+/// One permission group.
+#[utoipa::path(get, path = "/api/v1/permission_groups/{id}/", tag = "instore permissions",
+    params(("id" = i64, Path)),
+    responses((status = 200, body = PermissionGroupOut), (status = 404)))]
+pub async fn detail(
+    State(state): State<AppState>,
+    IdPath(id): IdPath,
+) -> ApiResult<axum::Json<PermissionGroupOut>> {
+    Ok(axum::Json(
+        by_id(&state.db, id).await?.ok_or(ApiError::NotFound)?,
+    ))
+}
+
+/// Creates a permission group (201).
+#[utoipa::path(post, path = "/api/v1/permission_groups/", tag = "instore permissions",
+    request_body = PermissionGroupIn,
+    responses((status = 201, body = PermissionGroupOut), (status = 400)))]
+pub async fn create(
+    State(state): State<AppState>,
+    Json(body): Json<PermissionGroupIn>,
+) -> ApiResult<(StatusCode, axum::Json<PermissionGroupOut>)> {
+    let out = save(&state.db, None, body, false).await?;
+    Ok((StatusCode::CREATED, axum::Json(out)))
+}
+
+/// Replaces a permission group (`name` required).
+#[utoipa::path(put, path = "/api/v1/permission_groups/{id}/", tag = "instore permissions",
+    params(("id" = i64, Path)), request_body = PermissionGroupIn,
+    responses((status = 200, body = PermissionGroupOut), (status = 400), (status = 404)))]
+pub async fn update(
+    State(state): State<AppState>,
+    IdPath(id): IdPath,
+    Json(body): Json<PermissionGroupIn>,
+) -> ApiResult<axum::Json<PermissionGroupOut>> {
+    Ok(axum::Json(save(&state.db, Some(id), body, false).await?))
+}
+
+/// Changes the fields given.
+#[utoipa::path(patch, path = "/api/v1/permission_groups/{id}/", tag = "instore permissions",
+    params(("id" = i64, Path)), request_body = PermissionGroupIn,
+    responses((status = 200, body = PermissionGroupOut), (status = 400), (status = 404)))]
+pub async fn partial_update(
+    State(state): State<AppState>,
+    IdPath(id): IdPath,
+    Json(body): Json<PermissionGroupIn>,
+) -> ApiResult<axum::Json<PermissionGroupOut>> {
+    Ok(axum::Json(save(&state.db, Some(id), body, true).await?))
+}
+
+/// Deletes a permission group; its staffs lose what it granted (204).
+#[utoipa::path(delete, path = "/api/v1/permission_groups/{id}/", tag = "instore permissions",
+    params(("id" = i64, Path)), responses((status = 204), (status = 404)))]
+pub async fn destroy(State(state): State<AppState>, IdPath(id): IdPath) -> ApiResult<StatusCode> {
+    let removed = Query::new("DELETE FROM permission_groups WHERE id = $1")
+        .bind(id)
+        .execute(&state.db)
+        .await?;
+    match removed {
+        0 => Err(ApiError::NotFound),
+        _ => Ok(StatusCode::NO_CONTENT),
+    }
+}
+
+pub async fn by_id(db: &Db, id: i64) -> Result<Option<PermissionGroupOut>, sqlx::Error> {
+    let row: Option<GroupRow> = Query::new(format!(
+        "SELECT {COLUMNS} FROM permission_groups WHERE id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(db)
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    Ok(with_permissions(db, vec![row]).await?.pop())
+}
+
+/// Attaches the granted permission ids to each group, in one query.
+async fn with_permissions(
+    db: &Db,
+    rows: Vec<GroupRow>,
+) -> Result<Vec<PermissionGroupOut>, sqlx::Error> {
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let mut granted: HashMap<i64, Vec<i64>> = HashMap::new();
+    if !ids.is_empty() {
+        let mut q = Query::new(
+            "SELECT group_id, permission_id FROM permission_group_permissions WHERE group_id IN ",
+        );
+        push_id_list(&mut q, &ids);
+        q.push(" ORDER BY permission_id");
+        let links: Vec<(i64, i64)> = q.fetch_all(db).await?;
+        for (group, permission) in links {
+            granted.entry(group).or_default().push(permission);
+        }
+    }
+    Ok(rows
+        .into_iter()
+        .map(|r| PermissionGroupOut {
+            permissions: granted.remove(&r.id).unwrap_or_default(),
+            id: r.id,
+            name: r.name,
+            created_date: r.created_date,
+            modified_date: r.modified_date,
+        })
+        .collect())
+}
+
+/// Creates (`id` none) or updates a group and its grants in one transaction.
+async fn save(
+    db: &Db,
+    id: Option<i64>,
+    body: PermissionGroupIn,
+    partial: bool,
+) -> ApiResult<PermissionGroupOut> {
+    let current = match id {
+        Some(id) => Some(by_id(db, id).await?.ok_or(ApiError::NotFound)?),
+        None => None,
+    };
+    let mut check = Checker::new();
+    if !partial {
+        check.required("name", body.name.as_ref());
+    }
+    let name = body.name.or(current.map(|c| c.name)).unwrap_or_default();
+    if !check.has("name") {
+        check.text("name", &name, NAME_MAX, false);
+    }
+    if let Some(permissions) = &body.permissions {
+        check.ids("permissions", permissions);
+    }
+    check.finish()?;
+    let mut tx = db.begin().await?;
+    let permissions = match &body.permissions {
+        Some(ids) => Some(existing_ids(&mut tx, Table::Permissions, "permissions", ids).await?),
+        None => None,
+    };
+    let id = write(&mut tx, id, &name).await.map_err(|e| {
+        if crate::db::is_unique_violation(&e) {
+            ApiError::field("name", "permission group with this name already exists.")
+        } else {
+            e.into()
+        }
+    })?;
+    if let Some(permissions) = permissions {
+        let (owner, other) = ("group_id", "permission_id");
+        replace_links(
+            &mut tx,
+            "permission_group_permissions",
+            owner,
+            other,
+            id,
+            &permissions,
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    by_id(db, id).await?.ok_or(ApiError::NotFound)
+}
+
+async fn write(tx: &mut Tx, id: Option<i64>, name: &str) -> Result<i64, sqlx::Error> {
+    let now = time::now();
+    match id {
+        None => {
+            Query::new(
+                "INSERT INTO permission_groups (name, created_date, modified_date) \
+                 VALUES ($1, $2, $2) RETURNING id",
+            )
+            .bind(name)
+            .bind(now)
+            .scalar(tx)
+            .await
+        }
+        Some(id) => {
+            Query::new(
+                "UPDATE permission_groups SET name = $1, modified_date = $2 WHERE id = $3 \
+                 RETURNING id",
+            )
+            .bind(name)
+            .bind(now)
+            .bind(id)
+            .scalar(tx)
+            .await
+        }
+    }
+}

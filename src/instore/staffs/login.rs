@@ -1,0 +1,172 @@
+//! `POST /api/v1/staffs/login/`: a staff logs in at one of its stores with its username (or
+//! its email, when no other staff shares it) and gets a token.
+
+use axum::extract::State;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::StaffOut;
+use super::queries;
+use crate::app::AppState;
+use crate::auth::routes::BAD_CREDENTIALS;
+use crate::auth::token::{self, AccountKind};
+use crate::db::{Db, Query};
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::json::Json;
+use crate::http::time;
+use crate::instore::validate::{Checker, text_problem};
+
+pub const AMBIGUOUS_EMAIL: &str =
+    "Several staffs share this email address; log in with your username instead.";
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct StaffLoginIn {
+    /// The staff's username; or give `email`.
+    #[serde(default)]
+    pub username: Option<String>,
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default)]
+    #[schema(write_only, format = Password)]
+    pub password: Option<String>,
+    /// The id of the store the staff works at now; one of its `retail_stores`.
+    #[serde(default)]
+    pub retail_store: Option<i64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StaffLoginOut {
+    pub token: String,
+    pub staff: StaffOut,
+}
+
+#[derive(sqlx::FromRow)]
+struct Credentials {
+    id: i64,
+    password_hash: String,
+    is_active: bool,
+}
+
+/// Logs a staff in at a store: sets its `current_store` and `last_login` and returns a new
+/// token. A wrong password, an unknown account and an inactive one get the same answer.
+#[utoipa::path(post, path = "/api/v1/staffs/login/", tag = "instore staffs",
+    request_body = StaffLoginIn, security(),
+    responses((status = 200, body = StaffLoginOut), (status = 400, description = "Bad credentials")))]
+pub async fn login(
+    State(state): State<AppState>,
+    Json(body): Json<StaffLoginIn>,
+) -> ApiResult<axum::Json<StaffLoginOut>> {
+    let (login, password, store) = check(body)?;
+    let found = credentials(&state.db, &login).await?;
+    let (id, hash, active) = match found {
+        Some(c) => (Some(c.id), Some(c.password_hash), c.is_active),
+        None => (None, None, false),
+    };
+    let matches = state.passwords.verify(password, hash).await?;
+    let id = match id {
+        Some(id) if matches && active => id,
+        _ => return Err(ApiError::field("non_field_errors", BAD_CREDENTIALS)),
+    };
+    check_store(&state.db, id, store).await?;
+    let mut tx = state.db.begin().await?;
+    let now = time::now();
+    Query::new(
+        "UPDATE staffs SET current_store_id = $1, last_login = $2, modified_date = $2 WHERE id = $3",
+    )
+    .bind(store)
+    .bind(now)
+    .bind(id)
+    .execute(&mut tx)
+    .await?;
+    let token = token::issue(&mut tx, AccountKind::Staff, id).await?;
+    tx.commit().await?;
+    let staff = queries::by_id(&state.db, id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok(axum::Json(StaffLoginOut { token, staff }))
+}
+
+enum Login {
+    Username(String),
+    Email(String),
+}
+
+fn check(body: StaffLoginIn) -> ApiResult<(Login, String, i64)> {
+    let mut c = Checker::new();
+    let username = body.username.filter(|u| !u.trim().is_empty());
+    let email = body.email.filter(|e| !e.trim().is_empty());
+    for (field, value, max) in [
+        ("username", &username, 150),
+        ("email", &email, 254),
+        ("password", &body.password, 4096),
+    ] {
+        if let Some(problem) = value.as_deref().and_then(|v| text_problem(v, max, true)) {
+            c.add(field, problem);
+        }
+    }
+    match body.password.as_deref() {
+        None => c.add("password", "This field is required."),
+        Some("") => c.add("password", "This field may not be blank."),
+        Some(_) => {}
+    }
+    c.required("retail_store", body.retail_store.as_ref());
+    let login = match (username, email) {
+        (Some(username), _) => Some(Login::Username(username.trim().to_owned())),
+        (None, Some(email)) => Some(Login::Email(email.trim().to_owned())),
+        (None, None) => {
+            c.add(
+                "non_field_errors",
+                "Must include \"username\" or \"email\".",
+            );
+            None
+        }
+    };
+    c.finish()?;
+    match (login, body.password, body.retail_store) {
+        (Some(login), Some(password), Some(store)) => Ok((login, password, store)),
+        _ => Err(ApiError::field("non_field_errors", BAD_CREDENTIALS)),
+    }
+}
+
+/// The account a login names; an email that several staffs share names none of them.
+async fn credentials(db: &Db, login: &Login) -> ApiResult<Option<Credentials>> {
+    let (column, value) = match login {
+        Login::Username(u) => ("username", u),
+        Login::Email(e) => ("email", e),
+    };
+    let mut found: Vec<Credentials> = Query::new(format!(
+        "SELECT id, password_hash, is_active FROM staffs WHERE lower({column}) = lower($1) \
+         ORDER BY id LIMIT 2"
+    ))
+    .bind(value.as_str())
+    .fetch_all(db)
+    .await?;
+    if found.len() > 1 {
+        return Err(ApiError::field("email", AMBIGUOUS_EMAIL));
+    }
+    Ok(found.pop())
+}
+
+/// The store must be one of the staff's, and open.
+async fn check_store(db: &Db, staff: i64, store: i64) -> ApiResult<()> {
+    let active: Option<bool> = Query::new(
+        "SELECT rs.is_active FROM staff_retail_stores l \
+         JOIN retail_stores rs ON rs.id = l.retail_store_id \
+         WHERE l.staff_id = $1 AND l.retail_store_id = $2",
+    )
+    .bind(staff)
+    .bind(store)
+    .scalar_optional(db)
+    .await?;
+    match active {
+        None => Err(ApiError::field(
+            "retail_store",
+            "The staff is not assigned to this retail store.",
+        )),
+        Some(false) => Err(ApiError::field(
+            "retail_store",
+            "This retail store is not active.",
+        )),
+        Some(true) => Ok(()),
+    }
+}

@@ -1,0 +1,313 @@
+//! Staff writes: create, full and partial update, deactivation and password change, each
+//! checked completely before anything is written and then done in one transaction.
+
+use super::StaffIn;
+use super::queries::{self, StaffRow};
+use crate::auth::password::Passwords;
+use crate::auth::token::{self, AccountKind};
+use crate::db::{Db, Query, Tx};
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::time;
+use crate::instore::replace_links;
+use crate::instore::validate::{Checker, Table, existing_ids, missing_pk};
+
+pub const FIRST_NAME_MAX: usize = 30;
+pub const LAST_NAME_MAX: usize = 150;
+pub const USERNAME_MAX: usize = 150;
+pub const REMOTE_ID_MAX: usize = 255;
+
+const USERNAME_TAKEN: &str = "A staff with that username already exists.";
+
+/// A staff after the body was merged over what is stored.
+struct Merged {
+    first_name: String,
+    last_name: String,
+    email: String,
+    username: Option<String>,
+    remote_id: Option<String>,
+    is_active: bool,
+    is_staff: bool,
+    retail_stores: Option<Vec<i64>>,
+    permission_groups: Option<Vec<i64>>,
+}
+
+/// Which write a body is for: the required fields differ.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Create,
+    Replace,
+    Patch,
+}
+
+fn merge(
+    current: Option<&StaffRow>,
+    body: StaffIn,
+    mode: Mode,
+    passwords: &Passwords,
+) -> ApiResult<Merged> {
+    let mut check = Checker::new();
+    if mode != Mode::Patch {
+        check.required("retail_stores", body.retail_stores.as_ref());
+        check.required("first_name", body.first_name.as_ref());
+        check.required("last_name", body.last_name.as_ref());
+        check.required("email", body.email.as_ref());
+    }
+    if mode == Mode::Create {
+        check.required("password", body.password.as_ref());
+        check.required("remote_id", body.remote_id.as_ref());
+    }
+    // A blank username is no username: several staffs may have none.
+    let username = body.username.map(|u| u.filter(|u| !u.trim().is_empty()));
+    let m = Merged {
+        first_name: body
+            .first_name
+            .or(current.map(|c| c.first_name.clone()))
+            .unwrap_or_default(),
+        last_name: body
+            .last_name
+            .or(current.map(|c| c.last_name.clone()))
+            .unwrap_or_default(),
+        email: body
+            .email
+            .or(current.map(|c| c.email.clone()))
+            .unwrap_or_default(),
+        username: username.unwrap_or(current.and_then(|c| c.username.clone())),
+        remote_id: body
+            .remote_id
+            .unwrap_or(current.and_then(|c| c.remote_id.clone())),
+        is_active: body
+            .is_active
+            .or(current.map(|c| c.is_active))
+            .unwrap_or(true),
+        is_staff: body
+            .is_staff
+            .or(current.map(|c| c.is_staff))
+            .unwrap_or(false),
+        retail_stores: body.retail_stores,
+        permission_groups: body.permission_groups,
+    };
+    for (field, value, max) in [
+        ("first_name", &m.first_name, FIRST_NAME_MAX),
+        ("last_name", &m.last_name, LAST_NAME_MAX),
+    ] {
+        if !check.has(field) {
+            check.text(field, value, max, false);
+        }
+    }
+    if !check.has("email") {
+        check.email("email", &m.email, false);
+    }
+    if let Some(username) = &m.username {
+        check.text("username", username, USERNAME_MAX, false);
+        if !check.has("username") && !is_username(username) {
+            check.add(
+                "username",
+                "Enter a valid username. This value may contain only letters, numbers, and \
+                 @/./+/-/_ characters.",
+            );
+        }
+    }
+    if let Some(remote_id) = &m.remote_id {
+        check.text("remote_id", remote_id, REMOTE_ID_MAX, true);
+    }
+    if let Some(stores) = &m.retail_stores {
+        if stores.is_empty() {
+            check.add("retail_stores", "This list may not be empty.");
+        }
+        check.ids("retail_stores", stores);
+    }
+    if let Some(groups) = &m.permission_groups {
+        check.ids("permission_groups", groups);
+    }
+    if let (Mode::Create, Some(password)) = (mode, &body.password) {
+        check.absorb(passwords.validate("password", password));
+    }
+    check.finish()?;
+    Ok(m)
+}
+
+/// Django's username characters: letters, digits and `@.+-_`.
+fn is_username(value: &str) -> bool {
+    value
+        .chars()
+        .all(|c| c.is_alphanumeric() || "@.+-_".contains(c))
+}
+
+/// Creates a staff (`id` none) or updates one; returns its id.
+pub async fn save(
+    db: &Db,
+    passwords: &Passwords,
+    id: Option<i64>,
+    body: StaffIn,
+    mode: Mode,
+) -> ApiResult<i64> {
+    let current = match id {
+        Some(id) => Some(queries::row(db, id).await?.ok_or(ApiError::NotFound)?),
+        None => None,
+    };
+    // Passwords change through `change_password/` only; PUT and PATCH ignore the field.
+    let password = body.password.clone().filter(|_| mode == Mode::Create);
+    let m = merge(current.as_ref(), body, mode, passwords)?;
+    let hash = match password {
+        Some(password) => Some(passwords.hash(password).await?),
+        None => None,
+    };
+    let mut tx = db.begin().await?;
+    let stores = match &m.retail_stores {
+        Some(ids) => Some(existing_ids(&mut tx, Table::RetailStores, "retail_stores", ids).await?),
+        None => None,
+    };
+    let groups = match &m.permission_groups {
+        Some(ids) => {
+            Some(existing_ids(&mut tx, Table::PermissionGroups, "permission_groups", ids).await?)
+        }
+        None => None,
+    };
+    if let Some(username) = &m.username {
+        let taken: i64 = Query::new(
+            "SELECT COUNT(*) FROM staffs WHERE lower(username) = lower($1) AND id <> $2",
+        )
+        .bind(username.as_str())
+        .bind(id.unwrap_or(0))
+        .scalar(&mut tx)
+        .await?;
+        if taken > 0 {
+            return Err(ApiError::field("username", USERNAME_TAKEN));
+        }
+    }
+    let staff_id = write(&mut tx, id, &m, hash.as_deref()).await.map_err(|e| {
+        match crate::db::is_unique_violation(&e) {
+            true => ApiError::field("username", USERNAME_TAKEN),
+            false => e.into(),
+        }
+    })?;
+    if let Some(stores) = &stores {
+        replace_links(
+            &mut tx,
+            "staff_retail_stores",
+            "staff_id",
+            "retail_store_id",
+            staff_id,
+            stores,
+        )
+        .await?;
+        // A store taken away cannot stay the one the staff is logged in at.
+        let mut q = Query::new("UPDATE staffs SET current_store_id = NULL WHERE id = ");
+        q.push_bind(staff_id).push(" AND current_store_id NOT IN ");
+        crate::instore::validate::push_id_list(&mut q, stores);
+        q.execute(&mut tx).await?;
+    }
+    if let Some(groups) = &groups {
+        replace_links(
+            &mut tx,
+            "staff_permission_groups",
+            "staff_id",
+            "group_id",
+            staff_id,
+            groups,
+        )
+        .await?;
+    }
+    if current.as_ref().is_some_and(|c| c.is_active) && !m.is_active {
+        end_sessions(&mut tx, staff_id).await?;
+    }
+    tx.commit().await?;
+    Ok(staff_id)
+}
+
+async fn write(
+    tx: &mut Tx,
+    id: Option<i64>,
+    m: &Merged,
+    hash: Option<&str>,
+) -> Result<i64, sqlx::Error> {
+    let now = time::now();
+    let q = match id {
+        None => Query::new(
+            "INSERT INTO staffs (first_name, last_name, email, username, remote_id, is_active, \
+             is_staff, password_hash, is_superuser, date_joined, created_date, modified_date) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, FALSE, $9, $9, $9) RETURNING id",
+        ),
+        Some(_) => Query::new(
+            "UPDATE staffs SET first_name = $1, last_name = $2, email = $3, username = $4, \
+             remote_id = $5, is_active = $6, is_staff = $7, \
+             password_hash = COALESCE($8, password_hash), modified_date = $9 \
+             WHERE id = $10 RETURNING id",
+        ),
+    };
+    let mut q = q
+        .bind(m.first_name.as_str())
+        .bind(m.last_name.as_str())
+        .bind(m.email.as_str())
+        .bind(m.username.clone())
+        .bind(m.remote_id.clone())
+        .bind(m.is_active)
+        .bind(m.is_staff)
+        .bind(hash)
+        .bind(now);
+    if let Some(id) = id {
+        q = q.bind(id);
+    }
+    q.scalar(tx).await
+}
+
+/// Revokes every token of a staff and forgets where it was logged in.
+async fn end_sessions(tx: &mut Tx, staff_id: i64) -> Result<(), sqlx::Error> {
+    token::revoke_all(tx, AccountKind::Staff, staff_id).await?;
+    Query::new("UPDATE staffs SET current_store_id = NULL WHERE id = $1")
+        .bind(staff_id)
+        .execute(tx)
+        .await
+        .map(|_| ())
+}
+
+/// DELETE: deactivates the staff and revokes its tokens; false when there is no such staff.
+pub async fn deactivate(db: &Db, id: i64) -> Result<bool, sqlx::Error> {
+    let mut tx = db.begin().await?;
+    let changed =
+        Query::new("UPDATE staffs SET is_active = FALSE, modified_date = $1 WHERE id = $2")
+            .bind(time::now())
+            .bind(id)
+            .execute(&mut tx)
+            .await?;
+    if changed == 0 {
+        return Ok(false);
+    }
+    end_sessions(&mut tx, id).await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// Sets a new password (checked against the policy) and revokes the staff's tokens, so
+/// whoever held the old password is logged out.
+pub async fn change_password(
+    db: &Db,
+    passwords: &Passwords,
+    staff: Option<i64>,
+    new_password: Option<String>,
+) -> ApiResult<()> {
+    let mut check = Checker::new();
+    check.required("staff", staff.as_ref());
+    check.required("new_password", new_password.as_ref());
+    if let Some(password) = &new_password {
+        check.absorb(passwords.validate("new_password", password));
+    }
+    check.finish()?;
+    let (Some(staff), Some(new_password)) = (staff, new_password) else {
+        return Ok(());
+    };
+    if queries::row(db, staff).await?.is_none() {
+        return Err(ApiError::field("staff", missing_pk(staff)));
+    }
+    let hash = passwords.hash(new_password).await?;
+    let mut tx = db.begin().await?;
+    Query::new("UPDATE staffs SET password_hash = $1, modified_date = $2 WHERE id = $3")
+        .bind(hash)
+        .bind(time::now())
+        .bind(staff)
+        .execute(&mut tx)
+        .await?;
+    token::revoke_all(&mut tx, AccountKind::Staff, staff).await?;
+    tx.commit().await?;
+    Ok(())
+}

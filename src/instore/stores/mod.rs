@@ -1,0 +1,200 @@
+//! `/api/v1/retail_stores/`: retail stores with their one address, read nested down to the
+//! city exactly as seed 002 shows a staff's `retail_stores`, written with ids.
+
+mod queries;
+
+pub use queries::{by_id, by_ids};
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::app::AppState;
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::filters::{FilterParser, check_renderer};
+use crate::http::json::{Json, present};
+use crate::http::pagination::{PageRequest, Paginated};
+use crate::http::request::{IdPath, RequestUrl};
+use crate::http::time::timestamp;
+use crate::instore::geography::TownshipOut;
+
+/// A store's address, with its township and city nested.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct AddressOut {
+    pub id: i64,
+    pub township: TownshipOut,
+    #[serde(serialize_with = "timestamp")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_date: DateTime<Utc>,
+    #[serde(serialize_with = "timestamp")]
+    #[schema(value_type = String, format = DateTime)]
+    pub modified_date: DateTime<Utc>,
+    #[schema(example = "+32043843443")]
+    pub phone_number: String,
+    #[schema(example = "Shop 2 Address")]
+    pub line: String,
+    pub postcode: Option<String>,
+    /// The store's id.
+    pub retail_store: i64,
+}
+
+/// A retail store as seed 002 shows the items of a staff's `retail_stores`.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct StoreOut {
+    pub id: i64,
+    pub address: AddressOut,
+    #[serde(serialize_with = "timestamp")]
+    #[schema(value_type = String, format = DateTime, example = "2022-07-27T07:05:04.694591Z")]
+    pub created_date: DateTime<Utc>,
+    #[serde(serialize_with = "timestamp")]
+    #[schema(value_type = String, format = DateTime)]
+    pub modified_date: DateTime<Utc>,
+    pub omnitron_id: Option<i64>,
+    #[schema(example = "Shop 2")]
+    pub name: String,
+    pub email: String,
+    #[schema(example = "shop2")]
+    pub remote_id: Option<String>,
+    pub is_active: bool,
+    pub fast_delivery: bool,
+}
+
+/// The address of a store to create or change; `township` and `line` are required when a
+/// store is created or replaced.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct AddressIn {
+    /// The township's id.
+    #[serde(default, deserialize_with = "present")]
+    pub township: Option<i64>,
+    #[serde(default, deserialize_with = "present")]
+    pub phone_number: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    pub line: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub postcode: Option<Option<String>>,
+}
+
+/// A store to create or change; `name` and `address` are required on create and PUT.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct StoreIn {
+    #[serde(default, deserialize_with = "present")]
+    pub name: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    pub email: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub remote_id: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    pub is_active: Option<bool>,
+    #[serde(default, deserialize_with = "present")]
+    pub fast_delivery: Option<bool>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<i64>)]
+    pub omnitron_id: Option<Option<i64>>,
+    #[serde(default, deserialize_with = "present")]
+    pub address: Option<AddressIn>,
+}
+
+/// The filters of the store list.
+#[derive(Debug, Default)]
+pub struct StoreFilter {
+    pub name: Option<String>,
+    pub is_active: Option<bool>,
+    pub remote_id: Option<String>,
+    pub omnitron_id: Option<i64>,
+    pub township: Option<i64>,
+    pub city: Option<i64>,
+}
+
+/// Lists stores; filters `name` (contains), `is_active`, `remote_id`, `omnitron_id`,
+/// `township`, `city`.
+#[utoipa::path(get, path = "/api/v1/retail_stores/", tag = "instore retail stores",
+    params(("page" = Option<u32>, Query), ("limit" = Option<u32>, Query),
+        ("name" = Option<String>, Query), ("is_active" = Option<bool>, Query),
+        ("remote_id" = Option<String>, Query), ("omnitron_id" = Option<i64>, Query),
+        ("township" = Option<i64>, Query), ("city" = Option<i64>, Query)),
+    responses((status = 200, body = Paginated<StoreOut>), (status = 403)))]
+pub async fn list(
+    State(state): State<AppState>,
+    url: RequestUrl,
+    page: PageRequest,
+) -> ApiResult<axum::Json<Paginated<StoreOut>>> {
+    check_renderer(&url)?;
+    let mut p = FilterParser::new(&url);
+    let filter = StoreFilter {
+        name: p.text("name"),
+        is_active: p.boolean("is_active"),
+        remote_id: p.text("remote_id"),
+        omnitron_id: p.integer("omnitron_id"),
+        township: p.integer("township"),
+        city: p.integer("city"),
+    };
+    p.finish()?;
+    let (count, stores) = queries::page(&state.db, &filter, &page).await?;
+    Ok(axum::Json(page.respond(count, stores)?))
+}
+
+/// One store with its address.
+#[utoipa::path(get, path = "/api/v1/retail_stores/{id}/", tag = "instore retail stores",
+    params(("id" = i64, Path)), responses((status = 200, body = StoreOut), (status = 404)))]
+pub async fn detail(
+    State(state): State<AppState>,
+    IdPath(id): IdPath,
+) -> ApiResult<axum::Json<StoreOut>> {
+    Ok(axum::Json(
+        by_id(&state.db, id).await?.ok_or(ApiError::NotFound)?,
+    ))
+}
+
+/// Creates a store and its address in one transaction (201).
+#[utoipa::path(post, path = "/api/v1/retail_stores/", tag = "instore retail stores",
+    request_body = StoreIn, responses((status = 201, body = StoreOut), (status = 400)))]
+pub async fn create(
+    State(state): State<AppState>,
+    Json(body): Json<StoreIn>,
+) -> ApiResult<(StatusCode, axum::Json<StoreOut>)> {
+    let out = queries::save(&state.db, None, body, false).await?;
+    Ok((StatusCode::CREATED, axum::Json(out)))
+}
+
+/// Replaces a store (`name` and `address` required).
+#[utoipa::path(put, path = "/api/v1/retail_stores/{id}/", tag = "instore retail stores",
+    params(("id" = i64, Path)), request_body = StoreIn,
+    responses((status = 200, body = StoreOut), (status = 400), (status = 404)))]
+pub async fn update(
+    State(state): State<AppState>,
+    IdPath(id): IdPath,
+    Json(body): Json<StoreIn>,
+) -> ApiResult<axum::Json<StoreOut>> {
+    Ok(axum::Json(
+        queries::save(&state.db, Some(id), body, false).await?,
+    ))
+}
+
+/// Changes the fields given, the address' too.
+#[utoipa::path(patch, path = "/api/v1/retail_stores/{id}/", tag = "instore retail stores",
+    params(("id" = i64, Path)), request_body = StoreIn,
+    responses((status = 200, body = StoreOut), (status = 400), (status = 404)))]
+pub async fn partial_update(
+    State(state): State<AppState>,
+    IdPath(id): IdPath,
+    Json(body): Json<StoreIn>,
+) -> ApiResult<axum::Json<StoreOut>> {
+    Ok(axum::Json(
+        queries::save(&state.db, Some(id), body, true).await?,
+    ))
+}
+
+/// Deletes a store and its address; staffs lose it from `retail_stores` and, when it was their
+/// `current_store`, have none (204). Deactivating (`is_active`) keeps the history instead.
+#[utoipa::path(delete, path = "/api/v1/retail_stores/{id}/", tag = "instore retail stores",
+    params(("id" = i64, Path)), responses((status = 204), (status = 404)))]
+pub async fn destroy(State(state): State<AppState>, IdPath(id): IdPath) -> ApiResult<StatusCode> {
+    match queries::delete(&state.db, id).await? {
+        true => Ok(StatusCode::NO_CONTENT),
+        false => Err(ApiError::NotFound),
+    }
+}
