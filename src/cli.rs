@@ -146,7 +146,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::SeedBench(size) => {
             let app = App::build(cli.config).await?;
             let started = std::time::Instant::now();
-            let rows = crate::bench_seed::seed_b2b(&app.state.db, &size).await?;
+            let rows = crate::bench_seed::seed_b2b(&app.state.db, &size).await?
+                + crate::bench_seed::seed_instore(&app.state.db, &size).await?;
             let secs = started.elapsed().as_secs_f64();
             println!(
                 "seeded {rows} rows in {secs:.1} s ({:.0} rows/s)",

@@ -12,7 +12,8 @@ use crate::per_backend;
 per_backend!(
     first_start_prints_a_working_curl_line,
     account_and_token_commands,
-    seed_demo_runs_once
+    seed_demo_runs_once,
+    seed_bench_fills_both_apis,
 );
 
 fn kadro(db: &TestDb) -> Command {
@@ -258,4 +259,58 @@ fn help_lists_every_setting() {
     ] {
         assert!(help.contains(command), "--help does not mention {command}");
     }
+}
+
+async fn seed_bench_fills_both_apis(backend: Backend) {
+    let Some(db) = TestDb::create(backend).await else {
+        return;
+    };
+    let mut cmd = kadro(&db);
+    cmd.args([
+        "seed-bench",
+        "--users",
+        "1200",
+        "--staffs",
+        "300",
+        "--divisions",
+        "20",
+        "--stores",
+        "7",
+        "--seed",
+        "7",
+    ]);
+    let (ok, stdout, stderr) = run(cmd, "");
+    assert!(ok, "{stderr}");
+    assert!(stdout.starts_with("seeded "), "{stdout}");
+    let pool = Db::connect(&db.url, &DbOptions { max_connections: 1 })
+        .await
+        .unwrap();
+    let count = |sql: &'static str| {
+        let pool = pool.clone();
+        async move { Query::new(sql).scalar::<i64>(&pool).await.unwrap() }
+    };
+    // 1,200 users plus the benchmark's own account; about 10% inactive, about 95% listed.
+    assert_eq!(count("SELECT COUNT(*) FROM users").await, 1201);
+    let inactive = count("SELECT COUNT(*) FROM users WHERE is_active = FALSE").await;
+    assert!((60..=180).contains(&inactive), "{inactive}");
+    let listed = count("SELECT CAST(SUM(n) AS BIGINT) FROM user_list_counts").await;
+    assert_eq!(
+        listed,
+        count("SELECT COUNT(*) FROM users WHERE remote_id IS NOT NULL").await
+    );
+    assert!((1100..=1190).contains(&listed), "{listed}");
+    assert_eq!(count("SELECT COUNT(*) FROM divisions").await, 20);
+    assert_eq!(count("SELECT COUNT(*) FROM retail_stores").await, 7);
+    assert_eq!(count("SELECT COUNT(*) FROM addresses").await, 7);
+    assert_eq!(count("SELECT COUNT(*) FROM staffs").await, 301);
+    assert_eq!(count("SELECT COUNT(*) FROM staffs s WHERE NOT EXISTS (SELECT 1 FROM staff_retail_stores l WHERE l.staff_id = s.id)").await, 0);
+    assert_eq!(count("SELECT COUNT(*) FROM (SELECT staff_id FROM staff_retail_stores GROUP BY staff_id HAVING COUNT(*) > 3) x").await, 0);
+    assert_eq!(count("SELECT COUNT(*) FROM staffs s WHERE NOT EXISTS (SELECT 1 FROM staff_permission_groups g WHERE g.staff_id = s.id)").await, 0);
+    let shared = count("SELECT COUNT(*) FROM (SELECT lower(email) FROM staffs GROUP BY lower(email) HAVING COUNT(*) > 1) x").await;
+    assert!((1..=12).contains(&shared), "{shared}");
+    assert_eq!(
+        count("SELECT COUNT(*) FROM staffs WHERE username = 'bench.staff'").await,
+        1
+    );
+    pool.close().await;
 }
