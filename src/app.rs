@@ -12,10 +12,11 @@ use tokio_util::sync::CancellationToken;
 use crate::auth::password::Passwords;
 use crate::config::{Config, Secret};
 use crate::db::{Db, DbOptions};
+use crate::exports::{ExportStore, LocalDirStore};
 use crate::http::json::BODY_LIMIT;
 use crate::http::request::PublicUrl;
 use crate::jobs::worker::JobRunner;
-use crate::{auth, b2b, http, ops, settings};
+use crate::{auth, b2b, exports, http, ops, settings};
 
 /// What every handler reads; cheap to clone.
 #[derive(Clone)]
@@ -27,6 +28,8 @@ pub struct AppState {
     pub service_token_digests: Arc<Vec<String>>,
     /// Signs export download links.
     pub secret_key: Arc<Secret>,
+    /// Where export files are kept.
+    pub exports: Arc<dyn ExportStore>,
     /// Wakes idle workers when a job is enqueued in this process.
     pub job_signal: Arc<Notify>,
     /// Cancelled when the process starts shutting down.
@@ -65,6 +68,7 @@ impl App {
             .collect();
         let state = AppState {
             db,
+            exports: Arc::new(LocalDirStore::new(config.export_dir.clone())),
             passwords: Passwords::new(config.hash_concurrency, config.password_min_length),
             config: Arc::new(config),
             service_token_digests: Arc::new(service_token_digests),
@@ -74,7 +78,8 @@ impl App {
         };
         Ok(App {
             state,
-            jobs: JobRunner::default(),
+            jobs: JobRunner::default()
+                .with_handler(exports::BUILD_JOB, Arc::new(exports::BuildExport)),
         })
     }
 
@@ -84,6 +89,7 @@ impl App {
             .merge(ops::router())
             .merge(auth::routes::router())
             .merge(b2b::router())
+            .merge(exports::router())
             .fallback(http::not_found)
             .method_not_allowed_fallback(http::method_not_allowed)
             .layer(axum::middleware::from_fn(http::observe))
@@ -107,6 +113,12 @@ impl App {
         let mut workers =
             self.jobs
                 .spawn_workers(state.clone(), state.config.workers, stop.clone());
+        if state.config.workers > 0 {
+            workers.spawn(exports::cleanup::run_periodically(
+                state.clone(),
+                stop.clone(),
+            ));
+        }
         let shutting_down = state.shutting_down.clone();
         let signal = stop.clone();
         axum::serve(listener, router)

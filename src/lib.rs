@@ -8,6 +8,7 @@ pub mod bootstrap;
 pub mod cli;
 pub mod config;
 pub mod db;
+pub mod exports;
 pub mod http;
 pub mod instore;
 pub mod jobs;

@@ -13,7 +13,14 @@ use utoipa::{Modify, OpenApi};
         crate::b2b::staff_users::list,
         crate::b2b::staff_users::detail,
         crate::b2b::staff_users::update,
+        crate::exports::link::download,
     ),
+    components(schemas(
+        crate::exports::ExportStarted,
+        crate::exports::ExportStatus,
+        crate::exports::ExportProgress,
+        crate::exports::format::Format,
+    )),
     modifiers(&Security),
     security(("token" = []), ("bearer" = [])),
 )]
