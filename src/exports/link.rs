@@ -88,6 +88,9 @@ pub async fn download(
         .await?
         .filter(|e| e.status() == Status::Completed && e.format == ext)
         .ok_or(ApiError::NotFound)?;
+    if export.is_expired(time::now()) {
+        return Err(invalid_link());
+    }
     let name = export.file_name.as_deref().ok_or(ApiError::NotFound)?;
     let stored = state
         .exports

@@ -196,13 +196,17 @@ pub async fn retry_later(db: &Db, id: i64) -> Result<(), sqlx::Error> {
         .map(|_| ())
 }
 
+/// Out of attempts: no file, and the reason the client is shown.
 pub async fn fail(db: &Db, id: i64, reason: &str) -> Result<(), sqlx::Error> {
-    Query::new("UPDATE exports SET status = 'failed', reason = $1, file_name = NULL WHERE id = $2")
-        .bind(reason)
-        .bind(id)
-        .execute(db)
-        .await
-        .map(|_| ())
+    Query::new(
+        "UPDATE exports SET status = 'failed', reason = $1, rows_written = 0, file_name = NULL \
+         WHERE id = $2",
+    )
+    .bind(reason)
+    .bind(id)
+    .execute(db)
+    .await
+    .map(|_| ())
 }
 
 /// An expired export, as the cleanup needs it.

@@ -6,5 +6,6 @@ mod helpers;
 
 mod auth;
 mod conventions;
+mod exports;
 mod jobs;
 mod ops;
