@@ -34,6 +34,9 @@ struct Args {
     /// An empty database to use instead of a temporary SQLite file.
     #[arg(long)]
     database_url: Option<String>,
+    /// Keep the temporary directory (database and export file) and print its path.
+    #[arg(long)]
+    keep: bool,
 }
 
 /// Rows per multi-row INSERT, and INSERTs per transaction.
@@ -109,6 +112,10 @@ async fn run(args: Args, format: Format) -> anyhow::Result<()> {
         )),
     );
     state.db.close().await;
+    if args.keep {
+        println!("kept {}", file.display());
+        let _ = dir.keep();
+    }
     Ok(())
 }
 

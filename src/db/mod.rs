@@ -7,7 +7,7 @@
 mod query;
 mod value;
 
-pub use query::{Query, Row, Scalar, Target};
+pub use query::{Query, Row, Target};
 pub use value::Arg;
 
 use std::str::FromStr;

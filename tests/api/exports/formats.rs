@@ -242,6 +242,19 @@ async fn unknown_fields_and_formats_are_refused(app: TestApp) {
         )
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
+    // The schema documents the export parameters and the download route.
+    let (_, schema) = app.get("/api/schema/").await;
+    assert!(schema["paths"]["/export_file/{file}"]["get"].is_object());
+    let params = &schema["paths"]["/api/v1/staff-users/"]["get"]["parameters"];
+    let names: Vec<&str> = params
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["name"].as_str())
+        .collect();
+    for name in ["fields", "format", "status_cache_key"] {
+        assert!(names.contains(&name), "{name} in {names:?}");
+    }
 }
 
 async fn users_export_keeps_to_remote_ids_filters_and_scope(app: TestApp) {
