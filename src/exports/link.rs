@@ -13,7 +13,8 @@ use sha2::Sha256;
 use tokio_util::io::ReaderStream;
 
 use super::format::Format;
-use super::record::{self, Status};
+use super::record::{self, ExportRow, Status};
+use super::store::StoredFile;
 use crate::app::AppState;
 use crate::config::Secret;
 use crate::http::error::{ApiError, ApiResult};
@@ -74,14 +75,34 @@ pub async fn download(
     Path(file): Path<String>,
     url: RequestUrl,
 ) -> ApiResult<Response> {
+    check_link(&state.secret_key, &file, &url)?;
+    let (export, format) = completed_export(&state, &file).await?;
+    let name = export.file_name.as_deref().ok_or(ApiError::NotFound)?;
+    let stored = state
+        .exports
+        .open(name)
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))?
+        .ok_or(ApiError::NotFound)?;
+    attachment(&export, format, stored)
+}
+
+/// A link is good when its signature matches and it has not expired.
+fn check_link(secret: &Secret, file: &str, url: &RequestUrl) -> ApiResult<()> {
     let expires = url.get("expires").and_then(|v| v.parse::<i64>().ok());
     let signature = url.get("signature").unwrap_or("");
-    let Some(expires) = expires else {
-        return Err(invalid_link());
-    };
-    if !verify(&state.secret_key, &file, expires, signature) || expires <= time::now().timestamp() {
-        return Err(invalid_link());
+    match expires {
+        Some(expires)
+            if verify(secret, file, expires, signature) && expires > time::now().timestamp() =>
+        {
+            Ok(())
+        }
+        _ => Err(invalid_link()),
     }
+}
+
+/// The completed export behind `<key>.<ext>`; gone or not ready → 404, expired → 403.
+async fn completed_export(state: &AppState, file: &str) -> ApiResult<(ExportRow, Format)> {
     let (key, ext) = file.rsplit_once('.').ok_or(ApiError::NotFound)?;
     let format = Format::parse(ext).ok_or(ApiError::NotFound)?;
     let export = record::by_key(&state.db, key)
@@ -91,14 +112,11 @@ pub async fn download(
     if export.is_expired(time::now()) {
         return Err(invalid_link());
     }
-    let name = export.file_name.as_deref().ok_or(ApiError::NotFound)?;
-    let stored = state
-        .exports
-        .open(name)
-        .await
-        .map_err(|e| ApiError::Internal(e.into()))?
-        .ok_or(ApiError::NotFound)?;
-    let attachment = format!(
+    Ok((export, format))
+}
+
+fn attachment(export: &ExportRow, format: Format, stored: StoredFile) -> ApiResult<Response> {
+    let disposition = format!(
         "attachment; filename=\"{}-{}.{}\"",
         export.list.replace('_', "-"),
         export.created_at.format("%Y%m%d-%H%M%S"),
@@ -107,7 +125,7 @@ pub async fn download(
     Response::builder()
         .header(header::CONTENT_TYPE, format.content_type())
         .header(header::CONTENT_LENGTH, stored.len)
-        .header(header::CONTENT_DISPOSITION, attachment)
+        .header(header::CONTENT_DISPOSITION, disposition)
         .header(header::CACHE_CONTROL, "private, no-store")
         .header(header::X_CONTENT_TYPE_OPTIONS, "nosniff")
         .body(Body::from_stream(ReaderStream::new(stored.reader)))
