@@ -13,10 +13,11 @@ use crate::auth::password::Passwords;
 use crate::commerce::Commerce;
 use crate::config::{Config, Secret};
 use crate::db::{Db, DbOptions};
+use crate::exports::{ExportStore, LocalDirStore};
 use crate::http::json::BODY_LIMIT;
 use crate::http::request::PublicUrl;
 use crate::jobs::worker::JobRunner;
-use crate::{auth, b2b, http, instore, ops, settings};
+use crate::{auth, b2b, exports, http, instore, ops, settings};
 
 /// What every handler reads; cheap to clone.
 #[derive(Clone)]
@@ -28,6 +29,8 @@ pub struct AppState {
     pub service_token_digests: Arc<Vec<String>>,
     /// Signs export download links.
     pub secret_key: Arc<Secret>,
+    /// Where export files are kept.
+    pub exports: Arc<dyn ExportStore>,
     /// Wakes idle workers when a job is enqueued in this process.
     pub job_signal: Arc<Notify>,
     /// The Commerce platform, or local mode.
@@ -73,6 +76,7 @@ impl App {
         let state = AppState {
             db,
             commerce,
+            exports: Arc::new(LocalDirStore::new(config.export_dir.clone())),
             passwords: Passwords::new(config.hash_concurrency, config.password_min_length),
             config: Arc::new(config),
             service_token_digests: Arc::new(service_token_digests),
@@ -80,7 +84,8 @@ impl App {
             job_signal: Arc::new(Notify::new()),
             shutting_down: CancellationToken::new(),
         };
-        let jobs = crate::commerce::jobs::register(JobRunner::default());
+        let jobs = crate::commerce::jobs::register(JobRunner::default())
+            .with_handler(exports::BUILD_JOB, Arc::new(exports::BuildExport));
         Ok(App { state, jobs })
     }
 
@@ -91,6 +96,7 @@ impl App {
             .merge(auth::routes::router())
             .merge(b2b::router())
             .merge(instore::router(&self.state))
+            .merge(exports::router())
             .fallback(http::not_found)
             .method_not_allowed_fallback(http::method_not_allowed)
             .layer(axum::middleware::from_fn(http::observe))
@@ -114,6 +120,12 @@ impl App {
         let mut workers =
             self.jobs
                 .spawn_workers(state.clone(), state.config.workers, stop.clone());
+        if state.config.workers > 0 {
+            workers.spawn(exports::cleanup::run_periodically(
+                state.clone(),
+                stop.clone(),
+            ));
+        }
         let shutting_down = state.shutting_down.clone();
         let signal = stop.clone();
         axum::serve(listener, router)

@@ -11,6 +11,7 @@ pub mod commerce;
 pub mod config;
 pub mod db;
 pub mod demo;
+pub mod exports;
 pub mod http;
 pub mod instore;
 pub mod jobs;

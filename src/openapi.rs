@@ -72,7 +72,14 @@ use utoipa::{Modify, OpenApi};
         crate::instore::staffs::change_password,
         crate::instore::staffs::duplicate_emails,
         crate::instore::staffs::login::login,
+        crate::exports::link::download,
     ),
+    components(schemas(
+        crate::exports::ExportStarted,
+        crate::exports::ExportStatus,
+        crate::exports::ExportProgress,
+        crate::exports::format::Format,
+    )),
     modifiers(&Security),
     security(("token" = []), ("bearer" = [])),
 )]

@@ -3,6 +3,7 @@
 
 use axum::Router;
 use axum::extract::State;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -12,6 +13,7 @@ use super::user_filter::UserFilter;
 use crate::app::AppState;
 use crate::auth::Caller;
 use crate::db::{Db, Query};
+use crate::exports::{self, ExportList, ExportParams, StaffUsersExport};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::json::Json;
 use crate::http::pagination::{PageRequest, Paginated};
@@ -23,23 +25,31 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/staff-users/{id}", get(detail).patch(update))
 }
 
-/// Lists staff users (superusers only).
+/// Lists staff users (superusers only); with `fields` or `status_cache_key`, exports them.
 #[utoipa::path(get, path = "/api/v1/staff-users/", tag = "b2b staff users",
-    params(("page" = Option<u32>, Query), ("limit" = Option<u32>, Query)),
-    responses((status = 200, body = Paginated<StaffUserOut>), (status = 403)))]
+    params(("page" = Option<u32>, Query), ("limit" = Option<u32>, Query), ExportParams),
+    responses((status = 200, body = Paginated<StaffUserOut>,
+        description = "The page; with `fields`: `ExportStarted`; with `status_cache_key`: `ExportStatus`"),
+        (status = 400, description = "Bad filter, unknown export field or format"),
+        (status = 403), (status = 404, description = "Invalid page, or unknown export key")))]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
     url: RequestUrl,
     page: PageRequest,
-) -> ApiResult<axum::Json<Paginated<StaffUserOut>>> {
+) -> ApiResult<Response> {
     caller.require_superuser()?;
+    let export = |url: &RequestUrl| {
+        let filter = UserFilter::parse(url)?;
+        Ok(ExportList::StaffUsers(StaffUsersExport { filter }))
+    };
+    if let Some(response) = exports::intercept(&state, &caller, &url, export).await? {
+        return Ok(response);
+    }
     let filter = UserFilter::parse(&url)?;
     let (count, rows) = list_staff(&state.db, &filter, &page).await?;
-    Ok(axum::Json(page.respond(
-        count,
-        rows.into_iter().map(Into::into).collect(),
-    )?))
+    let rows = rows.into_iter().map(Into::into).collect();
+    Ok(axum::Json(page.respond::<StaffUserOut>(count, rows)?).into_response())
 }
 
 /// One staff user (superusers only).

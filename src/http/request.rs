@@ -43,6 +43,20 @@ impl RequestUrl {
             .map(|(_, v)| v.as_str())
     }
 
+    /// This URL without the parameters named in `keys`.
+    pub fn without(&self, keys: &[&str]) -> RequestUrl {
+        RequestUrl {
+            base: self.base.clone(),
+            path: self.path.clone(),
+            pairs: self
+                .pairs
+                .iter()
+                .filter(|(k, _)| !keys.contains(&k.as_str()))
+                .cloned()
+                .collect(),
+        }
+    }
+
     /// This URL with `key` set to `value` (replacing it in place or appending it), or removed.
     pub fn with_query_param(&self, key: &str, value: Option<&str>) -> String {
         let mut pairs: Vec<(&str, &str)> = Vec::with_capacity(self.pairs.len() + 1);

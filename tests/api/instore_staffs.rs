@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::TestApp;
 use crate::instore_support::{
-    PASSWORD, assert_shape, assert_timestamp, created, geo, group, id, login, staff, store,
+    PASSWORD, assert_shape, assert_timestamp, created, geo, group, id, staff, store,
 };
 use crate::on_both_backends;
 
@@ -15,7 +15,6 @@ on_both_backends!(
     create_requires_the_fields_of_seed_003,
     permission_info_lists_what_the_groups_grant,
     lists_filter_and_nest,
-    export_batches_flatten_names,
 );
 
 fn seed_list() -> Value {
@@ -349,65 +348,5 @@ async fn lists_filter_and_nest(app: TestApp) {
     assert_eq!(
         app.get("/api/v1/staffs/?page=3").await.0,
         StatusCode::NOT_FOUND
-    );
-}
-
-async fn export_batches_flatten_names(app: TestApp) {
-    use kadro::instore::staffs::{StaffFilter, export_batch};
-    let g = geo(&app).await;
-    let (a, b) = (
-        store(&app, g.township, "Alpha").await,
-        store(&app, g.township, "Beta").await,
-    );
-    let (x, y) = (group(&app, "Xs", &[]).await, group(&app, "Ys", &[]).await);
-    let first = staff(&app, "one@example.com", None, &[b, a], &[y, x]).await;
-    let second = staff(&app, "two@example.com", None, &[b], &[]).await;
-    let third = staff(&app, "three@example.com", None, &[a], &[x]).await;
-    let (status, _) = login(
-        &app,
-        json!({"email": "two@example.com", "password": PASSWORD, "retail_store": b}),
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK);
-
-    let all = StaffFilter::default();
-    let batch = export_batch(&app.state.db, &all, 0, 2).await.unwrap();
-    assert_eq!(
-        batch.iter().map(|r| r.id).collect::<Vec<_>>(),
-        [first, second]
-    );
-    assert_eq!(
-        (
-            batch[0].retail_stores.as_str(),
-            batch[0].permission_groups.as_str()
-        ),
-        ("Alpha, Beta", "Xs, Ys")
-    );
-    assert_eq!(batch[0].current_store, None);
-    assert_eq!(
-        (
-            batch[1].retail_stores.as_str(),
-            batch[1].permission_groups.as_str()
-        ),
-        ("Beta", "")
-    );
-    assert_eq!(batch[1].current_store.as_deref(), Some("Beta"));
-    assert!(batch[1].last_login.is_some());
-    let rest = export_batch(&app.state.db, &all, second, 2).await.unwrap();
-    assert_eq!(rest.iter().map(|r| r.id).collect::<Vec<_>>(), [third]);
-    assert!(
-        export_batch(&app.state.db, &all, third, 2)
-            .await
-            .unwrap()
-            .is_empty()
-    );
-    let only_a = StaffFilter {
-        retail_stores: Some(a),
-        ..StaffFilter::default()
-    };
-    let batch = export_batch(&app.state.db, &only_a, 0, 100).await.unwrap();
-    assert_eq!(
-        batch.iter().map(|r| r.id).collect::<Vec<_>>(),
-        [first, third]
     );
 }

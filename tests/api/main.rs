@@ -10,6 +10,7 @@ mod b2b_divisions;
 mod b2b_users;
 mod cli;
 mod conventions;
+mod exports;
 mod instore_geography;
 mod instore_login;
 mod instore_permissions;

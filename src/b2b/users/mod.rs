@@ -5,6 +5,7 @@ pub mod store;
 
 use axum::Router;
 use axum::extract::State;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::{Value, json};
 
@@ -13,6 +14,7 @@ use self::store::{UserOut, UserScope};
 use super::user_filter::UserFilter;
 use crate::app::AppState;
 use crate::auth::Caller;
+use crate::exports::{self, ExportList, ExportParams, UsersExport};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::json::Json;
 use crate::http::pagination::{PageRequest, Paginated};
@@ -52,21 +54,29 @@ pub fn scope_of(caller: &Caller) -> Result<UserScope, ApiError> {
         ("last_name" = Option<String>, Query, description = "case-insensitive contains"),
         ("phone_number" = Option<String>, Query, description = "case-insensitive contains"),
         ("division" = Option<i64>, Query, description = "exact"), ("division_type" = Option<String>, Query, description = "main or sub"),
-        ("page" = Option<u32>, Query), ("limit" = Option<u32>, Query)),
-    responses((status = 200, body = Paginated<UserOut>), (status = 400), (status = 403)))]
+        ("page" = Option<u32>, Query), ("limit" = Option<u32>, Query), ExportParams),
+    responses((status = 200, body = Paginated<UserOut>,
+        description = "The page; with `fields`: `ExportStarted`; with `status_cache_key`: `ExportStatus`"),
+        (status = 400, description = "Bad filter, unknown export field or format"), (status = 403),
+        (status = 404, description = "Invalid page, or unknown export key")))]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
     url: RequestUrl,
     page: PageRequest,
-) -> ApiResult<axum::Json<Paginated<UserOut>>> {
+) -> ApiResult<Response> {
     let scope = scope_of(&caller)?;
+    let export = |url: &RequestUrl| {
+        let filter = UserFilter::parse(url)?;
+        Ok(ExportList::Users(UsersExport { filter, scope }))
+    };
+    if let Some(response) = exports::intercept(&state, &caller, &url, export).await? {
+        return Ok(response);
+    }
     let filter = UserFilter::parse(&url)?;
     let (count, rows) = store::list(&state.db, scope, &filter, &page).await?;
-    Ok(axum::Json(page.respond(
-        count,
-        rows.into_iter().map(Into::into).collect(),
-    )?))
+    let rows = rows.into_iter().map(Into::into).collect();
+    Ok(axum::Json(page.respond::<UserOut>(count, rows)?).into_response())
 }
 
 /// Creates a user (and its Commerce account); an existing superuser's profile is updated.

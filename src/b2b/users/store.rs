@@ -11,7 +11,7 @@ use crate::http::pagination::PageRequest;
 use crate::http::time::{optional_timestamp, timestamp};
 
 /// Which users a caller may see and manage.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum UserScope {
     /// Superusers and service tokens.
     All,

@@ -7,7 +7,6 @@ pub mod queries;
 mod write;
 
 pub use filter::StaffFilter;
-pub use queries::{StaffExportRow, export_batch};
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -18,6 +17,7 @@ use utoipa::ToSchema;
 
 use crate::app::AppState;
 use crate::auth::Caller;
+use crate::exports::{self, ExportList, ExportParams, StaffsExport};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::filters::check_renderer;
 use crate::http::json::{Json, present};
@@ -169,16 +169,27 @@ pub struct ChangePasswordIn {
         ("username" = Option<String>, Query), ("remote_id" = Option<String>, Query),
         ("is_active" = Option<bool>, Query), ("is_staff" = Option<bool>, Query),
         ("retail_stores" = Option<i64>, Query), ("permission_groups" = Option<i64>, Query),
-        ("current_store" = Option<i64>, Query)),
-    responses((status = 200, body = Paginated<StaffOut>), (status = 403)))]
+        ("current_store" = Option<i64>, Query), ExportParams),
+    responses((status = 200, body = Paginated<StaffOut>,
+        description = "The page; with `fields`: `ExportStarted`; with `status_cache_key`: `ExportStatus`"),
+        (status = 400, description = "Bad filter, unknown export field or format"), (status = 403),
+        (status = 404, description = "Invalid page, or unknown export key")))]
 pub async fn list(
     State(state): State<AppState>,
-    _caller: Caller,
+    caller: Caller,
     url: RequestUrl,
     page: PageRequest,
 ) -> ApiResult<Response> {
-    // Exports of staffs (`?fields=…`, `?status_cache_key=…`) branch off here, before the
-    // renderer check: they take `format=csv|xls`.
+    // Exports (`?fields=…`, `?status_cache_key=…`) branch off before the renderer check: they
+    // take `format=csv|xls|xlsx`.
+    let export = |url: &RequestUrl| {
+        Ok(ExportList::Staffs(StaffsExport {
+            filter: StaffFilter::parse(url)?,
+        }))
+    };
+    if let Some(response) = exports::intercept(&state, &caller, &url, export).await? {
+        return Ok(response);
+    }
     check_renderer(&url)?;
     let filter = StaffFilter::parse(&url)?;
     let (count, staffs) = queries::page(&state.db, &filter, &page).await?;
