@@ -360,8 +360,7 @@ async fn copy_users_postgres(
     while let Some(done) = builds.join_next().await {
         done??;
     }
-    let mut conn = pool.acquire().await?;
-    sqlx::query("ANALYZE users").execute(&mut *conn).await?;
+
     Ok(written)
 }
 
@@ -613,8 +612,15 @@ pub async fn seed_instore(db: &Db, size: &BenchSize) -> anyhow::Result<usize> {
         group_links,
     )
     .await?;
-    if let Db::Postgres(pool) = db {
-        sqlx::query("ANALYZE").execute(pool).await?;
+    // Settle the tables as a running database's autovacuum would: statistics for the planner and
+    // a visibility map that lets counts and deep pages read indexes alone.
+    match db {
+        Db::Postgres(pool) => {
+            sqlx::query("VACUUM ANALYZE").execute(pool).await?;
+        }
+        Db::Sqlite(pool) => {
+            sqlx::query("ANALYZE").execute(pool).await?;
+        }
     }
     Ok(staffs.len() + stores.len() * 2)
 }

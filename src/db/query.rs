@@ -140,6 +140,32 @@ impl Query {
         self
     }
 
+    /// Appends another query (a subquery), renumbering its placeholders after this one's
+    /// (text inside single-quoted literals is left alone).
+    pub fn append(&mut self, other: Query) -> &mut Self {
+        let offset = self.args.len();
+        let mut in_literal = false;
+        let mut chars = other.sql.chars().peekable();
+        while let Some(c) = chars.next() {
+            if c == '\'' {
+                in_literal = !in_literal;
+                self.sql.push(c);
+            } else if c == '$' && !in_literal && chars.peek().is_some_and(char::is_ascii_digit) {
+                let mut n = String::new();
+                while let Some(d) = chars.next_if(char::is_ascii_digit) {
+                    n.push(d);
+                }
+                let n: usize = n.parse().unwrap_or(0);
+                self.sql.push('$');
+                self.sql.push_str(&(n + offset).to_string());
+            } else {
+                self.sql.push(c);
+            }
+        }
+        self.args.extend(other.args);
+        self
+    }
+
     /// Binds the next value for a placeholder already written in the text.
     pub fn bind(mut self, value: impl Into<Arg>) -> Self {
         self.args.push(value.into());
@@ -214,5 +240,29 @@ impl Query {
         target: impl Into<Target<'a>>,
     ) -> Result<Vec<T>, sqlx::Error> {
         run!(self, target, query_scalar, fetch_all)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn appended_placeholders_are_renumbered() {
+        let mut inner = Query::new("SELECT id FROM t WHERE a = ");
+        inner
+            .push_bind(1i64)
+            .push(" AND b = ")
+            .push_bind("x")
+            .push(" AND c = '$1'");
+        let mut outer = Query::new("SELECT * FROM t WHERE z = ");
+        outer.push_bind(true).push(" AND id IN (");
+        outer.append(inner);
+        outer.push(")");
+        assert_eq!(
+            outer.sql(),
+            "SELECT * FROM t WHERE z = $1 AND id IN (SELECT id FROM t WHERE a = $2 AND b = $3 AND c = '$1')"
+        );
+        assert_eq!(outer.args.len(), 3);
     }
 }

@@ -22,6 +22,9 @@ pub struct Source {
     pub from: &'static str,
     pub columns: &'static str,
     pub id: &'static str,
+    /// The `table_counts` row that keeps this table's size: an unfiltered list reads it
+    /// instead of counting every row (large tables only).
+    pub kept_count: Option<&'static str>,
 }
 
 /// Counts the rows of `source` that `filter` keeps and reads one page of them, by id.
@@ -33,8 +36,17 @@ pub async fn list_page<T: Row>(
     filter: impl Fn(&mut Query),
 ) -> Result<(i64, Vec<T>), sqlx::Error> {
     let mut count = Query::new(format!("SELECT COUNT(*) FROM {} WHERE 1 = 1", source.from));
+    let unfiltered = count.sql().len();
     filter(&mut count);
-    let count: i64 = count.scalar(db).await?;
+    let count: i64 = match source.kept_count {
+        Some(table) if count.sql().len() == unfiltered => {
+            Query::new("SELECT n FROM table_counts WHERE table_name = $1")
+                .bind(table)
+                .scalar(db)
+                .await?
+        }
+        _ => count.scalar(db).await?,
+    };
     let mut rows = Query::new(format!(
         "SELECT {} FROM {} WHERE 1 = 1",
         source.columns, source.from

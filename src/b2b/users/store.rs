@@ -138,15 +138,20 @@ pub async fn list(
     page: &PageRequest,
 ) -> Result<(i64, Vec<UserRow>), sqlx::Error> {
     let count = count(db, scope, filter).await?;
-    let mut rows = Query::new(format!(
-        "SELECT {ACCOUNT_COLUMNS}, {USER_SELECT} WHERE users.remote_id IS NOT NULL"
-    ));
-    filter.push_conditions(&mut rows, db.dialect());
-    scope.push_condition(&mut rows);
-    rows.push(" ORDER BY users.id LIMIT ")
+    // Deferred join: the page's ids come from the index alone, so a deep page does not fetch
+    // every row it skips; only the 20 rows shown are read with their division.
+    let mut ids = Query::new("SELECT users.id FROM users WHERE users.remote_id IS NOT NULL");
+    filter.push_conditions(&mut ids, db.dialect());
+    scope.push_condition(&mut ids);
+    ids.push(" ORDER BY users.id LIMIT ")
         .push_bind(page.limit())
         .push(" OFFSET ")
         .push_bind(page.offset());
+    let mut rows = Query::new(format!(
+        "SELECT {ACCOUNT_COLUMNS}, {USER_SELECT} WHERE users.id IN ("
+    ));
+    rows.append(ids);
+    rows.push(") ORDER BY users.id");
     Ok((count, rows.fetch_all(db).await?))
 }
 

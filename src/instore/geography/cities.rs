@@ -21,6 +21,7 @@ const SOURCE: Source = Source {
     from: "cities c",
     columns: CITY_COLUMNS,
     id: "c.id",
+    kept_count: None,
 };
 
 /// A city to create or change; `name` and `country` are required on create and PUT.

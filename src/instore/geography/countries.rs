@@ -23,6 +23,7 @@ const SOURCE: Source = Source {
     from: "countries",
     columns: COLUMNS,
     id: "id",
+    kept_count: None,
 };
 
 #[derive(Clone, Debug, Serialize, ToSchema, sqlx::FromRow)]

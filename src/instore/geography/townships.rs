@@ -22,6 +22,7 @@ const SOURCE: Source = Source {
     from: FROM,
     columns: TOWNSHIP_COLUMNS,
     id: "t.id",
+    kept_count: None,
 };
 
 /// A township to create or change; `name` and `city` are required on create and PUT.

@@ -26,6 +26,7 @@ const SOURCE: Source = Source {
     from: "permission_groups",
     columns: COLUMNS,
     id: "id",
+    kept_count: None,
 };
 
 #[derive(Debug, sqlx::FromRow)]

@@ -29,6 +29,7 @@ const SOURCE: Source = Source {
     from: "permissions",
     columns: COLUMNS,
     id: "id",
+    kept_count: None,
 };
 
 #[derive(Debug, sqlx::FromRow)]

@@ -21,6 +21,7 @@ const SOURCE: Source = Source {
     from: "staffs s",
     columns: COLUMNS,
     id: "s.id",
+    kept_count: Some("staffs"),
 };
 
 #[derive(Clone, Debug, sqlx::FromRow)]

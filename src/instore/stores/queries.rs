@@ -30,6 +30,7 @@ const SOURCE: Source = Source {
     from: FROM,
     columns: COLUMNS,
     id: "rs.id",
+    kept_count: None,
 };
 
 pub const NAME_MAX: usize = 255;
