@@ -62,6 +62,26 @@ async fn schema_and_offline_docs(app: TestApp) {
         paths["/api/v1/users/{id}/"].get("patch").is_some()
             && paths["/api/v1/users/{id}/"].get("put").is_some()
     );
+    // Operation ids are unique, as OpenAPI requires.
+    let mut ids = std::collections::HashSet::new();
+    for item in paths.values() {
+        for operation in item
+            .as_object()
+            .unwrap()
+            .values()
+            .filter(|o| o.get("responses").is_some())
+        {
+            let id = operation["operationId"].as_str().expect("operationId");
+            assert!(ids.insert(id.to_owned()), "duplicate operationId {id}");
+            let mut names: Vec<&str> = operation["parameters"].as_array().map_or(vec![], |p| {
+                p.iter().map(|p| p["name"].as_str().unwrap()).collect()
+            });
+            let all = names.len();
+            names.sort_unstable();
+            names.dedup();
+            assert_eq!(names.len(), all, "duplicate parameter in {id}");
+        }
+    }
     // Every referenced component exists.
     let text = schema.to_string();
     let components = &schema["components"]["schemas"];

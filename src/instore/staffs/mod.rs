@@ -164,7 +164,7 @@ pub struct ChangePasswordIn {
 /// `remote_id`, `is_active`, `is_staff`, `retail_stores`, `permission_groups`, `current_store`.
 #[utoipa::path(get, path = "/api/v1/staffs/", tag = "instore staffs",
     params(("page" = Option<u32>, Query), ("limit" = Option<u32>, Query),
-        ("format" = Option<String>, Query), ("email" = Option<String>, Query),
+        ("email" = Option<String>, Query),
         ("first_name" = Option<String>, Query), ("last_name" = Option<String>, Query),
         ("username" = Option<String>, Query), ("remote_id" = Option<String>, Query),
         ("is_active" = Option<bool>, Query), ("is_staff" = Option<bool>, Query),
