@@ -9,6 +9,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
+use crate::auth::cache::AuthCache;
 use crate::auth::password::Passwords;
 use crate::commerce::Commerce;
 use crate::config::{Config, Secret};
@@ -35,6 +36,8 @@ pub struct AppState {
     pub job_signal: Arc<Notify>,
     /// The Commerce platform, or local mode.
     pub commerce: Commerce,
+    /// Token → caller, when `KADRO_AUTH_CACHE_MS` is set.
+    pub auth_cache: Arc<AuthCache>,
     /// Cancelled when the process starts shutting down.
     pub shutting_down: CancellationToken,
 }
@@ -78,6 +81,7 @@ impl App {
             commerce,
             exports: Arc::new(LocalDirStore::new(config.export_dir.clone())),
             passwords: Passwords::new(config.hash_concurrency, config.password_min_length),
+            auth_cache: Arc::new(AuthCache::new(config.auth_cache())),
             config: Arc::new(config),
             service_token_digests: Arc::new(service_token_digests),
             secret_key: Arc::new(secret_key),
@@ -99,6 +103,10 @@ impl App {
             .merge(exports::router())
             .fallback(http::not_found)
             .method_not_allowed_fallback(http::method_not_allowed)
+            .layer(axum::middleware::from_fn_with_state(
+                self.state.clone(),
+                auth::cache::forget_after_writes,
+            ))
             .layer(axum::middleware::from_fn(http::observe))
             .layer(axum::Extension(PublicUrl(
                 self.state.config.public_url.as_deref().map(Arc::from),

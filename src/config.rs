@@ -153,6 +153,12 @@ pub struct Config {
     )]
     pub db_max_connections: u32,
 
+    /// Milliseconds a token's caller may be reused without reading the database (0: never).
+    /// Writes through this process forget them at once; other processes' changes are seen
+    /// within this time.
+    #[arg(long, env = "KADRO_AUTH_CACHE_MS", default_value_t = 0, global = true)]
+    pub auth_cache_ms: u64,
+
     /// Password hashes computed at once; further logins wait, other requests are unaffected.
     #[arg(
         long,
@@ -166,6 +172,10 @@ pub struct Config {
 impl Config {
     pub fn commerce_timeout(&self) -> Duration {
         Duration::from_millis(self.commerce_timeout_ms)
+    }
+
+    pub fn auth_cache(&self) -> Duration {
+        Duration::from_millis(self.auth_cache_ms)
     }
 
     pub fn export_ttl(&self) -> Duration {

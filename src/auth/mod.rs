@@ -1,6 +1,7 @@
 //! Who is calling: `Authorization: Token …` or `Bearer …`, resolved to a B2B account, an
 //! Instore staff or a configured service token.
 
+pub mod cache;
 pub mod password;
 pub mod routes;
 pub mod token;
@@ -137,13 +138,23 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<Caller, ApiEr
     if is_service {
         return Ok(Caller::Service);
     }
+    if let Some(caller) = state.auth_cache.get(&digest) {
+        return Ok(caller);
+    }
+    let caller = lookup(state, &digest).await?;
+    state.auth_cache.put(digest, &caller);
+    Ok(caller)
+}
+
+/// Reads a token's account; deactivated accounts are refused.
+async fn lookup(state: &AppState, digest: &str) -> Result<Caller, ApiError> {
     let owner: Option<TokenOwner> = Query::new(
         "SELECT t.account_kind, u.id AS user_id, u.is_active AS user_active, \
          u.is_staff AS user_staff, u.is_superuser AS user_superuser, u.division_id AS user_division \
          FROM api_tokens t LEFT JOIN users u ON t.account_kind = 'user' AND u.id = t.account_id \
          WHERE t.key_hash = $1",
     )
-    .bind(digest.clone())
+    .bind(digest)
     .fetch_optional(&state.db)
     .await?;
     let owner = owner.ok_or(ApiError::Unauthenticated(INVALID_TOKEN))?;
@@ -162,7 +173,7 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<Caller, ApiEr
                 division_id: owner.user_division,
             }))
         }
-        "staff" => crate::instore::auth::staff_caller(state, &digest).await,
+        "staff" => crate::instore::auth::staff_caller(state, digest).await,
         _ => Err(ApiError::Unauthenticated(INVALID_TOKEN)),
     }
 }

@@ -6,9 +6,14 @@
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use argon2::Argon2;
-use argon2::password_hash::rand_core::OsRng;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use std::cell::RefCell;
+
+use argon2::password_hash::PasswordHash;
+use argon2::{Algorithm, Argon2, Block, Params, Version};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD_NO_PAD as PHC_B64;
+use rand::RngCore;
+use subtle::ConstantTimeEq;
 
 use crate::http::error::{ApiError, FieldErrors};
 
@@ -98,13 +103,7 @@ impl Passwords {
                     Some(h) => (h, true),
                     None => (dummy_hash().to_owned(), false),
                 };
-                let Ok(parsed) = PasswordHash::new(&hash) else {
-                    return false;
-                };
-                let ok = Argon2::default()
-                    .verify_password(password.as_bytes(), &parsed)
-                    .is_ok();
-                ok && genuine
+                verify_now(&password, &hash) && genuine
             })
             .await
     }
@@ -137,11 +136,85 @@ impl Passwords {
 
 /// Hashes synchronously; for the CLI and for seeding, where no runtime thread is at stake.
 pub fn hash_now(password: &str) -> Result<String, ApiError> {
-    let salt = SaltString::generate(&mut OsRng);
-    Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| ApiError::Internal(anyhow::anyhow!("argon2: {e}")))
+    let mut salt = [0u8; 16];
+    rand::rngs::OsRng.fill_bytes(&mut salt);
+    let params = Params::default();
+    let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
+    argon2_into(
+        Algorithm::Argon2id,
+        Version::V0x13,
+        &params,
+        password.as_bytes(),
+        &salt,
+        &mut out,
+    )
+    .map_err(|e| ApiError::Internal(anyhow::anyhow!("argon2: {e}")))?;
+    Ok(format!(
+        "$argon2id$v=19$m={},t={},p={}${}${}",
+        params.m_cost(),
+        params.t_cost(),
+        params.p_cost(),
+        PHC_B64.encode(salt),
+        PHC_B64.encode(out)
+    ))
+}
+
+/// Checks `password` against a PHC string of any Argon2 variant and parameters.
+fn verify_now(password: &str, phc: &str) -> bool {
+    let check = || -> Option<bool> {
+        let parsed = PasswordHash::new(phc).ok()?;
+        let algorithm = Algorithm::try_from(parsed.algorithm).ok()?;
+        let version = match parsed.version {
+            Some(v) => Version::try_from(v).ok()?,
+            None => Version::default(),
+        };
+        let params = Params::try_from(&parsed).ok()?;
+        let mut salt = [0u8; 64];
+        let salt = parsed.salt?.decode_b64(&mut salt).ok()?;
+        let expected = parsed.hash?;
+        let mut out = vec![0u8; expected.len()];
+        argon2_into(
+            algorithm,
+            version,
+            &params,
+            password.as_bytes(),
+            salt,
+            &mut out,
+        )
+        .ok()?;
+        Some(bool::from(out.as_slice().ct_eq(expected.as_bytes())))
+    };
+    check().unwrap_or(false)
+}
+
+thread_local! {
+    /// Argon2's working memory (19 MiB with the default parameters), kept by each hashing
+    /// thread instead of allocated and freed for every hash: a login storm then costs no more
+    /// memory than one hash per hashing thread.
+    static ARGON2_MEMORY: RefCell<Vec<Block>> = const { RefCell::new(Vec::new()) };
+}
+
+fn argon2_into(
+    algorithm: Algorithm,
+    version: Version,
+    params: &Params,
+    password: &[u8],
+    salt: &[u8],
+    out: &mut [u8],
+) -> Result<(), argon2::Error> {
+    ARGON2_MEMORY.with(|memory| {
+        let mut blocks = memory.borrow_mut();
+        let needed = params.block_count();
+        if blocks.len() < needed {
+            blocks.resize(needed, Block::default());
+        }
+        Argon2::new(algorithm, version, params.clone()).hash_password_into_with_memory(
+            password,
+            salt,
+            out,
+            &mut blocks[..needed],
+        )
+    })
 }
 
 fn dummy_hash() -> &'static str {
@@ -239,6 +312,28 @@ mod tests {
                 .unwrap()
         );
         assert!(!passwords.verify("anything".into(), None).await.unwrap());
+    }
+
+    #[test]
+    fn verifies_hashes_made_elsewhere() {
+        use argon2::password_hash::{PasswordHasher, SaltString};
+        let salt = SaltString::encode_b64(b"sixteen byte salt").unwrap();
+        let params = Params::new(8 * 1024, 1, 1, None).unwrap();
+        for algorithm in [Algorithm::Argon2id, Algorithm::Argon2i] {
+            let phc = Argon2::new(algorithm, Version::V0x13, params.clone())
+                .hash_password(b"from elsewhere", &salt)
+                .unwrap()
+                .to_string();
+            assert!(verify_now("from elsewhere", &phc), "{phc}");
+            assert!(!verify_now("From elsewhere", &phc));
+        }
+        let ours = hash_now("ours").unwrap();
+        assert!(
+            ours.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{ours}"
+        );
+        assert!(PasswordHash::new(&ours).is_ok());
+        assert!(!verify_now("ours", "$argon2id$garbage"));
     }
 
     #[test]

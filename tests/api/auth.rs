@@ -251,3 +251,84 @@ async fn non_superuser_gets_403_shape(app: TestApp) {
         json!({ "detail": "You do not have permission to perform this action." })
     );
 }
+
+mod cached {
+    use super::*;
+    use crate::helpers::Backend;
+    use crate::per_backend;
+
+    per_backend!(auth_cache_forgets_on_writes_through_this_process);
+
+    async fn auth_cache_forgets_on_writes_through_this_process(backend: Backend) {
+        let Some(app) = TestApp::spawn_with(backend, |c| c.auth_cache_ms = 60_000).await else {
+            return;
+        };
+        let division = crate::b2b_divisions::create_division(&app, "Main", "main", None).await;
+        let (staff, token) =
+            create_b2b_staff(&app.state, "cached@example.com", false, Some(division)).await;
+        assert_eq!(
+            app.call(Method::GET, "/api/v1/users/", Some(&token), None)
+                .await
+                .0,
+            StatusCode::OK
+        );
+        // A change made outside this process is seen only when the entry expires...
+        Query::new("UPDATE users SET is_active = FALSE WHERE id = $1")
+            .bind(staff)
+            .execute(&app.state.db)
+            .await
+            .unwrap();
+        assert_eq!(
+            app.call(Method::GET, "/api/v1/users/", Some(&token), None)
+                .await
+                .0,
+            StatusCode::OK
+        );
+        // ...but any successful write through this process forgets every cached caller.
+        let (status, _) = app
+            .post(
+                "/api/v1/divisions/",
+                json!({"name": "Other", "division_type": "main"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED);
+        let (status, body) = app
+            .call(Method::GET, "/api/v1/users/", Some(&token), None)
+            .await;
+        assert_eq!(
+            (status, body),
+            (
+                StatusCode::UNAUTHORIZED,
+                json!({"detail": "User inactive or deleted."})
+            )
+        );
+        // Deactivation through the API takes effect on the very next request.
+        let user = crate::b2b_users::create_user(&app, division, "u@example.com").await;
+        Query::new("UPDATE users SET is_staff = TRUE WHERE id = $1")
+            .bind(user)
+            .execute(&app.state.db)
+            .await
+            .unwrap();
+        let mut tx = app.state.db.begin().await.unwrap();
+        let user_token = kadro::auth::token::issue(&mut tx, kadro::auth::AccountKind::User, user)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(
+            app.call(Method::GET, "/api/v1/auth/me/", Some(&user_token), None)
+                .await
+                .0,
+            StatusCode::OK
+        );
+        let (status, _) = app
+            .post(&format!("/api/v1/users/{user}/deactivate/"), json!({}))
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(
+            app.call(Method::GET, "/api/v1/auth/me/", Some(&user_token), None)
+                .await
+                .0,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+}

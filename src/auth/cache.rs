@@ -1,0 +1,86 @@
+//! An optional, short-lived cache of token → caller, saving the token lookup on most requests.
+//!
+//! Off by default (`KADRO_AUTH_CACHE_MS=0`): every request then reads the token and its account,
+//! so a deactivated account's token stops working at once. When on, the whole cache is
+//! forgotten after every successful write request handled by this process (deactivations,
+//! logouts, password and permission changes all are writes), so in a single process nothing
+//! changes; a change made by another kadro process, the CLI or by hand in the database is
+//! seen within the configured time.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use axum::extract::{Request, State};
+use axum::http::Method;
+use axum::middleware::Next;
+use axum::response::Response;
+
+use super::Caller;
+use crate::app::AppState;
+
+/// Entries kept at most; past it the cache starts over.
+const MAX_ENTRIES: usize = 100_000;
+
+#[derive(Debug)]
+pub struct AuthCache {
+    ttl: Duration,
+    entries: Mutex<HashMap<String, (Caller, Instant)>>,
+}
+
+impl AuthCache {
+    pub fn new(ttl: Duration) -> Self {
+        Self {
+            ttl,
+            entries: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn enabled(&self) -> bool {
+        !self.ttl.is_zero()
+    }
+
+    /// The caller of a token digest, if cached within the time to live.
+    pub fn get(&self, digest: &str) -> Option<Caller> {
+        if !self.enabled() {
+            return None;
+        }
+        let entries = self.entries.lock().ok()?;
+        let (caller, at) = entries.get(digest)?;
+        (at.elapsed() < self.ttl).then(|| caller.clone())
+    }
+
+    pub fn put(&self, digest: String, caller: &Caller) {
+        if !self.enabled() {
+            return;
+        }
+        if let Ok(mut entries) = self.entries.lock() {
+            if entries.len() >= MAX_ENTRIES {
+                entries.clear();
+            }
+            entries.insert(digest, (caller.clone(), Instant::now()));
+        }
+    }
+
+    pub fn forget_all(&self) {
+        if self.enabled()
+            && let Ok(mut entries) = self.entries.lock()
+        {
+            entries.clear();
+        }
+    }
+}
+
+/// Forgets every cached caller after a successful write request.
+pub async fn forget_after_writes(
+    State(state): State<AppState>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let write = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    let response = next.run(req).await;
+    if write && response.status().as_u16() < 400 {
+        state.auth_cache.forget_all();
+    }
+    response
+}
