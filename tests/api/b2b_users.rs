@@ -570,3 +570,44 @@ async fn user_bad_input_writes_nothing(app: TestApp) {
     assert_eq!(created["first_name"], "=cmd|' /C calc'!A0");
     assert_eq!(app.count("SELECT COUNT(*) FROM users").await, before + 1);
 }
+
+mod concurrency {
+    use super::*;
+
+    on_both_backends!(concurrent_updates_all_succeed);
+
+    /// Many writers at once: each waits for its turn (SQLite) or its row (PostgreSQL); none fails.
+    async fn concurrent_updates_all_succeed(app: TestApp) {
+        let division = create_division(&app, "Main", "main", None).await;
+        let mut users = Vec::new();
+        for i in 0..4 {
+            users.push(create_user(&app, division, &format!("c{i}@example.com")).await);
+        }
+        let app = std::sync::Arc::new(app);
+        let mut tasks = Vec::new();
+        for n in 0..40 {
+            let app = app.clone();
+            let user = users[n % users.len()];
+            tasks.push(tokio::spawn(async move {
+                let token = app.token.clone();
+                let body = json!({"first_name": format!("Name{n}")});
+                app.call(
+                    Method::PATCH,
+                    &format!("/api/v1/users/{user}/"),
+                    Some(&token),
+                    Some(body),
+                )
+                .await
+                .0
+            }));
+        }
+        for task in tasks {
+            assert_eq!(task.await.unwrap(), StatusCode::OK);
+        }
+        assert_eq!(
+            app.count("SELECT COUNT(*) FROM users WHERE first_name LIKE 'Name%'")
+                .await,
+            4
+        );
+    }
+}
