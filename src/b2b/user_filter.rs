@@ -54,12 +54,7 @@ impl UserFilter {
             ("users.phone_number", &self.phone_number),
         ] {
             if let Some(value) = value {
-                q.push(" AND ")
-                    .push(column)
-                    .push(" ")
-                    .push(dialect.ilike())
-                    .push(" ");
-                q.push_bind(contains_pattern(value)).push(" ESCAPE '\\'");
+                push_contains(q, dialect, column, value);
             }
         }
         if let Some(division) = self.division {
@@ -81,5 +76,27 @@ impl UserFilter {
             && self.phone_number.is_none()
             && self.division.is_none()
             && self.division_type.is_none()
+    }
+}
+
+/// SQLite's trigram tokenizer indexes substrings of three characters or more.
+const TRIGRAM: usize = 3;
+
+/// `users.<column>` contains `value`, case-insensitively. PostgreSQL: `ILIKE` on the trigram
+/// index. SQLite: a phrase query on the FTS5 trigram table `users_search` (migration 0006)
+/// when the value is long enough to have trigrams, else `LIKE` (a scan).
+fn push_contains(q: &mut Query, dialect: Dialect, column: &str, value: &str) {
+    if dialect == Dialect::Sqlite && value.chars().count() >= TRIGRAM {
+        let field = column.trim_start_matches("users.");
+        let phrase = format!("{field} : \"{}\"", value.replace('"', "\"\""));
+        q.push(" AND users.id IN (SELECT rowid FROM users_search WHERE users_search MATCH ");
+        q.push_bind(phrase).push(")");
+    } else {
+        q.push(" AND ")
+            .push(column)
+            .push(" ")
+            .push(dialect.ilike())
+            .push(" ");
+        q.push_bind(contains_pattern(value)).push(" ESCAPE '\\'");
     }
 }
