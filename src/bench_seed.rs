@@ -167,7 +167,7 @@ pub async fn seed_b2b(db: &Db, size: &BenchSize) -> anyhow::Result<usize> {
     };
     let written = match db {
         Db::Postgres(pool) => copy_users_postgres(pool, &mut generator, size.users).await?,
-        Db::Sqlite(_) => insert_users(db, &mut generator, size.users).await?,
+        Db::Sqlite(..) => insert_users(db, &mut generator, size.users).await?,
     };
     let rate = written as f64 / started.elapsed().as_secs_f64();
     eprintln!("users: {written} ({rate:.0} rows/s)");
@@ -618,7 +618,7 @@ pub async fn seed_instore(db: &Db, size: &BenchSize) -> anyhow::Result<usize> {
         Db::Postgres(pool) => {
             sqlx::query("VACUUM ANALYZE").execute(pool).await?;
         }
-        Db::Sqlite(pool) => {
+        Db::Sqlite(pool, _) => {
             sqlx::query("ANALYZE").execute(pool).await?;
         }
     }

@@ -94,7 +94,7 @@ macro_rules! run {
     ($self:ident, $target:expr, $build:ident, $method:ident) => {{
         let sql = $self.sql.as_str();
         match $target.into() {
-            Target::Db(Db::Sqlite(pool)) => {
+            Target::Db(Db::Sqlite(pool, _)) => {
                 bind_all!(sqlx::$build(sql), &$self.args, sqlite)
                     .$method(pool)
                     .await
@@ -104,7 +104,7 @@ macro_rules! run {
                     .$method(pool)
                     .await
             }
-            Target::Tx(Tx::Sqlite(tx)) => {
+            Target::Tx(Tx::Sqlite(tx, _)) => {
                 bind_all!(sqlx::$build(sql), &$self.args, sqlite)
                     .$method(&mut **tx)
                     .await
@@ -178,17 +178,19 @@ impl Query {
 
     pub async fn execute<'a>(&self, target: impl Into<Target<'a>>) -> Result<u64, sqlx::Error> {
         let result: Result<u64, sqlx::Error> = match target.into() {
-            Target::Db(Db::Sqlite(pool)) => bind_all!(sqlx::query(&self.sql), &self.args, sqlite)
-                .execute(pool)
-                .await
-                .map(|r| r.rows_affected()),
+            Target::Db(Db::Sqlite(pool, _)) => {
+                bind_all!(sqlx::query(&self.sql), &self.args, sqlite)
+                    .execute(pool)
+                    .await
+                    .map(|r| r.rows_affected())
+            }
             Target::Db(Db::Postgres(pool)) => {
                 bind_all!(sqlx::query(&self.sql), &self.args, postgres)
                     .execute(pool)
                     .await
                     .map(|r| r.rows_affected())
             }
-            Target::Tx(Tx::Sqlite(tx)) => bind_all!(sqlx::query(&self.sql), &self.args, sqlite)
+            Target::Tx(Tx::Sqlite(tx, _)) => bind_all!(sqlx::query(&self.sql), &self.args, sqlite)
                 .execute(&mut **tx)
                 .await
                 .map(|r| r.rows_affected()),
