@@ -431,3 +431,130 @@ async fn division_deactivation_syncs_in_background(backend: Backend) {
     );
     server.verify().await;
 }
+
+mod every_failure {
+    use super::*;
+
+    per_backend!(each_call_fails_cleanly_on_500_timeout_and_refused);
+
+    /// How Commerce fails.
+    #[derive(Clone, Copy, Debug)]
+    enum Failure {
+        Status500,
+        Timeout,
+        Refused,
+    }
+
+    /// Every Commerce call of a request (update, activate, deactivate) and of the background
+    /// lookup, against each way Commerce can fail: 502 and nothing changed.
+    async fn each_call_fails_cleanly_on_500_timeout_and_refused(backend: Backend) {
+        for failure in [Failure::Status500, Failure::Timeout, Failure::Refused] {
+            let server = MockServer::start().await;
+            let url = match failure {
+                Failure::Refused => {
+                    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+                    let url = format!("http://{}", free.local_addr().unwrap());
+                    drop(free);
+                    url
+                }
+                Failure::Status500 => {
+                    Mock::given(wiremock::matchers::any())
+                        .respond_with(ResponseTemplate::new(500))
+                        .mount(&server)
+                        .await;
+                    server.uri()
+                }
+                Failure::Timeout => {
+                    Mock::given(wiremock::matchers::any())
+                        .respond_with(
+                            ResponseTemplate::new(200)
+                                .set_body_json(json!({}))
+                                .set_delay(Duration::from_secs(3)),
+                        )
+                        .mount(&server)
+                        .await;
+                    server.uri()
+                }
+            };
+            let Some(app) = commerce_app(backend, &url).await else {
+                return;
+            };
+            let division = create_division(&app, "Main", "main", None).await;
+            // A linked user and an inactive linked user, written directly (creating them would call Commerce).
+            let mut ids = Vec::new();
+            for (email, active) in [("on@example.com", true), ("off@example.com", false)] {
+                let id: i64 = Query::new(
+                    "INSERT INTO users (email, first_name, division_id, is_active, remote_id, date_joined) \
+                     VALUES ($1, 'Before', $2, $3, 77, $4) RETURNING id",
+                )
+                .bind(email)
+                .bind(division)
+                .bind(active)
+                .bind(kadro::http::time::now())
+                .scalar(&app.state.db)
+                .await
+                .unwrap();
+                ids.push(id);
+            }
+            let (on, off) = (ids[0], ids[1]);
+            let before = snapshot(&app).await;
+            let token = app.token.clone();
+            let requests = [
+                (
+                    Method::PUT,
+                    format!("/api/v1/users/{on}/"),
+                    Some(json!({"first_name": "After"})),
+                ),
+                (
+                    Method::PATCH,
+                    format!("/api/v1/users/{off}/"),
+                    Some(json!({"first_name": "After"})),
+                ),
+                (
+                    Method::POST,
+                    format!("/api/v1/users/{on}/deactivate/"),
+                    None,
+                ),
+                (Method::POST, format!("/api/v1/users/{off}/activate/"), None),
+                (
+                    Method::POST,
+                    "/api/v1/users/".to_owned(),
+                    Some(user_body(division, "new@example.com")),
+                ),
+            ];
+            for (method, path, body) in requests {
+                let (status, answer) = app.call(method.clone(), &path, Some(&token), body).await;
+                assert_eq!(
+                    (status, answer["code"].clone()),
+                    (StatusCode::BAD_GATEWAY, json!("api_connection_error")),
+                    "{failure:?} {method} {path}"
+                );
+                assert_eq!(snapshot(&app).await, before, "{failure:?} {method} {path}");
+            }
+            // The background lookup fails, stays queued for a retry, and changes nothing.
+            Query::new("UPDATE users SET remote_id = NULL WHERE id = $1")
+                .bind(on)
+                .execute(&app.state.db)
+                .await
+                .unwrap();
+            let (status, _) = app
+                .post(&format!("/api/v1/users/{on}/update_remote_id/"), json!({}))
+                .await;
+            assert_eq!(status, StatusCode::OK);
+            app.drain_jobs().await;
+            assert_eq!(
+                app.count("SELECT COUNT(*) FROM jobs WHERE status = 'queued' AND attempts = 1")
+                    .await,
+                1,
+                "{failure:?}"
+            );
+            assert_eq!(
+                app.count(&format!(
+                    "SELECT COUNT(*) FROM users WHERE id = {on} AND remote_id IS NULL"
+                ))
+                .await,
+                1
+            );
+        }
+    }
+}
