@@ -143,10 +143,7 @@ pub async fn destroy(State(state): State<AppState>, IdPath(id): IdPath) -> ApiRe
         column: "country_id",
         in_use: "This country cannot be deleted while cities refer to it.",
     };
-    match delete_place(&state.db, "countries", id, children).await? {
-        true => Ok(StatusCode::NO_CONTENT),
-        false => Err(ApiError::NotFound),
-    }
+    delete_place(&state.db, "countries", id, &children).await
 }
 
 pub async fn by_id(db: &Db, id: i64) -> Result<Option<CountryOut>, sqlx::Error> {

@@ -4,14 +4,16 @@
 
 pub mod cities;
 pub mod countries;
+mod level;
 pub mod townships;
 
+use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::db::{Db, Query};
-use crate::http::error::ApiError;
+use crate::http::error::{ApiError, ApiResult};
 use crate::http::time::timestamp;
 
 /// Longest name of a country, city or township.
@@ -128,13 +130,13 @@ pub struct Children {
 }
 
 /// Deletes row `id` of a geography table unless rows of `children` still refer to it (400,
-/// nothing deleted). False when there is no such row.
+/// nothing deleted): 204 when deleted, 404 when there is no such row.
 pub async fn delete_place(
     db: &Db,
     table: &'static str,
     id: i64,
-    children: Children,
-) -> Result<bool, ApiError> {
+    children: &Children,
+) -> ApiResult<StatusCode> {
     let mut tx = db.begin().await?;
     let used: i64 = Query::new(format!(
         "SELECT COUNT(*) FROM {} WHERE {} = $1",
@@ -155,5 +157,8 @@ pub async fn delete_place(
             false => e.into(),
         })?;
     tx.commit().await?;
-    Ok(removed > 0)
+    match removed {
+        0 => Err(ApiError::NotFound),
+        _ => Ok(StatusCode::NO_CONTENT),
+    }
 }

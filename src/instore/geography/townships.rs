@@ -1,29 +1,54 @@
 //! `/api/v1/townships/`: townships of a city, read with their city nested as seed 002 shows.
+//! The work is done by [`Level`], shared with cities; these handlers give it the township's
+//! table and messages and carry the OpenAPI description.
+
+use std::marker::PhantomData;
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::{Children, NAME_MAX, TOWNSHIP_COLUMNS, TownshipOut, TownshipRow, delete_place};
+use super::level::{Level, LevelRow, PlaceIn};
+use super::{Children, TOWNSHIP_COLUMNS, TownshipOut, TownshipRow};
 use crate::app::AppState;
-use crate::db::{Db, Query};
-use crate::http::error::{ApiError, ApiResult};
-use crate::http::filters::{FilterParser, check_renderer};
+use crate::http::error::ApiResult;
 use crate::http::json::{Json, present};
 use crate::http::pagination::{PageRequest, Paginated};
 use crate::http::request::{IdPath, RequestUrl};
-use crate::http::time;
-use crate::instore::validate::{Checker, missing_pk};
-use crate::instore::{Source, list_page, push_contains};
+use crate::instore::Source;
 
-const FROM: &str = "townships t JOIN cities c ON c.id = t.city_id";
-const SOURCE: Source = Source {
-    from: FROM,
-    columns: TOWNSHIP_COLUMNS,
-    id: "t.id",
-    kept_count: None,
+const TOWNSHIPS: Level<TownshipRow> = Level {
+    table: "townships",
+    source: Source {
+        from: "townships t JOIN cities c ON c.id = t.city_id",
+        columns: TOWNSHIP_COLUMNS,
+        id: "t.id",
+        kept_count: None,
+    },
+    alias: "t",
+    parent: "city",
+    parent_column: "city_id",
+    children: Children {
+        table: "addresses",
+        column: "township_id",
+        in_use: "This township cannot be deleted while store addresses refer to it.",
+    },
+    row: PhantomData,
 };
+
+impl LevelRow for TownshipRow {
+    type Out = TownshipOut;
+    fn name(&self) -> &str {
+        &self.township_name
+    }
+    fn parent(&self) -> i64 {
+        self.city.city_id
+    }
+    fn omnitron_id(&self) -> Option<i64> {
+        self.township_omnitron_id
+    }
+}
 
 /// A township to create or change; `name` and `city` are required on create and PUT.
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -38,6 +63,16 @@ pub struct TownshipIn {
     pub omnitron_id: Option<Option<i64>>,
 }
 
+impl From<TownshipIn> for PlaceIn {
+    fn from(body: TownshipIn) -> Self {
+        PlaceIn {
+            name: body.name,
+            parent: body.city,
+            omnitron_id: body.omnitron_id,
+        }
+    }
+}
+
 /// Lists townships; filters `name` (contains), `city`, `omnitron_id`.
 #[utoipa::path(get, path = "/api/v1/townships/", tag = "instore geography",
     params(("page" = Option<u32>, Query), ("limit" = Option<u32>, Query),
@@ -49,26 +84,7 @@ pub async fn list(
     url: RequestUrl,
     page: PageRequest,
 ) -> ApiResult<axum::Json<Paginated<TownshipOut>>> {
-    check_renderer(&url)?;
-    let mut p = FilterParser::new(&url);
-    let (name, city) = (p.text("name"), p.integer("city"));
-    let omnitron_id = p.integer("omnitron_id");
-    p.finish()?;
-    let dialect = state.db.dialect();
-    let filter = |q: &mut Query| {
-        if let Some(name) = &name {
-            push_contains(q, dialect, "t.name", name);
-        }
-        if let Some(city) = city {
-            q.push(" AND t.city_id = ").push_bind(city);
-        }
-        if let Some(id) = omnitron_id {
-            q.push(" AND t.omnitron_id = ").push_bind(id);
-        }
-    };
-    let (count, rows) = list_page::<TownshipRow>(&state.db, &SOURCE, &page, filter).await?;
-    let rows = rows.into_iter().map(Into::into).collect();
-    Ok(axum::Json(page.respond(count, rows)?))
+    TOWNSHIPS.list(&state.db, &url, &page).await
 }
 
 /// One township with its city.
@@ -78,8 +94,7 @@ pub async fn detail(
     State(state): State<AppState>,
     IdPath(id): IdPath,
 ) -> ApiResult<axum::Json<TownshipOut>> {
-    let township = by_id(&state.db, id).await?.ok_or(ApiError::NotFound)?;
-    Ok(axum::Json(township.into()))
+    TOWNSHIPS.detail(&state.db, id).await
 }
 
 /// Creates a township (201).
@@ -89,7 +104,7 @@ pub async fn create(
     State(state): State<AppState>,
     Json(body): Json<TownshipIn>,
 ) -> ApiResult<(StatusCode, axum::Json<TownshipOut>)> {
-    let out = save(&state.db, None, body, false).await?;
+    let out = TOWNSHIPS.save(&state.db, None, body.into(), false).await?;
     Ok((StatusCode::CREATED, axum::Json(out)))
 }
 
@@ -102,7 +117,10 @@ pub async fn update(
     IdPath(id): IdPath,
     Json(body): Json<TownshipIn>,
 ) -> ApiResult<axum::Json<TownshipOut>> {
-    Ok(axum::Json(save(&state.db, Some(id), body, false).await?))
+    let out = TOWNSHIPS
+        .save(&state.db, Some(id), body.into(), false)
+        .await?;
+    Ok(axum::Json(out))
 }
 
 /// Changes the fields given.
@@ -114,7 +132,10 @@ pub async fn partial_update(
     IdPath(id): IdPath,
     Json(body): Json<TownshipIn>,
 ) -> ApiResult<axum::Json<TownshipOut>> {
-    Ok(axum::Json(save(&state.db, Some(id), body, true).await?))
+    let out = TOWNSHIPS
+        .save(&state.db, Some(id), body.into(), true)
+        .await?;
+    Ok(axum::Json(out))
 }
 
 /// Deletes a township that no store address references (204).
@@ -122,77 +143,5 @@ pub async fn partial_update(
     params(("id" = i64, Path)),
     responses((status = 204), (status = 400, description = "Store addresses still reference it"), (status = 404)))]
 pub async fn destroy(State(state): State<AppState>, IdPath(id): IdPath) -> ApiResult<StatusCode> {
-    let children = Children {
-        table: "addresses",
-        column: "township_id",
-        in_use: "This township cannot be deleted while store addresses refer to it.",
-    };
-    match delete_place(&state.db, "townships", id, children).await? {
-        true => Ok(StatusCode::NO_CONTENT),
-        false => Err(ApiError::NotFound),
-    }
-}
-
-pub async fn by_id(db: &Db, id: i64) -> Result<Option<TownshipRow>, sqlx::Error> {
-    Query::new(format!(
-        "SELECT {TOWNSHIP_COLUMNS} FROM {FROM} WHERE t.id = $1"
-    ))
-    .bind(id)
-    .fetch_optional(db)
-    .await
-}
-
-/// Creates (`id` none) or updates a township: the body is merged over the stored row,
-/// checked, then written in one statement; an unknown city is a 400 on `city`.
-async fn save(db: &Db, id: Option<i64>, body: TownshipIn, partial: bool) -> ApiResult<TownshipOut> {
-    let current = match id {
-        Some(id) => Some(by_id(db, id).await?.ok_or(ApiError::NotFound)?),
-        None => None,
-    };
-    let mut check = Checker::new();
-    if !partial {
-        check.required("name", body.name.as_ref());
-        check.required("city", body.city.as_ref());
-    }
-    let name = body
-        .name
-        .or(current.as_ref().map(|t| t.township_name.clone()));
-    let city = body.city.or(current.as_ref().map(|t| t.city.city_id));
-    let omnitron_id = body
-        .omnitron_id
-        .unwrap_or(current.as_ref().and_then(|t| t.township_omnitron_id));
-    let name = name.unwrap_or_default();
-    if !check.has("name") {
-        check.text("name", &name, NAME_MAX, false);
-    }
-    check.non_negative("omnitron_id", omnitron_id);
-    check.finish()?;
-    let city = city.unwrap_or_default();
-    let sql = match id {
-        None => {
-            "INSERT INTO townships (name, city_id, omnitron_id, created_date, modified_date) \
-                 VALUES ($1, $2, $3, $4, $4) RETURNING id"
-        }
-        Some(_) => {
-            "UPDATE townships SET name = $1, city_id = $2, omnitron_id = $3, \
-                    modified_date = $4 WHERE id = $5 RETURNING id"
-        }
-    };
-    let mut q = Query::new(sql)
-        .bind(name)
-        .bind(city)
-        .bind(omnitron_id)
-        .bind(time::now());
-    if let Some(id) = id {
-        q = q.bind(id);
-    }
-    let saved: Option<i64> = q.scalar_optional(db).await.map_err(|e| {
-        if crate::db::is_foreign_key_violation(&e) {
-            ApiError::field("city", missing_pk(city))
-        } else {
-            e.into()
-        }
-    })?;
-    let saved = saved.ok_or(ApiError::NotFound)?;
-    Ok(by_id(db, saved).await?.ok_or(ApiError::NotFound)?.into())
+    TOWNSHIPS.destroy(&state.db, id).await
 }

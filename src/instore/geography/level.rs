@@ -1,0 +1,177 @@
+//! What cities and townships share. Both are a named place under a parent place (a city under
+//! its country, a township under its city) and are listed, read, written and deleted the same
+//! way; only the table, the parent column and the messages differ. A [`Level`] states those
+//! differences once, so the two endpoint modules keep just their handlers and OpenAPI
+//! annotations and cannot drift apart.
+
+use std::marker::PhantomData;
+
+use axum::http::StatusCode;
+
+use super::{Children, NAME_MAX, delete_place};
+use crate::db::{Db, Query, Row};
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::filters::{FilterParser, check_renderer};
+use crate::http::pagination::{PageRequest, Paginated};
+use crate::http::request::RequestUrl;
+use crate::http::time;
+use crate::instore::validate::{Checker, missing_pk};
+use crate::instore::{Source, list_page, push_contains};
+
+/// A stored city or township as read with its level's columns, and the JSON it is shown as.
+pub trait LevelRow: Row {
+    type Out: From<Self>;
+    fn name(&self) -> &str;
+    /// The parent's id: the city's country, the township's city.
+    fn parent(&self) -> i64;
+    fn omnitron_id(&self) -> Option<i64>;
+}
+
+/// A city or township to create or change, its parent field renamed to `parent`.
+pub struct PlaceIn {
+    pub name: Option<String>,
+    pub parent: Option<i64>,
+    pub omnitron_id: Option<Option<i64>>,
+}
+
+/// One level of the geography below countries; `R` is the row it reads.
+pub struct Level<R> {
+    /// The table written to and deleted from.
+    pub table: &'static str,
+    /// What a list and a read select: the table under `alias`, joined to what it nests.
+    pub source: Source,
+    /// The table's alias in `source.from`, which qualifies the filtered columns.
+    pub alias: &'static str,
+    /// The JSON field and list filter naming the parent, also the field of its 400s.
+    pub parent: &'static str,
+    /// The column holding the parent's id.
+    pub parent_column: &'static str,
+    /// What keeps a row from being deleted.
+    pub children: Children,
+    pub row: PhantomData<fn() -> R>,
+}
+
+impl<R: LevelRow> Level<R> {
+    /// One page of rows; filters `name` (contains), the parent's id and `omnitron_id`.
+    pub async fn list(
+        &self,
+        db: &Db,
+        url: &RequestUrl,
+        page: &PageRequest,
+    ) -> ApiResult<axum::Json<Paginated<R::Out>>> {
+        check_renderer(url)?;
+        let mut p = FilterParser::new(url);
+        let (name, parent) = (p.text("name"), p.integer(self.parent));
+        let omnitron_id = p.integer("omnitron_id");
+        p.finish()?;
+        let dialect = db.dialect();
+        let (alias, parent_column) = (self.alias, self.parent_column);
+        let name_column = format!("{alias}.name");
+        let parent_is = format!(" AND {alias}.{parent_column} = ");
+        let omnitron_id_is = format!(" AND {alias}.omnitron_id = ");
+        let filter = |q: &mut Query| {
+            if let Some(name) = &name {
+                push_contains(q, dialect, &name_column, name);
+            }
+            if let Some(parent) = parent {
+                q.push(&parent_is).push_bind(parent);
+            }
+            if let Some(id) = omnitron_id {
+                q.push(&omnitron_id_is).push_bind(id);
+            }
+        };
+        let (count, rows) = list_page::<R>(db, &self.source, page, filter).await?;
+        let rows = rows.into_iter().map(Into::into).collect();
+        Ok(axum::Json(page.respond(count, rows)?))
+    }
+
+    /// One row, 404 when there is none.
+    pub async fn detail(&self, db: &Db, id: i64) -> ApiResult<axum::Json<R::Out>> {
+        let row = self.by_id(db, id).await?.ok_or(ApiError::NotFound)?;
+        Ok(axum::Json(row.into()))
+    }
+
+    /// Creates (`id` none) or updates a row: the body is merged over the stored row, checked,
+    /// then written in one statement; an unknown parent is a 400 on the parent's field.
+    pub async fn save(
+        &self,
+        db: &Db,
+        id: Option<i64>,
+        body: PlaceIn,
+        partial: bool,
+    ) -> ApiResult<R::Out> {
+        let current = match id {
+            Some(id) => Some(self.by_id(db, id).await?.ok_or(ApiError::NotFound)?),
+            None => None,
+        };
+        let mut check = Checker::new();
+        if !partial {
+            check.required("name", body.name.as_ref());
+            check.required(self.parent, body.parent.as_ref());
+        }
+        let name = body.name.or(current.as_ref().map(|c| c.name().to_owned()));
+        let parent = body.parent.or(current.as_ref().map(R::parent));
+        let omnitron_id = body
+            .omnitron_id
+            .unwrap_or(current.as_ref().and_then(R::omnitron_id));
+        let name = name.unwrap_or_default();
+        if !check.has("name") {
+            check.text("name", &name, NAME_MAX, false);
+        }
+        check.non_negative("omnitron_id", omnitron_id);
+        check.finish()?;
+        let parent = parent.unwrap_or_default();
+        let (table, parent_column) = (self.table, self.parent_column);
+        let sql = match id {
+            None => format!(
+                "INSERT INTO {table} (name, {parent_column}, omnitron_id, created_date, \
+                 modified_date) VALUES ($1, $2, $3, $4, $4) RETURNING id"
+            ),
+            Some(_) => format!(
+                "UPDATE {table} SET name = $1, {parent_column} = $2, omnitron_id = $3, \
+                 modified_date = $4 WHERE id = $5 RETURNING id"
+            ),
+        };
+        let mut q = Query::new(sql)
+            .bind(name)
+            .bind(parent)
+            .bind(omnitron_id)
+            .bind(time::now());
+        if let Some(id) = id {
+            q = q.bind(id);
+        }
+        let saved: Option<i64> = q.scalar_optional(db).await.map_err(|e| {
+            if crate::db::is_foreign_key_violation(&e) {
+                ApiError::field(self.parent, missing_pk(parent))
+            } else {
+                e.into()
+            }
+        })?;
+        let saved = saved.ok_or(ApiError::NotFound)?;
+        Ok(self
+            .by_id(db, saved)
+            .await?
+            .ok_or(ApiError::NotFound)?
+            .into())
+    }
+
+    /// Deletes a row no child refers to (204).
+    pub async fn destroy(&self, db: &Db, id: i64) -> ApiResult<StatusCode> {
+        delete_place(db, self.table, id, &self.children).await
+    }
+
+    async fn by_id(&self, db: &Db, id: i64) -> Result<Option<R>, sqlx::Error> {
+        let Source {
+            columns,
+            from,
+            id: id_column,
+            ..
+        } = &self.source;
+        Query::new(format!(
+            "SELECT {columns} FROM {from} WHERE {id_column} = $1"
+        ))
+        .bind(id)
+        .fetch_optional(db)
+        .await
+    }
+}
