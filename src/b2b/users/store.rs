@@ -137,7 +137,6 @@ pub async fn list(
     filter: &UserFilter,
     page: &PageRequest,
 ) -> Result<(i64, Vec<UserRow>), sqlx::Error> {
-    let count = count(db, scope, filter).await?;
     // Deferred join: the page's ids come from the index alone, so a deep page does not fetch
     // every row it skips; only the 20 rows shown are read with their division.
     let mut ids = Query::new("SELECT users.id FROM users WHERE users.remote_id IS NOT NULL");
@@ -147,17 +146,42 @@ pub async fn list(
         .push_bind(page.limit())
         .push(" OFFSET ")
         .push_bind(page.offset());
-    let mut rows = Query::new(format!(
-        "SELECT {ACCOUNT_COLUMNS}, {USER_SELECT} WHERE users.id IN ("
+    let (count, kept) = count_query(db, scope, filter);
+    if !kept {
+        let total: i64 = count.scalar(db).await?;
+        let mut rows = Query::new(format!(
+            "SELECT {ACCOUNT_COLUMNS}, {USER_SELECT} WHERE users.id IN ("
+        ));
+        rows.append(ids);
+        rows.push(") ORDER BY users.id");
+        return Ok((total, rows.fetch_all(db).await?));
+    }
+    // A kept count costs nothing to read: it rides along with the page, one round trip.
+    let mut rows = Query::new(format!("SELECT {ACCOUNT_COLUMNS}, ("));
+    rows.append(count.clone());
+    rows.push(&format!(
+        ") AS total_count, {USER_SELECT} WHERE users.id IN ("
     ));
     rows.append(ids);
     rows.push(") ORDER BY users.id");
-    Ok((count, rows.fetch_all(db).await?))
+    let rows: Vec<CountedRow> = rows.fetch_all(db).await?;
+    let total = match rows.first() {
+        Some(first) => first.total_count,
+        None => count.scalar(db).await?,
+    };
+    Ok((total, rows.into_iter().map(|r| r.row).collect()))
 }
 
-/// The list's exact count. Unfiltered and `is_active`-only lists read the trigger-maintained
-/// `user_list_counts` instead of counting rows.
-async fn count(db: &Db, scope: UserScope, filter: &UserFilter) -> Result<i64, sqlx::Error> {
+#[derive(sqlx::FromRow)]
+struct CountedRow {
+    #[sqlx(flatten)]
+    row: UserRow,
+    total_count: i64,
+}
+
+/// The list's exact count, and whether it is a kept one: unfiltered and `is_active`-only lists
+/// read the trigger-maintained `user_list_counts` instead of counting rows.
+fn count_query(db: &Db, scope: UserScope, filter: &UserFilter) -> (Query, bool) {
     let only_is_active = UserFilter {
         is_active: None,
         ..filter.clone()
@@ -170,12 +194,12 @@ async fn count(db: &Db, scope: UserScope, filter: &UserFilter) -> Result<i64, sq
         if let Some(active) = filter.is_active {
             q.push(" AND is_active = ").push_bind(active);
         }
-        return q.scalar(db).await;
+        return (q, true);
     }
     let mut q = Query::new("SELECT COUNT(*) FROM users WHERE users.remote_id IS NOT NULL");
     filter.push_conditions(&mut q, db.dialect());
     scope.push_condition(&mut q);
-    q.scalar(db).await
+    (q, false)
 }
 
 /// A user inside the caller's scope, listed or not.
