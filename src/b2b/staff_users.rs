@@ -126,9 +126,16 @@ async fn staff_by_id(db: &Db, id: i64) -> Result<Option<Account>, sqlx::Error> {
     .await
 }
 
-/// Sets `is_superuser`; a demotion only happens while another active superuser remains, checked
-/// in the same statement. False when refused.
+/// Sets `is_superuser`; a demotion only happens while another active superuser remains. The
+/// active superusers are locked first (PostgreSQL; SQLite's write transaction is exclusive
+/// already), so two concurrent demotions cannot both pass and leave nobody. False when refused.
 async fn set_superuser(db: &Db, id: i64, value: bool) -> Result<bool, sqlx::Error> {
+    let mut tx = db.begin().await?;
+    let lock = format!(
+        "SELECT id FROM users WHERE is_superuser = TRUE AND is_active = TRUE AND is_staff = TRUE {}",
+        tx.dialect().for_update()
+    );
+    Query::new(lock).scalars::<i64>(&mut tx).await?;
     let changed = Query::new(
         "UPDATE users SET is_superuser = $1 WHERE id = $2 AND is_staff = TRUE AND ($1 = TRUE OR EXISTS \
          (SELECT 1 FROM users other WHERE other.id <> $2 AND other.is_superuser = TRUE \
@@ -136,7 +143,8 @@ async fn set_superuser(db: &Db, id: i64, value: bool) -> Result<bool, sqlx::Erro
     )
     .bind(value)
     .bind(id)
-    .execute(db)
+    .execute(&mut tx)
     .await?;
+    tx.commit().await?;
     Ok(changed == 1)
 }

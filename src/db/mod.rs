@@ -36,6 +36,15 @@ impl Dialect {
         }
     }
 
+    /// Locks the selected rows until the transaction ends (PostgreSQL); SQLite's write
+    /// transaction already excludes every other writer.
+    pub fn for_update(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "",
+            Dialect::Postgres => "FOR UPDATE",
+        }
+    }
+
     /// Row lock for a claim: PostgreSQL lets concurrent workers skip each other's rows; SQLite
     /// has a single writer, so the claiming `UPDATE` is already exclusive.
     pub fn skip_locked(self) -> &'static str {

@@ -347,3 +347,55 @@ async fn staff_user_patch_rules(app: TestApp) {
         1
     );
 }
+
+mod last_superuser {
+    use super::*;
+
+    on_both_backends!(concurrent_demotions_leave_one_superuser);
+
+    /// Two superusers demote each other at the same moment, round after round: one demotion
+    /// wins, the other is refused, and an active superuser always remains.
+    async fn concurrent_demotions_leave_one_superuser(app: TestApp) {
+        let (second, second_token) =
+            create_b2b_staff(&app.state, "second@example.com", true, None).await;
+        let app = std::sync::Arc::new(app);
+        for round in 0..8 {
+            kadro::db::Query::new("UPDATE users SET is_superuser = TRUE WHERE id IN (1, $1)")
+                .bind(second)
+                .execute(&app.state.db)
+                .await
+                .unwrap();
+            let demote = |token: String, target: i64| {
+                let app = app.clone();
+                tokio::spawn(async move {
+                    let path = format!("/api/v1/staff-users/{target}/");
+                    app.call(
+                        Method::PATCH,
+                        &path,
+                        Some(&token),
+                        Some(json!({"is_superuser": false})),
+                    )
+                    .await
+                    .0
+                })
+            };
+            let a = demote(app.token.clone(), second);
+            let b = demote(second_token.clone(), 1);
+            let mut statuses = [a.await.unwrap(), b.await.unwrap()];
+            statuses.sort();
+            // The loser is refused as the last superuser (400), or, when the winner committed
+            // before its request was authorised, as no longer a superuser (403).
+            assert_eq!(statuses[0], StatusCode::OK, "round {round}");
+            assert!(
+                matches!(statuses[1], StatusCode::BAD_REQUEST | StatusCode::FORBIDDEN),
+                "round {round}: {statuses:?}"
+            );
+            assert_eq!(
+                app.count("SELECT COUNT(*) FROM users WHERE is_superuser = TRUE")
+                    .await,
+                1,
+                "round {round}"
+            );
+        }
+    }
+}
