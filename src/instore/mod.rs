@@ -13,6 +13,8 @@ pub mod validate;
 
 pub use routes::router;
 
+use std::collections::HashMap;
+
 use crate::db::{Db, Dialect, Query, Row, Tx};
 use crate::http::filters::contains_pattern;
 use crate::http::pagination::PageRequest;
@@ -59,6 +61,31 @@ pub async fn list_page<T: Row>(
         .push(" OFFSET ")
         .push_bind(page.offset());
     Ok((count, rows.fetch_all(db).await?))
+}
+
+/// The rows of join table `table` whose `owner_column` is one of `owners`, as owner → ids of
+/// `other_column` in ascending order: one query for a whole page, whatever its size.
+pub async fn linked_ids(
+    db: &Db,
+    table: &str,
+    owner_column: &str,
+    other_column: &str,
+    owners: &[i64],
+) -> Result<HashMap<i64, Vec<i64>>, sqlx::Error> {
+    let mut linked: HashMap<i64, Vec<i64>> = HashMap::new();
+    if owners.is_empty() {
+        return Ok(linked);
+    }
+    let mut q = Query::new(format!(
+        "SELECT {owner_column}, {other_column} FROM {table} WHERE {owner_column} IN "
+    ));
+    validate::push_id_list(&mut q, owners);
+    q.push(" ORDER BY ").push(other_column);
+    let links: Vec<(i64, i64)> = q.fetch_all(db).await?;
+    for (owner, other) in links {
+        linked.entry(owner).or_default().push(other);
+    }
+    Ok(linked)
 }
 
 /// Appends ` AND column ILIKE '%value%'` with the value bound and its wildcards escaped.

@@ -1,7 +1,5 @@
 //! `/api/v1/permission_groups/`: named sets of permissions that staffs are given.
 
-use std::collections::HashMap;
-
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
@@ -17,7 +15,8 @@ use crate::http::pagination::{PageRequest, Paginated};
 use crate::http::request::{IdPath, RequestUrl};
 use crate::http::time;
 use crate::http::time::timestamp;
-use crate::instore::validate::{Checker, Table, existing_ids, push_id_list};
+use crate::instore::linked_ids;
+use crate::instore::validate::{Checker, Table, existing_ids};
 use crate::instore::{Source, list_page, push_contains, replace_links};
 
 const NAME_MAX: usize = 150;
@@ -167,18 +166,14 @@ async fn with_permissions(
     rows: Vec<GroupRow>,
 ) -> Result<Vec<PermissionGroupOut>, sqlx::Error> {
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-    let mut granted: HashMap<i64, Vec<i64>> = HashMap::new();
-    if !ids.is_empty() {
-        let mut q = Query::new(
-            "SELECT group_id, permission_id FROM permission_group_permissions WHERE group_id IN ",
-        );
-        push_id_list(&mut q, &ids);
-        q.push(" ORDER BY permission_id");
-        let links: Vec<(i64, i64)> = q.fetch_all(db).await?;
-        for (group, permission) in links {
-            granted.entry(group).or_default().push(permission);
-        }
-    }
+    let mut granted = linked_ids(
+        db,
+        "permission_group_permissions",
+        "group_id",
+        "permission_id",
+        &ids,
+    )
+    .await?;
     Ok(rows
         .into_iter()
         .map(|r| PermissionGroupOut {

@@ -4,7 +4,7 @@
 
 pub mod groups;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use axum::extract::State;
 use chrono::{DateTime, Utc};
@@ -12,7 +12,6 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::routes::{ENDPOINTS, Endpoint};
-use super::validate::push_id_list;
 use super::{Source, list_page, push_contains};
 use crate::app::AppState;
 use crate::auth::Caller;
@@ -22,6 +21,7 @@ use crate::http::filters::{FilterParser, check_renderer};
 use crate::http::pagination::{PageRequest, Paginated};
 use crate::http::request::{IdPath, RequestUrl};
 use crate::http::time::{self, timestamp};
+use crate::instore::linked_ids;
 
 const COLUMNS: &str =
     "id, name, path, method, label, parent, is_visible_for_user, created_date, modified_date";
@@ -143,18 +143,14 @@ pub async fn of_staff(
 /// Attaches to each permission the groups that grant it, in one query.
 async fn with_groups(db: &Db, rows: Vec<PermissionRow>) -> Result<Vec<PermissionOut>, sqlx::Error> {
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-    let mut groups: HashMap<i64, Vec<i64>> = HashMap::new();
-    if !ids.is_empty() {
-        let mut q = Query::new(
-            "SELECT permission_id, group_id FROM permission_group_permissions WHERE permission_id IN ",
-        );
-        push_id_list(&mut q, &ids);
-        q.push(" ORDER BY group_id");
-        let links: Vec<(i64, i64)> = q.fetch_all(db).await?;
-        for (permission, group) in links {
-            groups.entry(permission).or_default().push(group);
-        }
-    }
+    let mut groups = linked_ids(
+        db,
+        "permission_group_permissions",
+        "permission_id",
+        "group_id",
+        &ids,
+    )
+    .await?;
     Ok(rows
         .into_iter()
         .map(|r| PermissionOut {

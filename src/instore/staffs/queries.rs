@@ -10,7 +10,7 @@ use super::filter::StaffFilter;
 use super::{DuplicateStaffOut, StaffOut};
 use crate::db::{Db, Query, Target};
 use crate::http::pagination::PageRequest;
-use crate::instore::validate::push_id_list;
+use crate::instore::linked_ids;
 use crate::instore::{Source, list_page, stores};
 
 pub const COLUMNS: &str = "s.id, s.first_name, s.last_name, s.email, s.username, s.remote_id, \
@@ -86,33 +86,24 @@ pub async fn duplicate_emails(db: &Db) -> Result<Vec<DuplicateStaffOut>, sqlx::E
         .collect())
 }
 
-/// `(staff, other)` pairs of a join table for the given staffs, ordered by `other`.
-async fn links(
-    db: &Db,
-    table: &str,
-    other_column: &str,
-    staff_ids: &[i64],
-) -> Result<Vec<(i64, i64)>, sqlx::Error> {
-    if staff_ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut q = Query::new(format!(
-        "SELECT staff_id, {other_column} FROM {table} WHERE staff_id IN "
-    ));
-    push_id_list(&mut q, staff_ids);
-    q.push(" ORDER BY ").push(other_column);
-    q.fetch_all(db).await
-}
-
 /// Turns staff rows into the nested shape of seed 002 with three more queries, whatever the
 /// number of rows.
 pub async fn assemble(db: &Db, rows: Vec<StaffRow>) -> Result<Vec<StaffOut>, sqlx::Error> {
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-    let store_links = links(db, "staff_retail_stores", "retail_store_id", &ids).await?;
-    let group_links = links(db, "staff_permission_groups", "group_id", &ids).await?;
+    let store_links = linked_ids(
+        db,
+        "staff_retail_stores",
+        "staff_id",
+        "retail_store_id",
+        &ids,
+    )
+    .await?;
+    let mut staff_groups =
+        linked_ids(db, "staff_permission_groups", "staff_id", "group_id", &ids).await?;
     let store_ids: BTreeSet<i64> = store_links
-        .iter()
-        .map(|(_, store)| *store)
+        .values()
+        .flatten()
+        .copied()
         .chain(rows.iter().filter_map(|r| r.current_store_id))
         .collect();
     let store_ids: Vec<i64> = store_ids.into_iter().collect();
@@ -121,16 +112,17 @@ pub async fn assemble(db: &Db, rows: Vec<StaffRow>) -> Result<Vec<StaffOut>, sql
         .into_iter()
         .map(|s| (s.id, s))
         .collect();
-    let mut staff_stores: HashMap<i64, Vec<stores::StoreOut>> = HashMap::new();
-    for (staff, store) in store_links {
-        if let Some(store) = stores.get(&store) {
-            staff_stores.entry(staff).or_default().push(store.clone());
-        }
-    }
-    let mut staff_groups: HashMap<i64, Vec<i64>> = HashMap::new();
-    for (staff, group) in group_links {
-        staff_groups.entry(staff).or_default().push(group);
-    }
+    let mut staff_stores: HashMap<i64, Vec<stores::StoreOut>> = store_links
+        .into_iter()
+        .map(|(staff, ids)| {
+            (
+                staff,
+                ids.iter()
+                    .filter_map(|id| stores.get(id).cloned())
+                    .collect(),
+            )
+        })
+        .collect();
     Ok(rows
         .into_iter()
         .map(|r| StaffOut {
