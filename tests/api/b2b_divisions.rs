@@ -32,13 +32,7 @@ async fn division_crud_and_shape(app: TestApp) {
         .await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
     let id = created["id"].as_i64().unwrap();
-    let mut keys: Vec<&str> = created
-        .as_object()
-        .unwrap()
-        .keys()
-        .map(String::as_str)
-        .collect();
-    keys.sort_unstable();
+    let keys = crate::helpers::sorted_keys(&created);
     assert_eq!(
         keys,
         [

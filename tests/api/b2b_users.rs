@@ -97,13 +97,7 @@ async fn list_and_detail_shapes(app: TestApp) {
         detail["division"],
         json!({"id": division, "name": "Akinon Main Division", "division_type": "main"})
     );
-    let mut keys: Vec<&str> = detail
-        .as_object()
-        .unwrap()
-        .keys()
-        .map(String::as_str)
-        .collect();
-    keys.sort_unstable();
+    let keys = crate::helpers::sorted_keys(&detail);
     assert_eq!(
         keys,
         [
@@ -552,13 +546,7 @@ async fn user_bad_input_writes_nothing(app: TestApp) {
     for (body, fields) in cases {
         let (status, answer) = app.post("/api/v1/users/", body.clone()).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
-        let mut keys: Vec<&str> = answer
-            .as_object()
-            .unwrap()
-            .keys()
-            .map(String::as_str)
-            .collect();
-        keys.sort_unstable();
+        let keys = crate::helpers::sorted_keys(&answer);
         assert_eq!(keys, fields, "{body} → {answer}");
     }
     // Formula- and SQL-looking names are data: stored and returned as given.

@@ -70,13 +70,7 @@ async fn pagination_envelope_and_links(app: TestApp) {
 
     // The exact keys of seed 001.
     let item = &all["results"][0];
-    let mut keys: Vec<&str> = item
-        .as_object()
-        .unwrap()
-        .keys()
-        .map(String::as_str)
-        .collect();
-    keys.sort_unstable();
+    let keys = crate::helpers::sorted_keys(item);
     assert_eq!(
         keys,
         [

@@ -312,3 +312,15 @@ macro_rules! per_backend {
         }
     )*};
 }
+
+/// The keys of a JSON object, sorted: for asserting a response's exact shape.
+pub fn sorted_keys(value: &Value) -> Vec<&str> {
+    let mut keys: Vec<&str> = value
+        .as_object()
+        .expect("a JSON object")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort_unstable();
+    keys
+}

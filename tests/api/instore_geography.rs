@@ -29,8 +29,7 @@ async fn countries_crud_and_codes(app: TestApp) {
         json!({"name": "Türkiye", "code": "tr", "omnitron_id": 1}),
     )
     .await;
-    let mut keys: Vec<&str> = tr.as_object().unwrap().keys().map(String::as_str).collect();
-    keys.sort_unstable();
+    let keys = crate::helpers::sorted_keys(&tr);
     assert_eq!(
         keys,
         [

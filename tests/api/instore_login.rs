@@ -43,13 +43,7 @@ async fn login_by_username_or_email_sets_current_store(app: TestApp) {
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let mut keys: Vec<&str> = body
-        .as_object()
-        .unwrap()
-        .keys()
-        .map(String::as_str)
-        .collect();
-    keys.sort_unstable();
+    let keys = crate::helpers::sorted_keys(&body);
     assert_eq!(keys, ["staff", "token"]);
     let token = body["token"].as_str().unwrap().to_owned();
     assert_eq!(token.len(), 40);

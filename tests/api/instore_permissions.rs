@@ -7,6 +7,7 @@ use kadro::instore::routes::{ENDPOINTS, Endpoint, Verb};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
+use crate::helpers::sorted_keys;
 use crate::helpers::{TestApp, create_b2b_staff};
 use crate::instore_support::{
     created, geo, group, id, make_superuser_staff, permission, send, staff, staff_token, store,
@@ -36,12 +37,6 @@ const PERMISSION_KEYS: [&str; 10] = [
     "permission_groups",
 ];
 
-fn keys(v: &Value) -> Vec<&str> {
-    let mut keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
-    keys.sort_unstable();
-    keys
-}
-
 async fn permissions_follow_the_route_table(app: TestApp) {
     let (status, list) = app.get("/api/v1/permissions/?limit=1000").await;
     assert_eq!(status, StatusCode::OK);
@@ -51,7 +46,7 @@ async fn permissions_follow_the_route_table(app: TestApp) {
         .unwrap()
         .iter()
         .map(|p| {
-            assert_eq!(keys(p), PERMISSION_KEYS);
+            assert_eq!(sorted_keys(p), PERMISSION_KEYS);
             assert_eq!(p["is_visible_for_user"], true);
             assert_eq!(p["permission_groups"], json!([]));
             (
@@ -167,7 +162,7 @@ async fn permission_groups_crud(app: TestApp) {
     )
     .await;
     assert_eq!(
-        keys(&g),
+        sorted_keys(&g),
         ["created_date", "id", "modified_date", "name", "permissions"]
     );
     let mut expected = vec![list_perm, detail_perm];

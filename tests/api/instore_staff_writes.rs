@@ -5,6 +5,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::helpers::TestApp;
+use crate::helpers::sorted_keys;
 use crate::instore_support::{PASSWORD, created, geo, group, id, login, staff, staff_token, store};
 use crate::on_both_backends;
 
@@ -32,12 +33,6 @@ const DUPLICATE_KEYS: [&str; 15] = [
     "remote_id",
     "username",
 ];
-
-fn keys(v: &Value) -> Vec<&str> {
-    let mut keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
-    keys.sort_unstable();
-    keys
-}
 
 fn store_ids(staff: &Value) -> Vec<i64> {
     staff["retail_stores"]
@@ -381,7 +376,7 @@ async fn usernames_are_unique_and_emails_are_not(app: TestApp) {
         [first, second, third]
     );
     for item in dups {
-        assert_eq!(keys(item), DUPLICATE_KEYS);
+        assert_eq!(sorted_keys(item), DUPLICATE_KEYS);
     }
     assert_eq!(dups[0]["username"], "ada");
 }

@@ -5,6 +5,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::helpers::TestApp;
+use crate::helpers::sorted_keys;
 use crate::instore_support::{
     PASSWORD, assert_shape, assert_timestamp, created, geo, group, id, staff, store,
 };
@@ -23,12 +24,6 @@ fn seed_list() -> Value {
 
 fn seed_detail() -> Value {
     serde_json::from_str(include_str!("fixtures/seed_002_staff_detail.json")).unwrap()
-}
-
-fn keys(v: &Value) -> Vec<&str> {
-    let mut keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
-    keys.sort_unstable();
-    keys
 }
 
 fn store_ids(staff: &Value) -> Vec<i64> {
@@ -244,7 +239,7 @@ async fn permission_info_lists_what_the_groups_grant(app: TestApp) {
         .find(|p| p["path"] == "instore:staff-list")
         .unwrap();
     assert_eq!(listing["permission_groups"], json!([grp, other]));
-    assert_eq!(keys(listing).len(), 10);
+    assert_eq!(sorted_keys(listing).len(), 10);
 
     let bare = staff(&app, "b@example.com", None, &[shop], &[]).await;
     let (_, info) = app
