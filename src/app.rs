@@ -107,6 +107,7 @@ impl App {
                 self.state.clone(),
                 auth::cache::forget_after_writes,
             ))
+            .layer(axum::middleware::from_fn(http::json_renderer_only))
             .layer(axum::middleware::from_fn(http::observe))
             .layer(axum::Extension(PublicUrl(
                 self.state.config.public_url.as_deref().map(Arc::from),

@@ -12,12 +12,20 @@ use super::accounts::{ACCOUNT_COLUMNS, Account, StaffUserOut};
 use super::user_filter::UserFilter;
 use crate::app::AppState;
 use crate::auth::Caller;
+use crate::db::list::{ListSource, list_page};
 use crate::db::{Db, Query};
 use crate::exports::{self, ExportList, ExportParams, StaffUsersExport};
 use crate::http::error::{ApiError, ApiResult};
+use crate::http::filters::Filter;
 use crate::http::json::Json;
 use crate::http::pagination::{PageRequest, Paginated};
 use crate::http::request::{IdPath, RequestUrl};
+
+/// Every B2B account with `is_staff`.
+const STAFF_USERS: ListSource = ListSource {
+    always: "users.is_staff = TRUE",
+    ..ListSource::new("users", ACCOUNT_COLUMNS, "users.id")
+};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -36,20 +44,22 @@ pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
     url: RequestUrl,
+    Filter(filter): Filter<UserFilter>,
     page: PageRequest,
 ) -> ApiResult<Response> {
     caller.require_superuser()?;
-    let export = |url: &RequestUrl| {
-        let filter = UserFilter::parse(url)?;
+    let export = |_: &RequestUrl| {
+        let filter = filter.clone();
         Ok(ExportList::StaffUsers(StaffUsersExport { filter }))
     };
     if let Some(response) = exports::intercept(&state, &caller, &url, export).await? {
         return Ok(response);
     }
-    let filter = UserFilter::parse(&url)?;
-    let (count, rows) = list_staff(&state.db, &filter, &page).await?;
-    let rows = rows.into_iter().map(Into::into).collect();
-    Ok(axum::Json(page.respond::<StaffUserOut>(count, rows)?).into_response())
+    let (count, rows) =
+        list_page::<Account>(&state.db, &STAFF_USERS, page.window(), &filter).await?;
+    Ok(page
+        .respond_rows::<_, StaffUserOut>(count, rows)?
+        .into_response())
 }
 
 /// One staff user (superusers only).
@@ -96,25 +106,6 @@ pub async fn update(
     Ok(axum::Json(StaffUserPatch {
         is_superuser: Some(wanted),
     }))
-}
-
-async fn list_staff(
-    db: &Db,
-    filter: &UserFilter,
-    page: &PageRequest,
-) -> Result<(i64, Vec<Account>), sqlx::Error> {
-    let mut count = Query::new("SELECT COUNT(*) FROM users WHERE users.is_staff = TRUE");
-    filter.push_conditions(&mut count, db.dialect());
-    let count: i64 = count.scalar(db).await?;
-    let mut rows = Query::new(format!(
-        "SELECT {ACCOUNT_COLUMNS} FROM users WHERE users.is_staff = TRUE"
-    ));
-    filter.push_conditions(&mut rows, db.dialect());
-    rows.push(" ORDER BY users.id LIMIT ")
-        .push_bind(page.limit())
-        .push(" OFFSET ")
-        .push_bind(page.offset());
-    Ok((count, rows.fetch_all(db).await?))
 }
 
 async fn staff_by_id(db: &Db, id: i64) -> Result<Option<Account>, sqlx::Error> {

@@ -4,6 +4,7 @@
 //! enum of the two real pools and writes each query once with `$n` placeholders, which both
 //! SQLite and PostgreSQL understand. Dialect differences are small named branches on [`Dialect`].
 
+pub mod list;
 mod query;
 mod value;
 

@@ -8,6 +8,7 @@ use super::format::Cell;
 use super::source::RowSource;
 use crate::b2b::user_filter::UserFilter;
 use crate::b2b::users::store::UserScope;
+use crate::db::list::ListFilter;
 use crate::db::{Dialect, Query};
 
 /// The exportable fields of staff users and users (seed 001's list).

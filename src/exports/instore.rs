@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::format::Cell;
 use super::source::RowSource;
+use crate::db::list::ListFilter;
 use crate::db::{Dialect, Query};
 use crate::instore::staffs::StaffFilter;
 

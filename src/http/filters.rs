@@ -1,11 +1,46 @@
 //! Django-filter style query parameters: exact, case-insensitive contains, boolean and enum.
 //!
-//! Each list reads its filters through a [`FilterParser`] into a typed struct; every bad value
-//! is collected and answered at once as a 400 naming the parameters. An empty value means "no
-//! filter", as in django-filter.
+//! Each list has a typed filter struct that implements [`FromQuery`]; handlers receive it
+//! already parsed through the [`Filter`] extractor. Every bad value is collected and answered
+//! at once as a 400 naming the parameters. An empty value means "no filter", as in
+//! django-filter. What a filter does to SQL is `db::list`'s business.
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
 
 use super::error::{ApiError, FieldErrors};
 use super::request::RequestUrl;
+
+/// A list filter read from the query string; unknown parameters are ignored.
+pub trait FromQuery: Sized {
+    fn from_query(p: &mut FilterParser<'_>) -> Self;
+
+    /// Parses `url`: the filter, or the 400 naming every bad parameter.
+    fn parse(url: &RequestUrl) -> Result<Self, ApiError> {
+        let mut p = FilterParser::new(url);
+        let filter = Self::from_query(&mut p);
+        p.finish()?;
+        Ok(filter)
+    }
+}
+
+/// Lists without filters.
+impl FromQuery for () {
+    fn from_query(_: &mut FilterParser<'_>) -> Self {}
+}
+
+/// The typed filter of a list request.
+#[derive(Clone, Debug)]
+pub struct Filter<F>(pub F);
+
+impl<S: Send + Sync, F: FromQuery> FromRequestParts<S> for Filter<F> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let url = RequestUrl::from_request_parts(parts, state).await?;
+        F::parse(&url).map(Filter)
+    }
+}
 
 pub struct FilterParser<'a> {
     url: &'a RequestUrl,
@@ -89,37 +124,9 @@ pub fn parse_bool(raw: &str) -> Option<bool> {
     }
 }
 
-/// `%value%` for a `LIKE … ESCAPE '\'`, with the pattern characters of the value escaped so
-/// `50%` matches the text "50%" and not everything.
-pub fn contains_pattern(value: &str) -> String {
-    let mut pattern = String::with_capacity(value.len() + 2);
-    pattern.push('%');
-    for ch in value.chars() {
-        if matches!(ch, '%' | '_' | '\\') {
-            pattern.push('\\');
-        }
-        pattern.push(ch);
-    }
-    pattern.push('%');
-    pattern
-}
-
-/// `format=json` is the only renderer; any other value is a 404, as in DRF.
-pub fn check_renderer(url: &RequestUrl) -> Result<(), ApiError> {
-    match url.get("format") {
-        None | Some("json") | Some("") => Ok(()),
-        Some(_) => Err(ApiError::NotFound),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn like_pattern_escapes_wildcards() {
-        assert_eq!(contains_pattern("50%_a\\b"), "%50\\%\\_a\\\\b%");
-    }
 
     #[test]
     fn django_booleans() {

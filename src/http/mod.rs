@@ -88,6 +88,27 @@ pub async fn trim_trailing_slash(mut req: Request, next: Next) -> Response {
     next.run(req).await
 }
 
+/// `format=json` is the only renderer of the API; any other `format` is a 404, as in DRF
+/// (which negotiates the renderer before it authenticates). An export request (`fields` or
+/// `status_cache_key`) uses `format` for the file format instead.
+pub async fn json_renderer_only(req: Request, next: Next) -> Response {
+    let query = req.uri().query().unwrap_or("");
+    let mut format = None;
+    let mut export = false;
+    for (key, value) in form_urlencoded::parse(query.as_bytes()) {
+        match key.as_ref() {
+            "format" => format = Some(value),
+            "fields" | "status_cache_key" => export = true,
+            _ => {}
+        }
+    }
+    let renderer_ok = matches!(format.as_deref(), None | Some("json") | Some(""));
+    if !renderer_ok && !export && req.uri().path().starts_with("/api/v1/") {
+        return ApiError::NotFound.into_response();
+    }
+    next.run(req).await
+}
+
 pub async fn not_found() -> Response {
     ApiError::NotFound.into_response()
 }

@@ -7,6 +7,7 @@ use utoipa::ToSchema;
 
 use super::error::ApiError;
 use super::request::RequestUrl;
+use crate::db::list::Window;
 
 pub const DEFAULT_LIMIT: u32 = 20;
 pub const MAX_LIMIT: u32 = 1000;
@@ -26,6 +27,24 @@ impl PageRequest {
 
     pub fn limit(&self) -> i64 {
         i64::from(self.limit)
+    }
+
+    /// The rows this page covers, for the list toolkit.
+    pub fn window(&self) -> Window {
+        Window {
+            limit: self.limit(),
+            offset: self.offset(),
+        }
+    }
+
+    /// [`PageRequest::respond`] for stored rows, each shown as `T`.
+    pub fn respond_rows<R, T: From<R>>(
+        &self,
+        count: i64,
+        rows: Vec<R>,
+    ) -> Result<axum::Json<Paginated<T>>, ApiError> {
+        let results = rows.into_iter().map(T::from).collect();
+        self.respond(count, results).map(axum::Json)
     }
 
     /// Wraps one page of `results` out of `count`; a page past the end is a 404, except the

@@ -5,9 +5,11 @@ use rand::Rng;
 use rand::distributions::Alphanumeric;
 
 use crate::auth::password::Passwords;
+use crate::db::list::replace_links;
 use crate::db::{Db, Query, Tx};
 use crate::http::time;
-use crate::instore::replace_links;
+use crate::instore::permissions::GROUP_PERMISSIONS;
+use crate::instore::staffs::queries::{STAFF_GROUPS, STAFF_STORES};
 
 /// What the demo data set created; the password is shared by the demo staffs and shown once.
 #[derive(Debug)]
@@ -121,24 +123,8 @@ pub async fn seed(db: &Db, passwords: &Passwords) -> anyhow::Result<Option<Demo>
     )
     .scalars(&mut tx)
     .await?;
-    replace_links(
-        &mut tx,
-        "permission_group_permissions",
-        "group_id",
-        "permission_id",
-        managers,
-        &all,
-    )
-    .await?;
-    replace_links(
-        &mut tx,
-        "permission_group_permissions",
-        "group_id",
-        "permission_id",
-        cashiers,
-        &reading,
-    )
-    .await?;
+    replace_links(&mut tx, &GROUP_PERMISSIONS, managers, &all).await?;
+    replace_links(&mut tx, &GROUP_PERMISSIONS, cashiers, &reading).await?;
     let staffs = [
         (
             "ayse",
@@ -189,24 +175,8 @@ pub async fn seed(db: &Db, passwords: &Passwords) -> anyhow::Result<Option<Demo>
         .bind(now)
         .scalar(&mut tx)
         .await?;
-        replace_links(
-            &mut tx,
-            "staff_retail_stores",
-            "staff_id",
-            "retail_store_id",
-            id,
-            &assigned,
-        )
-        .await?;
-        replace_links(
-            &mut tx,
-            "staff_permission_groups",
-            "staff_id",
-            "group_id",
-            id,
-            &[group],
-        )
-        .await?;
+        replace_links(&mut tx, &STAFF_STORES, id, &assigned).await?;
+        replace_links(&mut tx, &STAFF_GROUPS, id, &[group]).await?;
         usernames.push(username);
     }
     tx.commit().await?;

@@ -181,21 +181,6 @@ pub async fn existing_ids(
     }
 }
 
-/// Appends `(id1, id2, ...)` as bound values; `(NULL)` for none, which matches nothing.
-pub fn push_id_list(q: &mut Query, ids: &[i64]) {
-    q.push("(");
-    if ids.is_empty() {
-        q.push("NULL");
-    }
-    for (i, id) in ids.iter().enumerate() {
-        if i > 0 {
-            q.push(", ");
-        }
-        q.push_bind(*id);
-    }
-    q.push(")");
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

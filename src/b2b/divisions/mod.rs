@@ -14,10 +14,10 @@ use super::user_filter::DIVISION_TYPES;
 use crate::app::AppState;
 use crate::auth::Caller;
 use crate::http::error::{ApiError, ApiResult};
-use crate::http::filters::{FilterParser, check_renderer};
+use crate::http::filters::Filter;
 use crate::http::json::{Json, present};
 use crate::http::pagination::{PageRequest, Paginated};
-use crate::http::request::{IdPath, RequestUrl};
+use crate::http::request::IdPath;
 use crate::http::validate::{Validator, invalid_pk};
 
 pub fn router() -> Router<AppState> {
@@ -61,24 +61,12 @@ pub struct DivisionIn {
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
-    url: RequestUrl,
+    Filter(filter): Filter<DivisionFilter>,
     page: PageRequest,
 ) -> ApiResult<axum::Json<Paginated<DivisionOut>>> {
     caller.require_superuser()?;
-    check_renderer(&url)?;
-    let mut p = FilterParser::new(&url);
-    let filter = DivisionFilter {
-        name: p.text("name"),
-        erp_code: p.text("erp_code"),
-        division_type: p.choice("division_type", DIVISION_TYPES),
-        is_active: p.boolean("is_active"),
-    };
-    p.finish()?;
-    let (count, rows) = store::list(&state.db, &filter, &page).await?;
-    Ok(axum::Json(page.respond(
-        count,
-        rows.into_iter().map(Into::into).collect(),
-    )?))
+    let (count, rows) = store::list(&state.db, &filter, page.window()).await?;
+    page.respond_rows(count, rows)
 }
 
 #[utoipa::path(post, path = "/api/v1/divisions/", tag = "b2b divisions", request_body = DivisionIn,
@@ -213,23 +201,18 @@ pub async fn deactivate(
 pub async fn my_divisions(
     State(state): State<AppState>,
     caller: Caller,
-    url: RequestUrl,
     page: PageRequest,
 ) -> ApiResult<axum::Json<Paginated<DivisionOut>>> {
-    check_renderer(&url)?;
     let division = match &caller {
         Caller::User(u) => u.division_id,
         Caller::Service => None,
         Caller::Staff(_) => return Err(ApiError::PermissionDenied),
     };
     let (count, rows) = match division {
-        Some(d) => store::own_and_subs(&state.db, d, &page).await?,
+        Some(d) => store::own_and_subs(&state.db, d, page.window()).await?,
         None => (0, Vec::new()),
     };
-    Ok(axum::Json(page.respond(
-        count,
-        rows.into_iter().map(Into::into).collect(),
-    )?))
+    page.respond_rows(count, rows)
 }
 
 /// Validates a body against the stored row (PATCH) or alone (POST, PUT: `complete`).

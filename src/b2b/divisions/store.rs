@@ -4,10 +4,11 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::b2b::user_filter::DIVISION_TYPES;
 use crate::commerce::jobs::SYNC_ACTIVE;
+use crate::db::list::{Conditions, ListFilter, ListSource, Window, list_page};
 use crate::db::{Db, Query, Target, Tx};
-use crate::http::filters::contains_pattern;
-use crate::http::pagination::PageRequest;
+use crate::http::filters::{FilterParser, FromQuery};
 use crate::http::time::{self, timestamp};
 
 const COLUMNS: &str = "id, name, division_type, parent_id, erp_code, is_active, extra_data, created_date, modified_date";
@@ -73,6 +74,8 @@ pub struct DivisionFields {
     pub extra_data: serde_json::Value,
 }
 
+const SOURCE: ListSource = ListSource::new("divisions", COLUMNS, "id");
+
 /// The list filters: `name`, `erp_code` (case-insensitive contains), `division_type`, `is_active`.
 #[derive(Debug, Default)]
 pub struct DivisionFilter {
@@ -80,6 +83,26 @@ pub struct DivisionFilter {
     pub erp_code: Option<String>,
     pub division_type: Option<&'static str>,
     pub is_active: Option<bool>,
+}
+
+impl FromQuery for DivisionFilter {
+    fn from_query(p: &mut FilterParser<'_>) -> Self {
+        DivisionFilter {
+            name: p.text("name"),
+            erp_code: p.text("erp_code"),
+            division_type: p.choice("division_type", DIVISION_TYPES),
+            is_active: p.boolean("is_active"),
+        }
+    }
+}
+
+impl ListFilter for DivisionFilter {
+    fn apply(&self, c: &mut Conditions<'_>) {
+        c.contains("name", self.name.as_deref())
+            .contains("erp_code", self.erp_code.as_deref())
+            .eq("division_type", self.division_type)
+            .eq("is_active", self.is_active);
+    }
 }
 
 pub async fn by_id<'a>(
@@ -95,56 +118,27 @@ pub async fn by_id<'a>(
 pub async fn list(
     db: &Db,
     filter: &DivisionFilter,
-    page: &PageRequest,
+    window: Window,
 ) -> Result<(i64, Vec<DivisionRow>), sqlx::Error> {
-    let conditions = |q: &mut Query| {
-        for (column, value) in [("name", &filter.name), ("erp_code", &filter.erp_code)] {
-            if let Some(value) = value {
-                q.push(" AND ")
-                    .push(column)
-                    .push(" ")
-                    .push(db.dialect().ilike())
-                    .push(" ");
-                q.push_bind(contains_pattern(value)).push(" ESCAPE '\\'");
-            }
-        }
-        if let Some(kind) = filter.division_type {
-            q.push(" AND division_type = ").push_bind(kind);
-        }
-        if let Some(active) = filter.is_active {
-            q.push(" AND is_active = ").push_bind(active);
-        }
-    };
-    let mut count = Query::new("SELECT COUNT(*) FROM divisions WHERE 1 = 1");
-    conditions(&mut count);
-    let mut rows = Query::new(format!("SELECT {COLUMNS} FROM divisions WHERE 1 = 1"));
-    conditions(&mut rows);
-    rows.push(" ORDER BY id LIMIT ")
-        .push_bind(page.limit())
-        .push(" OFFSET ")
-        .push_bind(page.offset());
-    Ok((count.scalar(db).await?, rows.fetch_all(db).await?))
+    list_page(db, &SOURCE, window, filter).await
 }
 
 /// The caller's division and, for a main division, its subs.
 pub async fn own_and_subs(
     db: &Db,
     division: i64,
-    page: &PageRequest,
+    window: Window,
 ) -> Result<(i64, Vec<DivisionRow>), sqlx::Error> {
-    let count = Query::new("SELECT COUNT(*) FROM divisions WHERE id = $1 OR parent_id = $1")
-        .bind(division)
-        .scalar(db)
-        .await?;
-    let rows = Query::new(format!(
-        "SELECT {COLUMNS} FROM divisions WHERE id = $1 OR parent_id = $1 ORDER BY id LIMIT $2 OFFSET $3"
-    ))
-    .bind(division)
-    .bind(page.limit())
-    .bind(page.offset())
-    .fetch_all(db)
-    .await?;
-    Ok((count, rows))
+    list_page(db, &SOURCE, window, &OwnAndSubs(division)).await
+}
+
+/// A division and the divisions whose parent it is.
+struct OwnAndSubs(i64);
+
+impl ListFilter for OwnAndSubs {
+    fn apply(&self, c: &mut Conditions<'_>) {
+        c.raw("", self.0, " IN (id, parent_id)");
+    }
 }
 
 pub async fn insert(tx: &mut Tx, f: &DivisionFields) -> Result<i64, sqlx::Error> {

@@ -16,6 +16,7 @@ use crate::app::AppState;
 use crate::auth::Caller;
 use crate::exports::{self, ExportList, ExportParams, UsersExport};
 use crate::http::error::{ApiError, ApiResult};
+use crate::http::filters::Filter;
 use crate::http::json::Json;
 use crate::http::pagination::{PageRequest, Paginated};
 use crate::http::request::{IdPath, RequestUrl};
@@ -63,20 +64,21 @@ pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
     url: RequestUrl,
+    Filter(filter): Filter<UserFilter>,
     page: PageRequest,
 ) -> ApiResult<Response> {
     let scope = scope_of(&caller)?;
-    let export = |url: &RequestUrl| {
-        let filter = UserFilter::parse(url)?;
+    let export = |_: &RequestUrl| {
+        let filter = filter.clone();
         Ok(ExportList::Users(UsersExport { filter, scope }))
     };
     if let Some(response) = exports::intercept(&state, &caller, &url, export).await? {
         return Ok(response);
     }
-    let filter = UserFilter::parse(&url)?;
-    let (count, rows) = store::list(&state.db, scope, &filter, &page).await?;
-    let rows = rows.into_iter().map(Into::into).collect();
-    Ok(axum::Json(page.respond::<UserOut>(count, rows)?).into_response())
+    let (count, rows) = store::list(&state.db, scope, &filter, page.window()).await?;
+    Ok(page
+        .respond_rows::<_, UserOut>(count, rows)?
+        .into_response())
 }
 
 /// Creates a user (and its Commerce account); an existing superuser's profile is updated.

@@ -6,8 +6,8 @@ use utoipa::ToSchema;
 
 use crate::b2b::accounts::{ACCOUNT_COLUMNS, Account};
 use crate::b2b::user_filter::UserFilter;
+use crate::db::list::{ListFilter, Window};
 use crate::db::{Db, Query, Target, Tx};
-use crate::http::pagination::PageRequest;
 use crate::http::time::{optional_timestamp, timestamp};
 
 /// Which users a caller may see and manage.
@@ -135,7 +135,7 @@ pub async fn list(
     db: &Db,
     scope: UserScope,
     filter: &UserFilter,
-    page: &PageRequest,
+    window: Window,
 ) -> Result<(i64, Vec<UserRow>), sqlx::Error> {
     // Deferred join: the page's ids come from the index alone, so a deep page does not fetch
     // every row it skips; only the 20 rows shown are read with their division.
@@ -143,9 +143,9 @@ pub async fn list(
     filter.push_conditions(&mut ids, db.dialect());
     scope.push_condition(&mut ids);
     ids.push(" ORDER BY users.id LIMIT ")
-        .push_bind(page.limit())
+        .push_bind(window.limit)
         .push(" OFFSET ")
-        .push_bind(page.offset());
+        .push_bind(window.offset);
     let (count, kept) = count_query(db, scope, filter);
     if !kept {
         let total: i64 = count.scalar(db).await?;

@@ -9,23 +9,19 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::level::{Level, LevelRow, PlaceIn};
+use super::level::{Level, LevelRow, PlaceFilter, PlaceIn};
 use super::{CITY_COLUMNS, Children, CityOut, CityRow};
 use crate::app::AppState;
+use crate::db::list::ListSource;
 use crate::http::error::ApiResult;
+use crate::http::filters::Filter;
 use crate::http::json::{Json, present};
 use crate::http::pagination::{PageRequest, Paginated};
-use crate::http::request::{IdPath, RequestUrl};
-use crate::instore::Source;
+use crate::http::request::IdPath;
 
 const CITIES: Level<CityRow> = Level {
     table: "cities",
-    source: Source {
-        from: "cities c",
-        columns: CITY_COLUMNS,
-        id: "c.id",
-        kept_count: None,
-    },
+    source: ListSource::new("cities c", CITY_COLUMNS, "c.id"),
     alias: "c",
     parent: "country",
     parent_column: "country_id",
@@ -39,6 +35,7 @@ const CITIES: Level<CityRow> = Level {
 
 impl LevelRow for CityRow {
     type Out = CityOut;
+    const LEVEL: Level<Self> = CITIES;
     fn name(&self) -> &str {
         &self.city_name
     }
@@ -81,10 +78,11 @@ impl From<CityIn> for PlaceIn {
     responses((status = 200, body = Paginated<CityOut>), (status = 403)))]
 pub async fn list(
     State(state): State<AppState>,
-    url: RequestUrl,
+    Filter(filter): Filter<PlaceFilter<CityRow>>,
     page: PageRequest,
 ) -> ApiResult<axum::Json<Paginated<CityOut>>> {
-    CITIES.list(&state.db, &url, &page).await
+    let (count, rows) = CITIES.list(&state.db, &filter, page.window()).await?;
+    page.respond_rows(count, rows)
 }
 
 /// One city.

@@ -8,23 +8,18 @@ use utoipa::ToSchema;
 
 use super::{Children, NAME_MAX, delete_place};
 use crate::app::AppState;
+use crate::db::list::{Conditions, ListFilter, ListSource, list_page};
 use crate::db::{Db, Query};
 use crate::http::error::{ApiError, ApiResult};
-use crate::http::filters::{FilterParser, check_renderer};
+use crate::http::filters::{Filter, FilterParser, FromQuery};
 use crate::http::json::{Json, present};
 use crate::http::pagination::{PageRequest, Paginated};
-use crate::http::request::{IdPath, RequestUrl};
+use crate::http::request::IdPath;
 use crate::http::time::{self, timestamp};
 use crate::instore::validate::Checker;
-use crate::instore::{Source, list_page, push_contains};
 
 const COLUMNS: &str = "id, name, code, omnitron_id, created_date, modified_date";
-const SOURCE: Source = Source {
-    from: "countries",
-    columns: COLUMNS,
-    id: "id",
-    kept_count: None,
-};
+const SOURCE: ListSource = ListSource::new("countries", COLUMNS, "id");
 
 #[derive(Clone, Debug, Serialize, ToSchema, sqlx::FromRow)]
 pub struct CountryOut {
@@ -62,27 +57,37 @@ pub struct CountryIn {
     responses((status = 200, body = Paginated<CountryOut>), (status = 403)))]
 pub async fn list(
     State(state): State<AppState>,
-    url: RequestUrl,
+    Filter(filter): Filter<CountryFilter>,
     page: PageRequest,
 ) -> ApiResult<axum::Json<Paginated<CountryOut>>> {
-    check_renderer(&url)?;
-    let mut p = FilterParser::new(&url);
-    let (name, code, omnitron_id) = (p.text("name"), p.text("code"), p.integer("omnitron_id"));
-    p.finish()?;
-    let dialect = state.db.dialect();
-    let filter = |q: &mut Query| {
-        if let Some(name) = &name {
-            push_contains(q, dialect, "name", name);
+    let (count, rows) = list_page(&state.db, &SOURCE, page.window(), &filter).await?;
+    page.respond_rows(count, rows)
+}
+
+/// `name` (contains), `code` (exact, any case), `omnitron_id`.
+#[derive(Debug, Default)]
+pub struct CountryFilter {
+    pub name: Option<String>,
+    pub code: Option<String>,
+    pub omnitron_id: Option<i64>,
+}
+
+impl FromQuery for CountryFilter {
+    fn from_query(p: &mut FilterParser<'_>) -> Self {
+        CountryFilter {
+            name: p.text("name"),
+            code: p.text("code").map(|c| c.to_uppercase()),
+            omnitron_id: p.integer("omnitron_id"),
         }
-        if let Some(code) = &code {
-            q.push(" AND code = ").push_bind(code.to_uppercase());
-        }
-        if let Some(id) = omnitron_id {
-            q.push(" AND omnitron_id = ").push_bind(id);
-        }
-    };
-    let (count, rows) = list_page(&state.db, &SOURCE, &page, filter).await?;
-    Ok(axum::Json(page.respond(count, rows)?))
+    }
+}
+
+impl ListFilter for CountryFilter {
+    fn apply(&self, c: &mut Conditions<'_>) {
+        c.contains("name", self.name.as_deref())
+            .eq("code", self.code.as_deref())
+            .eq("omnitron_id", self.omnitron_id);
+    }
 }
 
 /// One country.

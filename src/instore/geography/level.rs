@@ -9,18 +9,18 @@ use std::marker::PhantomData;
 use axum::http::StatusCode;
 
 use super::{Children, NAME_MAX, delete_place};
+use crate::db::list::{Conditions, ListFilter, ListSource, Window, list_page};
 use crate::db::{Db, Query, Row};
 use crate::http::error::{ApiError, ApiResult};
-use crate::http::filters::{FilterParser, check_renderer};
-use crate::http::pagination::{PageRequest, Paginated};
-use crate::http::request::RequestUrl;
+use crate::http::filters::{FilterParser, FromQuery};
 use crate::http::time;
 use crate::instore::validate::{Checker, missing_pk};
-use crate::instore::{Source, list_page, push_contains};
 
 /// A stored city or township as read with its level's columns, and the JSON it is shown as.
 pub trait LevelRow: Row {
     type Out: From<Self>;
+    /// The level this row belongs to.
+    const LEVEL: Level<Self>;
     fn name(&self) -> &str;
     /// The parent's id: the city's country, the township's city.
     fn parent(&self) -> i64;
@@ -39,7 +39,7 @@ pub struct Level<R> {
     /// The table written to and deleted from.
     pub table: &'static str,
     /// What a list and a read select: the table under `alias`, joined to what it nests.
-    pub source: Source,
+    pub source: ListSource,
     /// The table's alias in `source.from`, which qualifies the filtered columns.
     pub alias: &'static str,
     /// The JSON field and list filter naming the parent, also the field of its 400s.
@@ -51,38 +51,48 @@ pub struct Level<R> {
     pub row: PhantomData<fn() -> R>,
 }
 
+/// The filters of a city or township list: `name` (contains), the parent's id, `omnitron_id`.
+pub struct PlaceFilter<R> {
+    pub name: Option<String>,
+    pub parent: Option<i64>,
+    pub omnitron_id: Option<i64>,
+    row: PhantomData<fn() -> R>,
+}
+
+impl<R: LevelRow> FromQuery for PlaceFilter<R> {
+    fn from_query(p: &mut FilterParser<'_>) -> Self {
+        PlaceFilter {
+            name: p.text("name"),
+            parent: p.integer(R::LEVEL.parent),
+            omnitron_id: p.integer("omnitron_id"),
+            row: PhantomData,
+        }
+    }
+}
+
+impl<R: LevelRow> ListFilter for PlaceFilter<R> {
+    fn apply(&self, c: &mut Conditions<'_>) {
+        let Level {
+            alias,
+            parent_column,
+            ..
+        } = R::LEVEL;
+        c.contains(&format!("{alias}.name"), self.name.as_deref())
+            .eq(&format!("{alias}.{parent_column}"), self.parent)
+            .eq(&format!("{alias}.omnitron_id"), self.omnitron_id);
+    }
+}
+
 impl<R: LevelRow> Level<R> {
-    /// One page of rows; filters `name` (contains), the parent's id and `omnitron_id`.
+    /// One page of rows, as the API shows them.
     pub async fn list(
         &self,
         db: &Db,
-        url: &RequestUrl,
-        page: &PageRequest,
-    ) -> ApiResult<axum::Json<Paginated<R::Out>>> {
-        check_renderer(url)?;
-        let mut p = FilterParser::new(url);
-        let (name, parent) = (p.text("name"), p.integer(self.parent));
-        let omnitron_id = p.integer("omnitron_id");
-        p.finish()?;
-        let dialect = db.dialect();
-        let (alias, parent_column) = (self.alias, self.parent_column);
-        let name_column = format!("{alias}.name");
-        let parent_is = format!(" AND {alias}.{parent_column} = ");
-        let omnitron_id_is = format!(" AND {alias}.omnitron_id = ");
-        let filter = |q: &mut Query| {
-            if let Some(name) = &name {
-                push_contains(q, dialect, &name_column, name);
-            }
-            if let Some(parent) = parent {
-                q.push(&parent_is).push_bind(parent);
-            }
-            if let Some(id) = omnitron_id {
-                q.push(&omnitron_id_is).push_bind(id);
-            }
-        };
-        let (count, rows) = list_page::<R>(db, &self.source, page, filter).await?;
-        let rows = rows.into_iter().map(Into::into).collect();
-        Ok(axum::Json(page.respond(count, rows)?))
+        filter: &PlaceFilter<R>,
+        window: Window,
+    ) -> Result<(i64, Vec<R::Out>), sqlx::Error> {
+        let (count, rows) = list_page::<R>(db, &self.source, window, filter).await?;
+        Ok((count, rows.into_iter().map(Into::into).collect()))
     }
 
     /// One row, 404 when there is none.
@@ -161,7 +171,7 @@ impl<R: LevelRow> Level<R> {
     }
 
     async fn by_id(&self, db: &Db, id: i64) -> Result<Option<R>, sqlx::Error> {
-        let Source {
+        let ListSource {
             columns,
             from,
             id: id_column,

@@ -9,23 +9,23 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::level::{Level, LevelRow, PlaceIn};
+use super::level::{Level, LevelRow, PlaceFilter, PlaceIn};
 use super::{Children, TOWNSHIP_COLUMNS, TownshipOut, TownshipRow};
 use crate::app::AppState;
+use crate::db::list::ListSource;
 use crate::http::error::ApiResult;
+use crate::http::filters::Filter;
 use crate::http::json::{Json, present};
 use crate::http::pagination::{PageRequest, Paginated};
-use crate::http::request::{IdPath, RequestUrl};
-use crate::instore::Source;
+use crate::http::request::IdPath;
 
 const TOWNSHIPS: Level<TownshipRow> = Level {
     table: "townships",
-    source: Source {
-        from: "townships t JOIN cities c ON c.id = t.city_id",
-        columns: TOWNSHIP_COLUMNS,
-        id: "t.id",
-        kept_count: None,
-    },
+    source: ListSource::new(
+        "townships t JOIN cities c ON c.id = t.city_id",
+        TOWNSHIP_COLUMNS,
+        "t.id",
+    ),
     alias: "t",
     parent: "city",
     parent_column: "city_id",
@@ -39,6 +39,7 @@ const TOWNSHIPS: Level<TownshipRow> = Level {
 
 impl LevelRow for TownshipRow {
     type Out = TownshipOut;
+    const LEVEL: Level<Self> = TOWNSHIPS;
     fn name(&self) -> &str {
         &self.township_name
     }
@@ -81,10 +82,11 @@ impl From<TownshipIn> for PlaceIn {
     responses((status = 200, body = Paginated<TownshipOut>), (status = 403)))]
 pub async fn list(
     State(state): State<AppState>,
-    url: RequestUrl,
+    Filter(filter): Filter<PlaceFilter<TownshipRow>>,
     page: PageRequest,
 ) -> ApiResult<axum::Json<Paginated<TownshipOut>>> {
-    TOWNSHIPS.list(&state.db, &url, &page).await
+    let (count, rows) = TOWNSHIPS.list(&state.db, &filter, page.window()).await?;
+    page.respond_rows(count, rows)
 }
 
 /// One township with its city.

@@ -6,27 +6,22 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::GROUP_PERMISSIONS;
 use crate::app::AppState;
+use crate::db::list::{Conditions, ListFilter, ListSource, linked_ids, list_page, replace_links};
 use crate::db::{Db, Query, Tx};
 use crate::http::error::{ApiError, ApiResult};
-use crate::http::filters::{FilterParser, check_renderer};
+use crate::http::filters::{Filter, FilterParser, FromQuery};
 use crate::http::json::{Json, present};
 use crate::http::pagination::{PageRequest, Paginated};
-use crate::http::request::{IdPath, RequestUrl};
+use crate::http::request::IdPath;
 use crate::http::time;
 use crate::http::time::timestamp;
-use crate::instore::linked_ids;
 use crate::instore::validate::{Checker, Table, existing_ids};
-use crate::instore::{Source, list_page, push_contains, replace_links};
 
 const NAME_MAX: usize = 150;
 const COLUMNS: &str = "id, name, created_date, modified_date";
-const SOURCE: Source = Source {
-    from: "permission_groups",
-    columns: COLUMNS,
-    id: "id",
-    kept_count: None,
-};
+const SOURCE: ListSource = ListSource::new("permission_groups", COLUMNS, "id");
 
 #[derive(Debug, sqlx::FromRow)]
 struct GroupRow {
@@ -68,22 +63,32 @@ pub struct PermissionGroupIn {
     responses((status = 200, body = Paginated<PermissionGroupOut>), (status = 403)))]
 pub async fn list(
     State(state): State<AppState>,
-    url: RequestUrl,
+    Filter(filter): Filter<GroupFilter>,
     page: PageRequest,
 ) -> ApiResult<axum::Json<Paginated<PermissionGroupOut>>> {
-    check_renderer(&url)?;
-    let mut p = FilterParser::new(&url);
-    let name = p.text("name");
-    p.finish()?;
-    let dialect = state.db.dialect();
-    let filter = |q: &mut Query| {
-        if let Some(name) = &name {
-            push_contains(q, dialect, "name", name);
-        }
-    };
-    let (count, rows) = list_page::<GroupRow>(&state.db, &SOURCE, &page, filter).await?;
+    let (count, rows) = list_page::<GroupRow>(&state.db, &SOURCE, page.window(), &filter).await?;
     let results = with_permissions(&state.db, rows).await?;
     Ok(axum::Json(page.respond(count, results)?))
+}
+
+/// `name` (contains).
+#[derive(Debug, Default)]
+pub struct GroupFilter {
+    pub name: Option<String>,
+}
+
+impl FromQuery for GroupFilter {
+    fn from_query(p: &mut FilterParser<'_>) -> Self {
+        GroupFilter {
+            name: p.text("name"),
+        }
+    }
+}
+
+impl ListFilter for GroupFilter {
+    fn apply(&self, c: &mut Conditions<'_>) {
+        c.contains("name", self.name.as_deref());
+    }
 }
 
 /// One permission group.
@@ -166,14 +171,7 @@ async fn with_permissions(
     rows: Vec<GroupRow>,
 ) -> Result<Vec<PermissionGroupOut>, sqlx::Error> {
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-    let mut granted = linked_ids(
-        db,
-        "permission_group_permissions",
-        "group_id",
-        "permission_id",
-        &ids,
-    )
-    .await?;
+    let mut granted = linked_ids(db, &GROUP_PERMISSIONS, &ids).await?;
     Ok(rows
         .into_iter()
         .map(|r| PermissionGroupOut {
@@ -222,16 +220,7 @@ async fn save(
         }
     })?;
     if let Some(permissions) = permissions {
-        let (owner, other) = ("group_id", "permission_id");
-        replace_links(
-            &mut tx,
-            "permission_group_permissions",
-            owner,
-            other,
-            id,
-            &permissions,
-        )
-        .await?;
+        replace_links(&mut tx, &GROUP_PERMISSIONS, id, &permissions).await?;
     }
     tx.commit().await?;
     by_id(db, id).await?.ok_or(ApiError::NotFound)

@@ -12,24 +12,25 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::routes::{ENDPOINTS, Endpoint};
-use super::{Source, list_page, push_contains};
 use crate::app::AppState;
 use crate::auth::Caller;
+use crate::db::list::{Conditions, Link, ListFilter, ListSource, linked_ids, list_page};
 use crate::db::{Db, Query};
 use crate::http::error::{ApiError, ApiResult};
-use crate::http::filters::{FilterParser, check_renderer};
+use crate::http::filters::{Filter, FilterParser, FromQuery};
 use crate::http::pagination::{PageRequest, Paginated};
-use crate::http::request::{IdPath, RequestUrl};
+use crate::http::request::IdPath;
 use crate::http::time::{self, timestamp};
-use crate::instore::linked_ids;
 
 const COLUMNS: &str =
     "id, name, path, method, label, parent, is_visible_for_user, created_date, modified_date";
-const SOURCE: Source = Source {
-    from: "permissions",
-    columns: COLUMNS,
-    id: "id",
-    kept_count: None,
+const SOURCE: ListSource = ListSource::new("permissions", COLUMNS, "id");
+
+/// Which groups grant which permissions.
+pub const GROUP_PERMISSIONS: Link = Link {
+    table: "permission_group_permissions",
+    owner: "group_id",
+    other: "permission_id",
 };
 
 #[derive(Debug, sqlx::FromRow)]
@@ -76,31 +77,42 @@ pub struct PermissionOut {
     responses((status = 200, body = Paginated<PermissionOut>), (status = 403)))]
 pub async fn list(
     State(state): State<AppState>,
-    url: RequestUrl,
+    Filter(filter): Filter<PermissionFilter>,
     page: PageRequest,
 ) -> ApiResult<axum::Json<Paginated<PermissionOut>>> {
-    check_renderer(&url)?;
-    let mut p = FilterParser::new(&url);
-    let (name, path) = (p.text("name"), p.text("path"));
-    let (method, parent) = (p.text("method"), p.text("parent"));
-    p.finish()?;
-    let dialect = state.db.dialect();
-    let filter = |q: &mut Query| {
-        if let Some(name) = &name {
-            push_contains(q, dialect, "name", name);
-        }
-        for (column, value) in [("path", &path), ("method", &method), ("parent", &parent)] {
-            if let Some(value) = value {
-                q.push(" AND ")
-                    .push(column)
-                    .push(" = ")
-                    .push_bind(value.as_str());
-            }
-        }
-    };
-    let (count, rows) = list_page::<PermissionRow>(&state.db, &SOURCE, &page, filter).await?;
+    let (count, rows) =
+        list_page::<PermissionRow>(&state.db, &SOURCE, page.window(), &filter).await?;
     let results = with_groups(&state.db, rows).await?;
     Ok(axum::Json(page.respond(count, results)?))
+}
+
+/// `name` (contains), `path`, `method`, `parent` (exact).
+#[derive(Debug, Default)]
+pub struct PermissionFilter {
+    pub name: Option<String>,
+    pub path: Option<String>,
+    pub method: Option<String>,
+    pub parent: Option<String>,
+}
+
+impl FromQuery for PermissionFilter {
+    fn from_query(p: &mut FilterParser<'_>) -> Self {
+        PermissionFilter {
+            name: p.text("name"),
+            path: p.text("path"),
+            method: p.text("method"),
+            parent: p.text("parent"),
+        }
+    }
+}
+
+impl ListFilter for PermissionFilter {
+    fn apply(&self, c: &mut Conditions<'_>) {
+        c.contains("name", self.name.as_deref())
+            .eq("path", self.path.as_deref())
+            .eq("method", self.method.as_deref())
+            .eq("parent", self.parent.as_deref());
+    }
 }
 
 /// One permission.
@@ -143,14 +155,7 @@ pub async fn of_staff(
 /// Attaches to each permission the groups that grant it, in one query.
 async fn with_groups(db: &Db, rows: Vec<PermissionRow>) -> Result<Vec<PermissionOut>, sqlx::Error> {
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-    let mut groups = linked_ids(
-        db,
-        "permission_group_permissions",
-        "permission_id",
-        "group_id",
-        &ids,
-    )
-    .await?;
+    let mut groups = linked_ids(db, &GROUP_PERMISSIONS.reversed(), &ids).await?;
     Ok(rows
         .into_iter()
         .map(|r| PermissionOut {

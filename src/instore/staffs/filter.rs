@@ -2,11 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::db::{Dialect, Query};
-use crate::http::error::ApiError;
-use crate::http::filters::FilterParser;
-use crate::http::request::RequestUrl;
-use crate::instore::push_contains;
+use super::queries::{STAFF_GROUPS, STAFF_STORES};
+use crate::db::list::{Conditions, ListFilter};
+use crate::http::filters::{FilterParser, FromQuery};
 
 /// `id`, `is_active`, `is_staff`, `remote_id`, `retail_stores`, `permission_groups` and
 /// `current_store` exact; `first_name`, `last_name`, `email`, `username` case-insensitive
@@ -26,11 +24,9 @@ pub struct StaffFilter {
     pub current_store: Option<i64>,
 }
 
-impl StaffFilter {
-    /// Reads the filters of a request; other parameters (`page`, `fields`, ...) are ignored.
-    pub fn parse(url: &RequestUrl) -> Result<Self, ApiError> {
-        let mut p = FilterParser::new(url);
-        let filter = StaffFilter {
+impl FromQuery for StaffFilter {
+    fn from_query(p: &mut FilterParser<'_>) -> Self {
+        StaffFilter {
             id: p.integer("id"),
             first_name: p.text("first_name"),
             last_name: p.text("last_name"),
@@ -42,49 +38,22 @@ impl StaffFilter {
             retail_stores: p.integer("retail_stores"),
             permission_groups: p.integer("permission_groups"),
             current_store: p.integer("current_store"),
-        };
-        p.finish()?;
-        Ok(filter)
+        }
     }
+}
 
-    /// Appends ` AND …` conditions on `staffs s` to `q`.
-    pub fn push_conditions(&self, q: &mut Query, dialect: Dialect) {
-        if let Some(id) = self.id {
-            q.push(" AND s.id = ").push_bind(id);
-        }
-        for (column, value) in [
-            ("s.first_name", &self.first_name),
-            ("s.last_name", &self.last_name),
-            ("s.email", &self.email),
-            ("s.username", &self.username),
-        ] {
-            if let Some(value) = value {
-                push_contains(q, dialect, column, value);
-            }
-        }
-        if let Some(remote_id) = &self.remote_id {
-            q.push(" AND s.remote_id = ").push_bind(remote_id.as_str());
-        }
-        if let Some(active) = self.is_active {
-            q.push(" AND s.is_active = ").push_bind(active);
-        }
-        if let Some(staff) = self.is_staff {
-            q.push(" AND s.is_staff = ").push_bind(staff);
-        }
-        if let Some(store) = self.retail_stores {
-            q.push(
-                " AND s.id IN (SELECT staff_id FROM staff_retail_stores WHERE retail_store_id = ",
-            )
-            .push_bind(store)
-            .push(")");
-        }
-        if let Some(group) = self.permission_groups {
-            q.push(" AND s.id IN (SELECT staff_id FROM staff_permission_groups WHERE group_id = ")
-                .push_bind(group)
-                .push(")");
-        }
-        if let Some(store) = self.current_store {
-            q.push(" AND s.current_store_id = ").push_bind(store);
-        }
+impl ListFilter for StaffFilter {
+    fn apply(&self, c: &mut Conditions<'_>) {
+        c.eq("s.id", self.id)
+            .contains("s.first_name", self.first_name.as_deref())
+            .contains("s.last_name", self.last_name.as_deref())
+            .contains("s.email", self.email.as_deref())
+            .contains("s.username", self.username.as_deref())
+            .eq("s.remote_id", self.remote_id.as_deref())
+            .eq("s.is_active", self.is_active)
+            .eq("s.is_staff", self.is_staff)
+            .linked("s.id", &STAFF_STORES, self.retail_stores)
+            .linked("s.id", &STAFF_GROUPS, self.permission_groups)
+            .eq("s.current_store_id", self.current_store);
     }
 }

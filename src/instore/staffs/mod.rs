@@ -19,7 +19,7 @@ use crate::app::AppState;
 use crate::auth::Caller;
 use crate::exports::{self, ExportList, ExportParams, StaffsExport};
 use crate::http::error::{ApiError, ApiResult};
-use crate::http::filters::check_renderer;
+use crate::http::filters::Filter;
 use crate::http::json::{Json, present};
 use crate::http::pagination::{PageRequest, Paginated};
 use crate::http::request::{IdPath, RequestUrl};
@@ -178,21 +178,18 @@ pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
     url: RequestUrl,
+    Filter(filter): Filter<StaffFilter>,
     page: PageRequest,
 ) -> ApiResult<Response> {
-    // Exports (`?fields=…`, `?status_cache_key=…`) branch off before the renderer check: they
-    // take `format=csv|xls|xlsx`.
-    let export = |url: &RequestUrl| {
+    let export = |_: &RequestUrl| {
         Ok(ExportList::Staffs(StaffsExport {
-            filter: StaffFilter::parse(url)?,
+            filter: filter.clone(),
         }))
     };
     if let Some(response) = exports::intercept(&state, &caller, &url, export).await? {
         return Ok(response);
     }
-    check_renderer(&url)?;
-    let filter = StaffFilter::parse(&url)?;
-    let (count, staffs) = queries::page(&state.db, &filter, &page).await?;
+    let (count, staffs) = queries::page(&state.db, &filter, page.window()).await?;
     Ok(axum::Json(page.respond(count, staffs)?).into_response())
 }
 
@@ -203,9 +200,7 @@ pub async fn list(
 pub async fn detail(
     State(state): State<AppState>,
     IdPath(id): IdPath,
-    url: RequestUrl,
 ) -> ApiResult<axum::Json<StaffOut>> {
-    check_renderer(&url)?;
     Ok(axum::Json(
         queries::by_id(&state.db, id)
             .await?
@@ -278,9 +273,7 @@ pub async fn destroy(State(state): State<AppState>, IdPath(id): IdPath) -> ApiRe
 pub async fn permission_info(
     State(state): State<AppState>,
     IdPath(id): IdPath,
-    url: RequestUrl,
 ) -> ApiResult<axum::Json<Vec<PermissionOut>>> {
-    check_renderer(&url)?;
     let staff = queries::row(&state.db, id)
         .await?
         .ok_or(ApiError::NotFound)?;
@@ -307,8 +300,6 @@ pub async fn change_password(
     responses((status = 200, body = Vec<DuplicateStaffOut>)))]
 pub async fn duplicate_emails(
     State(state): State<AppState>,
-    url: RequestUrl,
 ) -> ApiResult<axum::Json<Vec<DuplicateStaffOut>>> {
-    check_renderer(&url)?;
     Ok(axum::Json(queries::duplicate_emails(&state.db).await?))
 }

@@ -8,20 +8,31 @@ use chrono::{DateTime, Utc};
 
 use super::filter::StaffFilter;
 use super::{DuplicateStaffOut, StaffOut};
+use crate::db::list::{Link, ListSource, Window, linked_ids, list_page};
 use crate::db::{Db, Query, Target};
-use crate::http::pagination::PageRequest;
-use crate::instore::linked_ids;
-use crate::instore::{Source, list_page, stores};
+use crate::instore::stores;
 
 pub const COLUMNS: &str = "s.id, s.first_name, s.last_name, s.email, s.username, s.remote_id, \
     s.is_active, s.is_staff, s.is_superuser, s.current_store_id, s.last_login, s.date_joined, \
     s.created_date, s.modified_date";
 
-const SOURCE: Source = Source {
-    from: "staffs s",
-    columns: COLUMNS,
-    id: "s.id",
+const SOURCE: ListSource = ListSource {
     kept_count: Some("staffs"),
+    ..ListSource::new("staffs s", COLUMNS, "s.id")
+};
+
+/// A staff's retail stores.
+pub const STAFF_STORES: Link = Link {
+    table: "staff_retail_stores",
+    owner: "staff_id",
+    other: "retail_store_id",
+};
+
+/// A staff's permission groups.
+pub const STAFF_GROUPS: Link = Link {
+    table: "staff_permission_groups",
+    owner: "staff_id",
+    other: "group_id",
 };
 
 #[derive(Clone, Debug, sqlx::FromRow)]
@@ -45,11 +56,9 @@ pub struct StaffRow {
 pub async fn page(
     db: &Db,
     filter: &StaffFilter,
-    page: &PageRequest,
+    window: Window,
 ) -> Result<(i64, Vec<StaffOut>), sqlx::Error> {
-    let dialect = db.dialect();
-    let conditions = |q: &mut Query| filter.push_conditions(q, dialect);
-    let (count, rows) = list_page::<StaffRow>(db, &SOURCE, page, conditions).await?;
+    let (count, rows) = list_page::<StaffRow>(db, &SOURCE, window, filter).await?;
     Ok((count, assemble(db, rows).await?))
 }
 
@@ -90,16 +99,8 @@ pub async fn duplicate_emails(db: &Db) -> Result<Vec<DuplicateStaffOut>, sqlx::E
 /// number of rows.
 pub async fn assemble(db: &Db, rows: Vec<StaffRow>) -> Result<Vec<StaffOut>, sqlx::Error> {
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-    let store_links = linked_ids(
-        db,
-        "staff_retail_stores",
-        "staff_id",
-        "retail_store_id",
-        &ids,
-    )
-    .await?;
-    let mut staff_groups =
-        linked_ids(db, "staff_permission_groups", "staff_id", "group_id", &ids).await?;
+    let store_links = linked_ids(db, &STAFF_STORES, &ids).await?;
+    let mut staff_groups = linked_ids(db, &STAFF_GROUPS, &ids).await?;
     let store_ids: BTreeSet<i64> = store_links
         .values()
         .flatten()

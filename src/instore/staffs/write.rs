@@ -3,12 +3,13 @@
 
 use super::StaffIn;
 use super::queries::{self, StaffRow};
+use super::queries::{STAFF_GROUPS, STAFF_STORES};
 use crate::auth::password::Passwords;
 use crate::auth::token::{self, AccountKind};
+use crate::db::list::{push_id_list, replace_links};
 use crate::db::{Db, Query, Tx};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::time;
-use crate::instore::replace_links;
 use crate::instore::validate::{Checker, Table, existing_ids, missing_pk};
 
 pub const FIRST_NAME_MAX: usize = 30;
@@ -182,31 +183,15 @@ pub async fn save(
         }
     })?;
     if let Some(stores) = &stores {
-        replace_links(
-            &mut tx,
-            "staff_retail_stores",
-            "staff_id",
-            "retail_store_id",
-            staff_id,
-            stores,
-        )
-        .await?;
+        replace_links(&mut tx, &STAFF_STORES, staff_id, stores).await?;
         // A store taken away cannot stay the one the staff is logged in at.
         let mut q = Query::new("UPDATE staffs SET current_store_id = NULL WHERE id = ");
         q.push_bind(staff_id).push(" AND current_store_id NOT IN ");
-        crate::instore::validate::push_id_list(&mut q, stores);
+        push_id_list(&mut q, stores);
         q.execute(&mut tx).await?;
     }
     if let Some(groups) = &groups {
-        replace_links(
-            &mut tx,
-            "staff_permission_groups",
-            "staff_id",
-            "group_id",
-            staff_id,
-            groups,
-        )
-        .await?;
+        replace_links(&mut tx, &STAFF_GROUPS, staff_id, groups).await?;
     }
     if current.as_ref().is_some_and(|c| c.is_active) && !m.is_active {
         end_sessions(&mut tx, staff_id).await?;

@@ -12,11 +12,12 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::app::AppState;
+use crate::db::list::{Conditions, ListFilter};
 use crate::http::error::{ApiError, ApiResult};
-use crate::http::filters::{FilterParser, check_renderer};
+use crate::http::filters::{Filter, FilterParser, FromQuery};
 use crate::http::json::{Json, present};
 use crate::http::pagination::{PageRequest, Paginated};
-use crate::http::request::{IdPath, RequestUrl};
+use crate::http::request::IdPath;
 use crate::http::time::timestamp;
 use crate::instore::geography::TownshipOut;
 
@@ -109,6 +110,30 @@ pub struct StoreFilter {
     pub city: Option<i64>,
 }
 
+impl FromQuery for StoreFilter {
+    fn from_query(p: &mut FilterParser<'_>) -> Self {
+        StoreFilter {
+            name: p.text("name"),
+            is_active: p.boolean("is_active"),
+            remote_id: p.text("remote_id"),
+            omnitron_id: p.integer("omnitron_id"),
+            township: p.integer("township"),
+            city: p.integer("city"),
+        }
+    }
+}
+
+impl ListFilter for StoreFilter {
+    fn apply(&self, c: &mut Conditions<'_>) {
+        c.contains("rs.name", self.name.as_deref())
+            .eq("rs.is_active", self.is_active)
+            .eq("rs.remote_id", self.remote_id.as_deref())
+            .eq("rs.omnitron_id", self.omnitron_id)
+            .eq("t.id", self.township)
+            .eq("c.id", self.city);
+    }
+}
+
 /// Lists stores; filters `name` (contains), `is_active`, `remote_id`, `omnitron_id`,
 /// `township`, `city`.
 #[utoipa::path(get, path = "/api/v1/retail_stores/", tag = "instore retail stores",
@@ -119,21 +144,10 @@ pub struct StoreFilter {
     responses((status = 200, body = Paginated<StoreOut>), (status = 403)))]
 pub async fn list(
     State(state): State<AppState>,
-    url: RequestUrl,
+    Filter(filter): Filter<StoreFilter>,
     page: PageRequest,
 ) -> ApiResult<axum::Json<Paginated<StoreOut>>> {
-    check_renderer(&url)?;
-    let mut p = FilterParser::new(&url);
-    let filter = StoreFilter {
-        name: p.text("name"),
-        is_active: p.boolean("is_active"),
-        remote_id: p.text("remote_id"),
-        omnitron_id: p.integer("omnitron_id"),
-        township: p.integer("township"),
-        city: p.integer("city"),
-    };
-    p.finish()?;
-    let (count, stores) = queries::page(&state.db, &filter, &page).await?;
+    let (count, stores) = queries::page(&state.db, &filter, page.window()).await?;
     Ok(axum::Json(page.respond(count, stores)?))
 }
 

@@ -4,13 +4,12 @@
 use chrono::{DateTime, Utc};
 
 use super::{AddressOut, StoreFilter, StoreIn, StoreOut};
+use crate::db::list::{ListSource, Window, list_page, push_id_list};
 use crate::db::{Db, Query, Tx};
 use crate::http::error::{ApiError, ApiResult};
-use crate::http::pagination::PageRequest;
 use crate::http::time;
 use crate::instore::geography::{TownshipRow, township_columns};
-use crate::instore::validate::{Checker, missing_pk, push_id_list, text_problem};
-use crate::instore::{Source, list_page, push_contains};
+use crate::instore::validate::{Checker, missing_pk, text_problem};
 
 const FROM: &str = "retail_stores rs JOIN addresses a ON a.retail_store_id = rs.id \
     JOIN townships t ON t.id = a.township_id JOIN cities c ON c.id = t.city_id";
@@ -26,12 +25,7 @@ const COLUMNS: &str = concat!(
     township_columns!()
 );
 
-const SOURCE: Source = Source {
-    from: FROM,
-    columns: COLUMNS,
-    id: "rs.id",
-    kept_count: None,
-};
+const SOURCE: ListSource = ListSource::new(FROM, COLUMNS, "rs.id");
 
 pub const NAME_MAX: usize = 255;
 const REMOTE_ID_MAX: usize = 255;
@@ -89,30 +83,9 @@ impl From<StoreRow> for StoreOut {
 pub async fn page(
     db: &Db,
     filter: &StoreFilter,
-    page: &PageRequest,
+    window: Window,
 ) -> Result<(i64, Vec<StoreOut>), sqlx::Error> {
-    let dialect = db.dialect();
-    let conditions = |q: &mut Query| {
-        if let Some(name) = &filter.name {
-            push_contains(q, dialect, "rs.name", name);
-        }
-        if let Some(active) = filter.is_active {
-            q.push(" AND rs.is_active = ").push_bind(active);
-        }
-        if let Some(remote_id) = &filter.remote_id {
-            q.push(" AND rs.remote_id = ").push_bind(remote_id.as_str());
-        }
-        if let Some(id) = filter.omnitron_id {
-            q.push(" AND rs.omnitron_id = ").push_bind(id);
-        }
-        if let Some(id) = filter.township {
-            q.push(" AND t.id = ").push_bind(id);
-        }
-        if let Some(id) = filter.city {
-            q.push(" AND c.id = ").push_bind(id);
-        }
-    };
-    let (count, rows) = list_page::<StoreRow>(db, &SOURCE, page, conditions).await?;
+    let (count, rows) = list_page::<StoreRow>(db, &SOURCE, window, filter).await?;
     Ok((count, rows.into_iter().map(Into::into).collect()))
 }
 
