@@ -128,6 +128,24 @@ impl FromRequestParts<AppState> for Caller {
     }
 }
 
+/// A caller that may do anything outside Instore: a B2B superuser or a service token. The
+/// extractor answers 401 without a valid token and 403 for any other caller.
+#[derive(Clone, Debug)]
+pub struct Superuser(pub Caller);
+
+impl FromRequestParts<AppState> for Superuser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let caller = Caller::from_request_parts(parts, state).await?;
+        caller.require_superuser()?;
+        Ok(Superuser(caller))
+    }
+}
+
 /// Resolves a token to its caller; deactivated accounts are refused on every request.
 pub async fn authenticate(state: &AppState, token: &str) -> Result<Caller, ApiError> {
     let digest = token::digest(token);

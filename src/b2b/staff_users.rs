@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 use super::accounts::{ACCOUNT_COLUMNS, Account, StaffUserOut};
 use super::user_filter::UserFilter;
 use crate::app::AppState;
-use crate::auth::Caller;
+use crate::auth::Superuser;
 use crate::db::list::{ListSource, list_page};
 use crate::db::{Db, Query};
 use crate::exports::{self, ExportList, ExportParams, StaffUsersExport};
@@ -42,12 +42,11 @@ pub fn router() -> Router<AppState> {
         (status = 403), (status = 404, description = "Invalid page, or unknown export key")))]
 pub async fn list(
     State(state): State<AppState>,
-    caller: Caller,
+    Superuser(caller): Superuser,
     url: RequestUrl,
     Filter(filter): Filter<UserFilter>,
     page: PageRequest,
 ) -> ApiResult<Response> {
-    caller.require_superuser()?;
     let export = |_: &RequestUrl| {
         let filter = filter.clone();
         Ok(ExportList::StaffUsers(StaffUsersExport { filter }))
@@ -67,10 +66,9 @@ pub async fn list(
     params(("id" = i64, Path)), responses((status = 200, body = StaffUserOut), (status = 404)))]
 pub async fn detail(
     State(state): State<AppState>,
-    caller: Caller,
+    _: Superuser,
     IdPath(id): IdPath,
 ) -> ApiResult<axum::Json<StaffUserOut>> {
-    caller.require_superuser()?;
     let account = staff_by_id(&state.db, id)
         .await?
         .ok_or(ApiError::NotFound)?;
@@ -88,11 +86,10 @@ pub struct StaffUserPatch {
     responses((status = 200, body = StaffUserPatch), (status = 400), (status = 404)))]
 pub async fn update(
     State(state): State<AppState>,
-    caller: Caller,
+    _: Superuser,
     IdPath(id): IdPath,
     Json(patch): Json<StaffUserPatch>,
 ) -> ApiResult<axum::Json<StaffUserPatch>> {
-    caller.require_superuser()?;
     let current = staff_by_id(&state.db, id)
         .await?
         .ok_or(ApiError::NotFound)?;

@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 use self::store::{DivisionFields, DivisionFilter, DivisionOut, DivisionRow};
 use super::user_filter::DIVISION_TYPES;
 use crate::app::AppState;
-use crate::auth::Caller;
+use crate::auth::{Caller, Superuser};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::filters::Filter;
 use crate::http::json::{Json, present};
@@ -60,11 +60,10 @@ pub struct DivisionIn {
     responses((status = 200, body = Paginated<DivisionOut>), (status = 403)))]
 pub async fn list(
     State(state): State<AppState>,
-    caller: Caller,
+    _: Superuser,
     Filter(filter): Filter<DivisionFilter>,
     page: PageRequest,
 ) -> ApiResult<axum::Json<Paginated<DivisionOut>>> {
-    caller.require_superuser()?;
     let (count, rows) = store::list(&state.db, &filter, page.window()).await?;
     page.respond_rows(count, rows)
 }
@@ -73,10 +72,9 @@ pub async fn list(
     responses((status = 201, body = DivisionOut), (status = 400), (status = 403)))]
 pub async fn create(
     State(state): State<AppState>,
-    caller: Caller,
+    _: Superuser,
     Json(body): Json<DivisionIn>,
 ) -> ApiResult<(StatusCode, axum::Json<DivisionOut>)> {
-    caller.require_superuser()?;
     let mut tx = state.db.begin().await?;
     let fields = merge(&mut tx, None, body, true).await?;
     let id = store::insert(&mut tx, &fields).await?;
@@ -89,10 +87,9 @@ pub async fn create(
     responses((status = 200, body = DivisionOut), (status = 404)))]
 pub async fn detail(
     State(state): State<AppState>,
-    caller: Caller,
+    _: Superuser,
     IdPath(id): IdPath,
 ) -> ApiResult<axum::Json<DivisionOut>> {
-    caller.require_superuser()?;
     let row = store::by_id(&state.db, id)
         .await?
         .ok_or(ApiError::NotFound)?;
@@ -143,10 +140,9 @@ async fn write(
     responses((status = 204), (status = 400, description = "Still in use"), (status = 404)))]
 pub async fn remove(
     State(state): State<AppState>,
-    caller: Caller,
+    _: Superuser,
     IdPath(id): IdPath,
 ) -> ApiResult<StatusCode> {
-    caller.require_superuser()?;
     let mut tx = state.db.begin().await?;
     store::by_id(&mut tx, id).await?.ok_or(ApiError::NotFound)?;
     if store::in_use(&mut tx, id).await? {
@@ -164,10 +160,9 @@ pub async fn remove(
     responses((status = 200, description = "`{}`"), (status = 404)))]
 pub async fn activate(
     State(state): State<AppState>,
-    caller: Caller,
+    _: Superuser,
     IdPath(id): IdPath,
 ) -> ApiResult<axum::Json<serde_json::Value>> {
-    caller.require_superuser()?;
     let mut tx = state.db.begin().await?;
     store::by_id(&mut tx, id).await?.ok_or(ApiError::NotFound)?;
     store::set_active(&mut tx, id, true).await?;
@@ -181,10 +176,9 @@ pub async fn activate(
     responses((status = 200, description = "`{}`"), (status = 404)))]
 pub async fn deactivate(
     State(state): State<AppState>,
-    caller: Caller,
+    _: Superuser,
     IdPath(id): IdPath,
 ) -> ApiResult<axum::Json<serde_json::Value>> {
-    caller.require_superuser()?;
     let mut tx = state.db.begin().await?;
     store::by_id(&mut tx, id).await?.ok_or(ApiError::NotFound)?;
     let users = store::deactivate_users(&mut tx, id, !state.commerce.is_local()).await?;
