@@ -103,6 +103,34 @@ pub struct Config {
     )]
     pub commerce_timeout_ms: u64,
 
+    /// Most Commerce calls in flight at once; further calls wait up to the timeout, then 502.
+    #[arg(
+        long,
+        env = "KADRO_COMMERCE_MAX_IN_FLIGHT",
+        default_value_t = 8,
+        global = true
+    )]
+    pub commerce_max_in_flight: usize,
+
+    /// Consecutive Commerce failures or timeouts that open the circuit breaker: while it is
+    /// open, Commerce-dependent writes answer 502 at once.
+    #[arg(
+        long,
+        env = "KADRO_COMMERCE_BREAKER_FAILURES",
+        default_value_t = 5,
+        global = true
+    )]
+    pub commerce_breaker_failures: u32,
+
+    /// Milliseconds an open breaker waits before it lets one trial call through.
+    #[arg(
+        long,
+        env = "KADRO_COMMERCE_BREAKER_COOLDOWN_MS",
+        default_value_t = 5_000,
+        global = true
+    )]
+    pub commerce_breaker_cooldown_ms: u64,
+
     /// Comma-separated service (Omnitron) tokens that act as superuser.
     #[arg(
         long,

@@ -91,7 +91,7 @@ pub async fn seed(state: &AppState) -> anyhow::Result<Option<DemoSummary>> {
             division_id: division_ids[i % division_ids.len()],
             shop_token: &token,
         };
-        let id = users::insert(&mut tx, &new).await?;
+        let id = users::insert(&mut tx, &new, false).await?;
         users::set_remote_id(&mut tx, id, id).await?;
         if i % 10 == 9 {
             users::set_active(&mut tx, id, false).await?;

@@ -85,10 +85,13 @@ pub async fn credentials_by_email(
     db: &Db,
     email: &str,
 ) -> Result<Option<Credentials>, sqlx::Error> {
-    Query::new("SELECT id, password_hash, is_active FROM users WHERE lower(email) = lower($1)")
-        .bind(email)
-        .fetch_optional(db)
-        .await
+    Query::new(
+        "SELECT id, password_hash, is_active FROM users \
+         WHERE lower(email) = lower($1) AND registering = FALSE",
+    )
+    .bind(email)
+    .fetch_optional(db)
+    .await
 }
 
 pub async fn by_id<'a>(
@@ -142,4 +145,17 @@ pub async fn insert_staff(tx: &mut Tx, new: NewStaffAccount<'_>) -> Result<i64, 
 
 pub async fn count(db: &Db) -> Result<i64, sqlx::Error> {
     Query::new("SELECT COUNT(*) FROM users").scalar(db).await
+}
+
+/// Locks the active superusers until the transaction ends (PostgreSQL; SQLite's write
+/// transaction already excludes every other writer) and says whether `id` is the only one:
+/// then demoting or deactivating it would leave nobody able to administer kadro. Holding the
+/// lock until the change commits makes two such requests racing each other safe.
+pub async fn is_last_superuser(tx: &mut Tx, id: i64) -> Result<bool, sqlx::Error> {
+    let lock = format!(
+        "SELECT id FROM users WHERE is_superuser = TRUE AND is_active = TRUE AND is_staff = TRUE {}",
+        tx.dialect().for_update()
+    );
+    let ids: Vec<i64> = Query::new(lock).scalars(&mut *tx).await?;
+    Ok(ids == [id])
 }

@@ -8,7 +8,7 @@ use axum::routing::get;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::accounts::{ACCOUNT_COLUMNS, Account, StaffUserOut};
+use super::accounts::{self, ACCOUNT_COLUMNS, Account, StaffUserOut};
 use super::user_filter::UserFilter;
 use crate::app::AppState;
 use crate::auth::Superuser;
@@ -114,25 +114,18 @@ async fn staff_by_id(db: &Db, id: i64) -> Result<Option<Account>, sqlx::Error> {
     .await
 }
 
-/// Sets `is_superuser`; a demotion only happens while another active superuser remains. The
-/// active superusers are locked first (PostgreSQL; SQLite's write transaction is exclusive
-/// already), so two concurrent demotions cannot both pass and leave nobody. False when refused.
+/// Sets `is_superuser`; the last active superuser is not demoted
+/// ([`accounts::is_last_superuser`]). False when refused.
 async fn set_superuser(db: &Db, id: i64, value: bool) -> Result<bool, sqlx::Error> {
     let mut tx = db.begin().await?;
-    let lock = format!(
-        "SELECT id FROM users WHERE is_superuser = TRUE AND is_active = TRUE AND is_staff = TRUE {}",
-        tx.dialect().for_update()
-    );
-    Query::new(lock).scalars::<i64>(&mut tx).await?;
-    let changed = Query::new(
-        "UPDATE users SET is_superuser = $1 WHERE id = $2 AND is_staff = TRUE AND ($1 = TRUE OR EXISTS \
-         (SELECT 1 FROM users other WHERE other.id <> $2 AND other.is_superuser = TRUE \
-          AND other.is_active = TRUE AND other.is_staff = TRUE))",
-    )
-    .bind(value)
-    .bind(id)
-    .execute(&mut tx)
-    .await?;
+    if !value && accounts::is_last_superuser(&mut tx, id).await? {
+        return Ok(false);
+    }
+    Query::new("UPDATE users SET is_superuser = $1 WHERE id = $2 AND is_staff = TRUE")
+        .bind(value)
+        .bind(id)
+        .execute(&mut tx)
+        .await?;
     tx.commit().await?;
-    Ok(changed == 1)
+    Ok(true)
 }

@@ -4,14 +4,17 @@
 //! Without `KADRO_COMMERCE_URL` kadro runs in local mode: it is the system of record, a user's
 //! `remote_id` is its own id and no call is made ([`Commerce::Local`]).
 
+mod guard;
 pub mod jobs;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::config::{Config, Secret};
+pub use guard::{CommerceGuard, GuardSettings, Refused};
 
 /// Why a Commerce call failed; every case answers 502 `api_connection_error`.
 #[derive(Debug, thiserror::Error)]
@@ -22,6 +25,31 @@ pub enum CommerceError {
     Transport(String),
     #[error("Commerce answered something unreadable: {0}")]
     Invalid(String),
+    #[error("Commerce not called: {0:?}")]
+    Refused(Refused),
+}
+
+impl CommerceError {
+    /// Whether the failure says Commerce is unhealthy (what the breaker counts): no answer, a
+    /// server error or an unreadable answer. A 4xx is Commerce refusing this request.
+    fn is_outage(&self) -> bool {
+        match self {
+            CommerceError::Status { status, .. } => *status >= 500,
+            CommerceError::Transport(_) | CommerceError::Invalid(_) => true,
+            CommerceError::Refused(_) => false,
+        }
+    }
+
+    fn outcome(&self) -> &'static str {
+        match self {
+            CommerceError::Status { status, .. } if *status >= 500 => "server_error",
+            CommerceError::Status { .. } => "refused_request",
+            CommerceError::Transport(_) => "unreachable",
+            CommerceError::Invalid(_) => "invalid_answer",
+            CommerceError::Refused(Refused::Open) => "breaker_open",
+            CommerceError::Refused(Refused::Busy) => "busy",
+        }
+    }
 }
 
 impl From<CommerceError> for crate::http::error::ApiError {
@@ -41,6 +69,7 @@ pub struct Remote {
     client: reqwest::Client,
     base: String,
     token: Option<Secret>,
+    guard: Arc<CommerceGuard>,
 }
 
 /// The profile sent on registration and on profile updates.
@@ -72,6 +101,12 @@ impl Commerce {
             client,
             base: base.trim_end_matches('/').to_owned(),
             token: config.commerce_token.clone(),
+            guard: Arc::new(CommerceGuard::new(GuardSettings {
+                max_in_flight: config.commerce_max_in_flight,
+                breaker_failures: config.commerce_breaker_failures.max(1),
+                cooldown: Duration::from_millis(config.commerce_breaker_cooldown_ms),
+                queue_wait: config.commerce_timeout(),
+            })),
         }))
     }
 
@@ -81,7 +116,33 @@ impl Commerce {
 }
 
 impl Remote {
+    /// Whether the circuit breaker currently fails calls fast.
+    pub fn breaker_open(&self) -> bool {
+        self.guard.is_open()
+    }
+
+    /// One call through the bulkhead and the breaker.
     async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<Value, CommerceError> {
+        let result = match self.guard.enter().await {
+            Ok(pass) => {
+                let result = self.send_now(method, path, body).await;
+                let outage = result.as_ref().err().is_some_and(CommerceError::is_outage);
+                self.guard.finish(pass, !outage);
+                result
+            }
+            Err(refused) => Err(CommerceError::Refused(refused)),
+        };
+        let outcome = result.as_ref().err().map_or("ok", CommerceError::outcome);
+        metrics::counter!("kadro_commerce_calls_total", "outcome" => outcome).increment(1);
+        result
+    }
+
+    async fn send_now(
         &self,
         method: reqwest::Method,
         path: &str,

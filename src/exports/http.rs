@@ -165,9 +165,8 @@ pub async fn start(
     jobs::enqueue(
         &mut tx,
         NewJob {
-            kind: BUILD_JOB,
-            payload,
             max_attempts: MAX_ATTEMPTS,
+            ..NewJob::new(BUILD_JOB, payload)
         },
     )
     .await?;

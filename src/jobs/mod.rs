@@ -49,6 +49,8 @@ pub struct NewJob {
     pub kind: &'static str,
     pub payload: Value,
     pub max_attempts: i64,
+    /// How long after now the job first becomes due.
+    pub delay: Duration,
 }
 
 impl NewJob {
@@ -57,7 +59,14 @@ impl NewJob {
             kind,
             payload,
             max_attempts: 25,
+            delay: Duration::ZERO,
         }
+    }
+
+    /// The job first becomes due after `delay`.
+    pub fn after(mut self, delay: Duration) -> Self {
+        self.delay = delay;
+        self
     }
 }
 
@@ -76,14 +85,25 @@ pub async fn enqueue<'a>(target: impl Into<Target<'a>>, job: NewJob) -> Result<i
     let now = time::now();
     Query::new(
         "INSERT INTO jobs (kind, payload, status, attempts, max_attempts, run_at, created_at, updated_at) \
-         VALUES ($1, $2, 'queued', 0, $3, $4, $4, $4) RETURNING id",
+         VALUES ($1, $2, 'queued', 0, $3, $4, $5, $5) RETURNING id",
     )
     .bind(job.kind)
     .bind(job.payload.to_string())
     .bind(job.max_attempts)
+    .bind(now + chrono::Duration::from_std(job.delay).unwrap_or_default())
     .bind(now)
     .scalar(target)
     .await
+}
+
+/// Removes a job that has not started yet (its work became unnecessary); false when it is
+/// already running or finished.
+pub async fn cancel<'a>(target: impl Into<Target<'a>>, id: i64) -> Result<bool, sqlx::Error> {
+    let n = Query::new("DELETE FROM jobs WHERE id = $1 AND status = 'queued'")
+        .bind(id)
+        .execute(target)
+        .await?;
+    Ok(n == 1)
 }
 
 /// Claims the next due job for `worker` until `now + lease`: a queued job whose time has come,

@@ -85,7 +85,7 @@ async fn deactivated_account_token_is_rejected(app: TestApp) {
     assert_eq!(body, json!({ "detail": "User inactive or deleted." }));
 }
 
-async fn set_password(app: &TestApp, email: &str, password: &str) {
+pub async fn set_password(app: &TestApp, email: &str, password: &str) {
     Query::new("UPDATE users SET password_hash = $1 WHERE email = $2")
         .bind(hash_now(password).unwrap())
         .bind(email)

@@ -203,9 +203,8 @@ async fn permanent_failure_and_exhausted_attempts(app: TestApp) {
     let limited = jobs::enqueue(
         &app.state.db,
         NewJob {
-            kind: "test.flaky",
-            payload: json!({}),
             max_attempts: 2,
+            ..NewJob::new("test.flaky", json!({}))
         },
     )
     .await

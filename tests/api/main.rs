@@ -6,6 +6,7 @@ mod helpers;
 
 mod auth;
 mod b2b_commerce;
+mod b2b_commerce_faults;
 mod b2b_divisions;
 mod b2b_users;
 mod cli;

@@ -1,6 +1,11 @@
-//! The rules of seed 004 for creating, updating and (de)activating users, with the Commerce
-//! calls made inside the transaction: the local change commits only after Commerce accepted,
-//! so a Commerce failure leaves nothing behind.
+//! The rules of seed 004 for creating, updating and (de)activating users.
+//!
+//! No transaction, connection or SQLite writer turn is held while Commerce is called (see
+//! `ARCHITECTURE.md`, "Commerce calls"): a create reserves the user in a short transaction,
+//! calls Commerce, then confirms or removes it in a second one; an update or (de)activation
+//! calls Commerce first and commits after it accepted. Each queues a recovery job beforehand
+//! that sets things right if the process dies in between; the commit cancels it. A Commerce
+//! failure answers 502 and leaves no change visible.
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -8,10 +13,13 @@ use utoipa::ToSchema;
 use super::store::{self, NewUser, Profile, UserRow, UserScope};
 use crate::app::AppState;
 use crate::auth::token;
+use crate::b2b::accounts;
 use crate::commerce::{self, Commerce};
+use crate::db::Tx;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::json::present;
 use crate::http::validate::{Validator, invalid_pk};
+use crate::jobs;
 
 const NAME_MAX: usize = 150;
 const PHONE_MAX: usize = 128;
@@ -107,41 +115,6 @@ pub async fn create(
     let email = email.trim().to_owned();
     let password_hash = state.passwords.hash(password.clone()).await?;
 
-    let mut tx = state.db.begin().await?;
-    let division_row = store::division_in_scope(&mut tx, scope, division)
-        .await?
-        .ok_or_else(|| ApiError::field("division", invalid_pk(division)))?;
-    if !division_row.is_active {
-        return Err(ApiError::division_not_active());
-    }
-    let created = |id| UserCreatedOut {
-        id,
-        email: email.clone(),
-        first_name: first_name.clone(),
-        last_name: last_name.clone(),
-        phone_number: phone.clone(),
-        division: Some(division),
-    };
-    if let Some(existing) = store::by_email(&mut tx, &email).await? {
-        if !existing.account.is_superuser {
-            return Err(ApiError::user_already_exists());
-        }
-        // An existing superuser re-registered: only the profile fields are updated.
-        let profile = Profile {
-            first_name: first_name.clone(),
-            last_name: last_name.clone(),
-            phone_number: phone.clone(),
-            division_id: Some(division),
-            is_active: existing.account.is_active,
-        };
-        store::update_profile(&mut tx, existing.account.id, &profile).await?;
-        tx.commit().await?;
-        return Ok(UserCreatedOut {
-            email: existing.account.email,
-            ..created(existing.account.id)
-        });
-    }
-    let shop_token = token::generate();
     let new = NewUser {
         email: &email,
         password_hash: &password_hash,
@@ -149,35 +122,117 @@ pub async fn create(
         last_name: &last_name,
         phone_number: &phone,
         division_id: division,
-        shop_token: &shop_token,
+        shop_token: &token::generate(),
     };
-    let id = store::insert(&mut tx, &new).await.map_err(|e| {
+    let id = match reserve(state, scope, &new).await? {
+        Reserved::Existing(id) => id,
+        Reserved::New { id, recovery } => {
+            if let Some(recovery) = recovery {
+                register(state, id, recovery, &new, &password).await?;
+            }
+            id
+        }
+    };
+    Ok(UserCreatedOut {
+        id,
+        email: email.clone(),
+        first_name,
+        last_name,
+        phone_number: phone,
+        division: Some(division),
+    })
+}
+
+/// What the first step of a create did.
+pub enum Reserved {
+    /// An existing superuser re-registered: its profile was updated, nothing else happens.
+    Existing(i64),
+    /// A new user: reserved with its recovery job (Commerce mode), or complete (local mode).
+    New { id: i64, recovery: Option<i64> },
+}
+
+/// The first short transaction of a create: checks the division and the email, then inserts
+/// the user. With Commerce the row is reserved (`registering`: no reader sees it) with a
+/// recovery job that settles it if this request dies before [`register`] ends.
+pub async fn reserve(state: &AppState, scope: UserScope, new: &NewUser<'_>) -> ApiResult<Reserved> {
+    let mut tx = state.db.begin().await?;
+    let division_row = store::division_in_scope(&mut tx, scope, new.division_id)
+        .await?
+        .ok_or_else(|| ApiError::field("division", invalid_pk(new.division_id)))?;
+    if !division_row.is_active {
+        return Err(ApiError::division_not_active());
+    }
+    if let Some(existing) = store::by_email(&mut tx, new.email).await? {
+        if !existing.account.is_superuser {
+            return Err(ApiError::user_already_exists());
+        }
+        let profile = Profile {
+            first_name: new.first_name.to_owned(),
+            last_name: new.last_name.to_owned(),
+            phone_number: new.phone_number.to_owned(),
+            division_id: Some(new.division_id),
+            is_active: existing.account.is_active,
+        };
+        store::update_profile(&mut tx, existing.account.id, &profile).await?;
+        tx.commit().await?;
+        return Ok(Reserved::Existing(existing.account.id));
+    }
+    let remote = !state.commerce.is_local();
+    let id = store::insert(&mut tx, new, remote).await.map_err(|e| {
         if crate::db::is_unique_violation(&e) {
             ApiError::user_already_exists()
         } else {
             e.into()
         }
     })?;
-    match &state.commerce {
-        Commerce::Local => store::set_remote_id(&mut tx, id, id).await?,
-        Commerce::Remote(remote) => {
-            let profile = commerce::Profile {
-                email: &email,
-                first_name: &first_name,
-                last_name: &last_name,
-                phone_number: &phone,
-            };
-            match remote.register(&profile, &password).await? {
-                Some(remote_id) => store::set_remote_id(&mut tx, id, remote_id).await?,
-                None => {
-                    commerce::jobs::queue_update_remote_id(&mut tx, id).await?;
-                }
-            }
+    let recovery = if remote {
+        Some(commerce::jobs::queue_settle_registration(&mut tx, &state.config, id).await?)
+    } else {
+        store::set_remote_id(&mut tx, id, id).await?;
+        None
+    };
+    tx.commit().await?;
+    Ok(Reserved::New { id, recovery })
+}
+
+/// Registers a reserved user on Commerce with no transaction open, then confirms it (Commerce
+/// accepted) or removes it (Commerce failed: 502 and no trace); either way `recovery` is not
+/// needed any more.
+pub async fn register(
+    state: &AppState,
+    id: i64,
+    recovery: i64,
+    new: &NewUser<'_>,
+    password: &str,
+) -> ApiResult<()> {
+    let Commerce::Remote(remote) = &state.commerce else {
+        return Ok(());
+    };
+    let profile = commerce::Profile {
+        email: new.email,
+        first_name: new.first_name,
+        last_name: new.last_name,
+        phone_number: new.phone_number,
+    };
+    let remote_id = match remote.register(&profile, password).await {
+        Ok(remote_id) => remote_id,
+        Err(e) => {
+            let mut tx = state.db.begin().await?;
+            store::release_registration(&mut tx, id).await?;
+            jobs::cancel(&mut tx, recovery).await?;
+            tx.commit().await?;
+            return Err(e.into());
         }
+    };
+    let mut tx = state.db.begin().await?;
+    store::confirm_registration(&mut tx, id, remote_id).await?;
+    if remote_id.is_none() {
+        commerce::jobs::queue_update_remote_id(&mut tx, id).await?;
     }
+    jobs::cancel(&mut tx, recovery).await?;
     tx.commit().await?;
     state.job_signal.notify_one();
-    Ok(created(id))
+    Ok(())
 }
 
 pub async fn update(
@@ -203,13 +258,12 @@ pub async fn update(
     }
     v.finish()?;
 
-    let mut tx = state.db.begin().await?;
-    let user = store::by_id(&mut tx, scope, id)
+    let user = store::by_id(&state.db, scope, id)
         .await?
         .ok_or(ApiError::NotFound)?;
     let division_active = match body.division.flatten() {
         Some(division) => {
-            let row = store::division_in_scope(&mut tx, scope, division)
+            let row = store::division_in_scope(&state.db, scope, division)
                 .await?
                 .ok_or_else(|| ApiError::field("division", invalid_pk(division)))?;
             if !row.is_active {
@@ -237,19 +291,26 @@ pub async fn update(
         division_id: body.division.flatten().or(user.account.division_id),
         is_active: true,
     };
-    store::update_profile(&mut tx, id, &profile).await?;
-    if let Commerce::Remote(remote) = &state.commerce {
-        let sent = commerce::Profile {
-            email: &user.account.email,
-            first_name: &profile.first_name,
-            last_name: &profile.last_name,
-            phone_number: &profile.phone_number,
-        };
-        remote.update_profile(&sent).await?;
-        if let (true, Some(remote_id)) = (reactivated, user.account.remote_id) {
-            remote.set_active(remote_id, true).await?;
+    let recovery = match &state.commerce {
+        Commerce::Local => None,
+        Commerce::Remote(remote) => {
+            let recovery = queue_recovery(state, id).await?;
+            let sent = commerce::Profile {
+                email: &user.account.email,
+                first_name: &profile.first_name,
+                last_name: &profile.last_name,
+                phone_number: &profile.phone_number,
+            };
+            remote.update_profile(&sent).await?;
+            if let (true, Some(remote_id)) = (reactivated, user.account.remote_id) {
+                remote.set_active(remote_id, true).await?;
+            }
+            Some(recovery)
         }
-    }
+    };
+    let mut tx = state.db.begin().await?;
+    store::update_profile(&mut tx, id, &profile).await?;
+    settle(&mut tx, recovery).await?;
     tx.commit().await?;
     Ok(UserUpdatedOut {
         id,
@@ -260,25 +321,67 @@ pub async fn update(
     })
 }
 
-/// Activates (after checking the division) or deactivates a user, then tells Commerce.
+/// Activates (after checking the division) or deactivates a user: Commerce is told first, with
+/// no transaction open, then the change commits. The last active superuser is not deactivated.
 pub async fn set_active(
     state: &AppState,
     scope: UserScope,
     id: i64,
     active: bool,
 ) -> ApiResult<()> {
-    let mut tx = state.db.begin().await?;
-    let user: UserRow = store::by_id(&mut tx, scope, id)
+    let user: UserRow = store::by_id(&state.db, scope, id)
         .await?
         .ok_or(ApiError::NotFound)?;
     if active && user.division_active == Some(false) {
         return Err(ApiError::division_not_active());
     }
-    store::set_active(&mut tx, id, active).await?;
-    if let (Commerce::Remote(remote), Some(remote_id)) = (&state.commerce, user.account.remote_id) {
-        remote.set_active(remote_id, active).await?;
+    let recovery = match (&state.commerce, user.account.remote_id) {
+        (Commerce::Remote(remote), Some(remote_id)) => {
+            // Checked again under lock below; this spares Commerce a change that is refused.
+            if !active && user.account.is_superuser {
+                let mut tx = state.db.begin().await?;
+                refuse_last_superuser(&mut tx, id).await?;
+            }
+            let recovery = queue_recovery(state, id).await?;
+            remote.set_active(remote_id, active).await?;
+            Some(recovery)
+        }
+        _ => None,
+    };
+    let mut tx = state.db.begin().await?;
+    if !active {
+        refuse_last_superuser(&mut tx, id).await?;
     }
+    store::set_active(&mut tx, id, active).await?;
+    settle(&mut tx, recovery).await?;
     tx.commit().await?;
+    Ok(())
+}
+
+async fn refuse_last_superuser(tx: &mut Tx, id: i64) -> ApiResult<()> {
+    if accounts::is_last_superuser(tx, id).await? {
+        return Err(ApiError::BadRequest(
+            "The last active superuser cannot be deactivated.".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Queues, in a short transaction of its own, the job that sends the user as kadro has it to
+/// Commerce if this request dies between its Commerce call and its commit (or the call timed
+/// out after Commerce applied it).
+async fn queue_recovery(state: &AppState, id: i64) -> ApiResult<i64> {
+    let mut tx = state.db.begin().await?;
+    let job = commerce::jobs::queue_sync_user(&mut tx, &state.config, id).await?;
+    tx.commit().await?;
+    Ok(job)
+}
+
+/// Cancels the recovery job in the transaction that commits the change it guarded.
+async fn settle(tx: &mut Tx, recovery: Option<i64>) -> ApiResult<()> {
+    if let Some(job) = recovery {
+        jobs::cancel(tx, job).await?;
+    }
     Ok(())
 }
 

@@ -38,28 +38,6 @@ impl UserScope {
             }
         }
     }
-
-    /// Whether a division id is inside the scope.
-    pub async fn allows_division<'a>(
-        self,
-        target: impl Into<Target<'a>>,
-        division: i64,
-    ) -> Result<bool, sqlx::Error> {
-        match self {
-            UserScope::All => Ok(true),
-            UserScope::Nothing => Ok(false),
-            UserScope::Division(d) => {
-                let n: i64 = Query::new(
-                    "SELECT COUNT(*) FROM divisions WHERE id = $1 AND (id = $2 OR parent_id = $2)",
-                )
-                .bind(division)
-                .bind(d)
-                .scalar(target)
-                .await?;
-                Ok(n > 0)
-            }
-        }
-    }
 }
 
 /// A user with its division's columns, from one LEFT JOIN (no query per row).
@@ -209,7 +187,7 @@ pub async fn by_id<'a>(
     id: i64,
 ) -> Result<Option<UserRow>, sqlx::Error> {
     let mut q = Query::new(format!(
-        "SELECT {ACCOUNT_COLUMNS}, {USER_SELECT} WHERE users.id = "
+        "SELECT {ACCOUNT_COLUMNS}, {USER_SELECT} WHERE users.registering = FALSE AND users.id = "
     ));
     q.push_bind(id);
     scope.push_condition(&mut q);
@@ -236,11 +214,12 @@ pub struct NewUser<'a> {
     pub shop_token: &'a str,
 }
 
-pub async fn insert(tx: &mut Tx, u: &NewUser<'_>) -> Result<i64, sqlx::Error> {
+/// Inserts a user; `registering` reserves it while Commerce is asked (no reader sees it).
+pub async fn insert(tx: &mut Tx, u: &NewUser<'_>, registering: bool) -> Result<i64, sqlx::Error> {
     Query::new(
         "INSERT INTO users (email, password_hash, first_name, last_name, phone_number, division_id, is_active, \
-         is_staff, is_superuser, shop_token, date_joined) VALUES ($1, $2, $3, $4, $5, $6, TRUE, FALSE, FALSE, $7, $8) \
-         RETURNING id",
+         is_staff, is_superuser, shop_token, date_joined, registering) \
+         VALUES ($1, $2, $3, $4, $5, $6, TRUE, FALSE, FALSE, $7, $8, $9) RETURNING id",
     )
     .bind(u.email)
     .bind(u.password_hash)
@@ -250,8 +229,47 @@ pub async fn insert(tx: &mut Tx, u: &NewUser<'_>) -> Result<i64, sqlx::Error> {
     .bind(u.division_id)
     .bind(u.shop_token)
     .bind(crate::http::time::now())
+    .bind(registering)
     .scalar(tx)
     .await
+}
+
+/// The email of a user still reserved for registration.
+pub async fn reserved_email(db: &Db, id: i64) -> Result<Option<String>, sqlx::Error> {
+    Query::new("SELECT email FROM users WHERE id = $1 AND registering = TRUE")
+        .bind(id)
+        .scalar_optional(db)
+        .await
+}
+
+/// Makes a reserved user a real one, with its Commerce id when known; false when it was
+/// settled already.
+pub async fn confirm_registration<'a>(
+    target: impl Into<Target<'a>>,
+    id: i64,
+    remote_id: Option<i64>,
+) -> Result<bool, sqlx::Error> {
+    let n = Query::new(
+        "UPDATE users SET registering = FALSE, remote_id = COALESCE($1, remote_id) \
+         WHERE id = $2 AND registering = TRUE",
+    )
+    .bind(remote_id)
+    .bind(id)
+    .execute(target)
+    .await?;
+    Ok(n == 1)
+}
+
+/// Removes a reserved user whose registration Commerce refused.
+pub async fn release_registration<'a>(
+    target: impl Into<Target<'a>>,
+    id: i64,
+) -> Result<bool, sqlx::Error> {
+    let n = Query::new("DELETE FROM users WHERE id = $1 AND registering = TRUE")
+        .bind(id)
+        .execute(target)
+        .await?;
+    Ok(n == 1)
 }
 
 /// The profile fields an update may change.
@@ -307,16 +325,21 @@ pub struct DivisionState {
     pub is_active: bool,
 }
 
-pub async fn division_in_scope(
-    tx: &mut Tx,
+pub async fn division_in_scope<'a>(
+    target: impl Into<Target<'a>>,
     scope: UserScope,
     id: i64,
 ) -> Result<Option<DivisionState>, sqlx::Error> {
-    if !scope.allows_division(&mut *tx, id).await? {
-        return Ok(None);
+    let mut q = Query::new("SELECT id, is_active FROM divisions WHERE id = ");
+    q.push_bind(id);
+    if let UserScope::Division(d) = scope {
+        q.push(" AND (id = ")
+            .push_bind(d)
+            .push(" OR parent_id = ")
+            .push_bind(d)
+            .push(")");
+    } else if scope == UserScope::Nothing {
+        q.push(" AND 1 = 0");
     }
-    Query::new("SELECT id, is_active FROM divisions WHERE id = $1")
-        .bind(id)
-        .fetch_optional(tx)
-        .await
+    q.fetch_optional(target).await
 }
