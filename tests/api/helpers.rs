@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use kadro::app::{App, AppState};
 use kadro::auth::token::{self, AccountKind};
 use kadro::b2b::accounts::{self, NewStaffAccount};
-use kadro::config::Config;
+use kadro::config::{Config, Secret};
 use kadro::db::Query;
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
@@ -133,7 +133,7 @@ pub mod tempdir {
 
 pub fn test_config(url: &str, export_dir: &std::path::Path) -> Config {
     let mut config = Config::defaults();
-    config.database_url = url.to_owned();
+    config.database_url = Secret::new(url);
     config.bind = "127.0.0.1:0".into();
     config.public_url = None;
     config.export_dir = export_dir.to_owned();

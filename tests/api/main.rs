@@ -20,3 +20,4 @@ mod instore_staffs;
 mod instore_support;
 mod jobs;
 mod ops;
+mod process;
