@@ -21,3 +21,4 @@ mod instore_support;
 mod jobs;
 mod ops;
 mod process;
+mod request_tracing;
