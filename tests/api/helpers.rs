@@ -1,6 +1,7 @@
 //! The test harness: a real kadro on a random port, over a fresh database per test.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use kadro::app::{App, AppState};
 use kadro::auth::token::{self, AccountKind};
@@ -171,7 +172,10 @@ impl TestApp {
         Some(TestApp {
             backend,
             base,
-            client: reqwest::Client::new(),
+            client: reqwest::Client::builder()
+                .timeout(2 * WAIT)
+                .build()
+                .expect("HTTP client"),
             state,
             jobs,
             token,
@@ -311,6 +315,30 @@ macro_rules! per_backend {
             }
         }
     )*};
+}
+
+/// How long a test waits for anything (a task, a signal, a condition) before it fails.
+pub const WAIT: Duration = Duration::from_secs(30);
+
+/// Awaits `future`, failing the test when it takes longer than [`WAIT`].
+pub async fn within<T>(what: &str, future: impl Future<Output = T>) -> T {
+    tokio::time::timeout(WAIT, future)
+        .await
+        .unwrap_or_else(|_| panic!("{what}: not within {WAIT:?}"))
+}
+
+/// Checks `condition` every few milliseconds until it holds, failing after [`WAIT`].
+pub async fn until<F, Fut>(what: &str, mut condition: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    within(what, async {
+        while !condition().await {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await
 }
 
 /// The keys of a JSON object, sorted: for asserting a response's exact shape.
