@@ -19,7 +19,8 @@ use error::ApiError;
 pub use observe::{REQUEST_ID, current_request_id, observe, with_request_id};
 
 /// Makes the trailing slash optional: `/api/v1/users/5/` and `/api/v1/users/5` route alike.
-/// The docs page keeps its own slashes (its assets are resolved relative to it).
+/// The docs page keeps its own slashes (its assets are resolved relative to it), an exception
+/// that tower-http's `NormalizePathLayer` cannot make.
 pub async fn trim_trailing_slash(mut req: Request, next: Next) -> Response {
     let path = req.uri().path();
     if path.len() > 1 && path.ends_with('/') && !path.starts_with("/api/docs") {
