@@ -15,7 +15,7 @@ use std::time::Instant;
 use clap::Parser;
 use kadro::app::App;
 use kadro::auth::Caller;
-use kadro::config::Config;
+use kadro::config::{Config, Secret};
 use kadro::db::{Db, Query};
 use kadro::exports::format::Format;
 use kadro::exports::{self, ExportList, StaffUsersExport};
@@ -57,10 +57,11 @@ fn main() -> anyhow::Result<()> {
 async fn run(args: Args, format: Format) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let mut config = Config::defaults();
-    config.database_url = args
-        .database_url
-        .clone()
-        .unwrap_or_else(|| format!("sqlite://{}", dir.path().join("bench.db").display()));
+    config.database_url = Secret::new(
+        args.database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", dir.path().join("bench.db").display())),
+    );
     config.export_dir = dir.path().join("exports");
     config.workers = 0;
     let app = App::build(config).await?;

@@ -53,7 +53,7 @@ impl App {
     pub async fn build(config: Config) -> anyhow::Result<App> {
         ops::metrics_handle();
         let db = Db::connect(
-            &config.database_url,
+            config.database_url.expose(),
             &DbOptions {
                 max_connections: config.db_max_connections,
             },

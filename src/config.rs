@@ -42,13 +42,15 @@ pub enum LogFormat {
 #[derive(Clone, Debug, Args)]
 pub struct Config {
     /// Database URL: `sqlite://FILE` (created if missing) or `postgres://USER@HOST:PORT/DB`.
+    /// A secret: it may hold a password, so it is never shown in help, logs or errors.
     #[arg(
         long,
         env = "KADRO_DATABASE_URL",
         default_value = "sqlite://kadro.db",
-        global = true
+        global = true,
+        hide_env_values = true
     )]
-    pub database_url: String,
+    pub database_url: Secret,
 
     /// Address and port to listen on.
     #[arg(
@@ -219,5 +221,19 @@ impl Config {
             config: Config,
         }
         Only::parse_from(["kadro"]).config
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_print_hides_the_database_password() {
+        let mut config = Config::defaults();
+        config.database_url = Secret::new("postgres://kadro:hunter2@db.internal:5432/kadro");
+        let printed = format!("{config:?}");
+        assert!(!printed.contains("hunter2"), "{printed}");
+        assert!(printed.contains("database_url: Secret(***)"), "{printed}");
     }
 }

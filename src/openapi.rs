@@ -1,4 +1,11 @@
-//! The OpenAPI 3 document, generated from the handlers' annotations.
+//! The OpenAPI 3 document of kadro's HTTP API, served as JSON at `/api/schema/` and
+//! `/api/docs/openapi.json` and rendered by the Swagger UI at `/api/docs/` (see [`crate::ops`]).
+//!
+//! utoipa builds it from the `#[utoipa::path]` annotations of the handlers listed in `paths(...)`
+//! below and the schemas in `components(...)`: an endpoint is documented only once its handler
+//! is listed here. The document also declares the two ways to send a token
+//! (`Authorization: Token <key>` and `Bearer <key>`) and gets one unique operation id per
+//! method and path.
 
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -85,6 +92,7 @@ use utoipa::{Modify, OpenApi};
 )]
 struct ApiDoc;
 
+/// Declares the `token` and `bearer` security schemes that every operation accepts.
 struct Security;
 
 impl Modify for Security {
@@ -104,7 +112,7 @@ impl Modify for Security {
     }
 }
 
-/// The whole document; each API area merges its own paths in.
+/// The whole document, with unique operation ids.
 pub fn spec() -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
     unique_operation_ids(&mut doc);

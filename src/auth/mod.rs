@@ -46,6 +46,15 @@ pub enum Caller {
 }
 
 impl Caller {
+    /// What kind of account calls, as the request span's `caller` field names it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Caller::Service => "service",
+            Caller::User(_) => "user",
+            Caller::Staff(_) => "staff",
+        }
+    }
+
     /// Superusers and service tokens may call every endpoint.
     pub fn is_superuser(&self) -> bool {
         match self {
@@ -123,6 +132,7 @@ impl FromRequestParts<AppState> for Caller {
         }
         let token = presented_token(parts)?.ok_or(ApiError::Unauthenticated(NO_CREDENTIALS))?;
         let caller = authenticate(state, &token).await?;
+        tracing::Span::current().record("caller", caller.kind());
         parts.extensions.insert(caller.clone());
         Ok(caller)
     }

@@ -5,7 +5,7 @@
 //!
 //! Written by hand: the breaker crates on crates.io either bring their own runtime model or
 //! count failures over windows; this is the classic three-state breaker in a few lines, and its
-//! state is exported to `/metrics`.
+//! state is shown on `/metrics`.
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -56,8 +56,6 @@ pub struct Pass<'a> {
 
 impl CommerceGuard {
     pub fn new(settings: GuardSettings) -> Self {
-        metrics::gauge!("kadro_commerce_breaker_open").set(0.0);
-        metrics::gauge!("kadro_commerce_in_flight").set(0.0);
         CommerceGuard {
             slots: Semaphore::new(settings.max_in_flight.max(1)),
             settings,
@@ -73,7 +71,6 @@ impl CommerceGuard {
             .await
             .map_err(|_| Refused::Busy)?
             .map_err(|_| Refused::Busy)?;
-        self.update_in_flight();
         Ok(Pass { _slot: slot })
     }
 
@@ -81,13 +78,11 @@ impl CommerceGuard {
     /// opening it.
     pub fn finish(&self, pass: Pass<'_>, succeeded: bool) {
         drop(pass);
-        self.update_in_flight();
         let mut breaker = self.breaker.lock().unwrap_or_else(|e| e.into_inner());
         if succeeded {
             self.failures.store(0, Ordering::Relaxed);
             if !matches!(*breaker, Breaker::Closed) {
                 tracing::info!("Commerce circuit breaker closed: a call succeeded");
-                metrics::gauge!("kadro_commerce_breaker_open").set(0.0);
             }
             *breaker = Breaker::Closed;
             return;
@@ -102,7 +97,6 @@ impl CommerceGuard {
                 );
             }
             *breaker = Breaker::Open(Instant::now() + self.settings.cooldown);
-            metrics::gauge!("kadro_commerce_breaker_open").set(1.0);
         }
     }
 
@@ -125,9 +119,26 @@ impl CommerceGuard {
         !matches!(*breaker, Breaker::Closed)
     }
 
-    fn update_in_flight(&self) {
-        let busy = self.settings.max_in_flight.max(1) - self.slots.available_permits();
-        metrics::gauge!("kadro_commerce_in_flight").set(busy as f64);
+    /// Calls in flight now.
+    pub fn in_flight(&self) -> usize {
+        self.settings.max_in_flight.max(1) - self.slots.available_permits()
+    }
+
+    /// The guard's state in Prometheus' text format, for `/metrics`. Rendered from this
+    /// process's own guard rather than the global recorder, whose gauges every app in a test
+    /// process would share.
+    pub fn render_metrics(&self) -> String {
+        format!(
+            "# HELP kadro_commerce_breaker_open Whether Commerce calls fail fast (1: the circuit \
+             breaker is open or trying a call).\n\
+             # TYPE kadro_commerce_breaker_open gauge\n\
+             kadro_commerce_breaker_open {}\n\
+             # HELP kadro_commerce_in_flight Commerce calls in flight.\n\
+             # TYPE kadro_commerce_in_flight gauge\n\
+             kadro_commerce_in_flight {}\n",
+            u8::from(self.is_open()),
+            self.in_flight()
+        )
     }
 }
 

@@ -116,9 +116,9 @@ impl Commerce {
 }
 
 impl Remote {
-    /// Whether the circuit breaker currently fails calls fast.
-    pub fn breaker_open(&self) -> bool {
-        self.guard.is_open()
+    /// The bulkhead and breaker in front of Commerce.
+    pub fn guard(&self) -> &CommerceGuard {
+        &self.guard
     }
 
     /// One call through the bulkhead and the breaker.

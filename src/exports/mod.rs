@@ -38,7 +38,8 @@
 //!
 //!    The handler returns `ApiResult<Response>` (its normal answer `.into_response()`).
 //! 4. Add `exports::ExportParams` to the `params(...)` of the handler's `#[utoipa::path]`.
-//! 5. Test it in `tests/api/exports.rs` like the staff-users export.
+//! 5. Test it in `tests/api/exports/lists.rs` like the users and staffs exports (the shared
+//!    helpers are in `tests/api/exports/mod.rs`).
 
 pub mod b2b;
 pub mod cleanup;

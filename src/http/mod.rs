@@ -4,70 +4,23 @@
 pub mod error;
 pub mod filters;
 pub mod json;
+mod observe;
 pub mod pagination;
 pub mod request;
 pub mod time;
 pub mod validate;
 
-use std::time::Instant;
-
-use axum::extract::{MatchedPath, Request};
-use axum::http::{HeaderValue, Uri};
+use axum::extract::Request;
+use axum::http::Uri;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use error::ApiError;
-
-/// Header carrying the request id, taken from the client or generated.
-pub const REQUEST_ID: &str = "x-request-id";
-
-/// One log line and one metrics sample per request, tagged with a request id.
-pub async fn observe(mut req: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let request_id = req
-        .headers()
-        .get(REQUEST_ID)
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.is_empty() && v.len() <= 128 && v.chars().all(|c| c.is_ascii_graphic()))
-        .map(str::to_owned)
-        .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned())
-        .unwrap_or_else(|| "unmatched".to_owned());
-    let method = req.method().clone();
-    if let Ok(value) = HeaderValue::from_str(&request_id) {
-        req.headers_mut().insert(REQUEST_ID, value);
-    }
-    let mut response = next.run(req).await;
-    let status = response.status().as_u16();
-    let elapsed = started.elapsed();
-    if let Ok(value) = HeaderValue::from_str(&request_id) {
-        response.headers_mut().insert(REQUEST_ID, value);
-    }
-    let labels = [
-        ("method", method.to_string()),
-        ("route", route.clone()),
-        ("status", status.to_string()),
-    ];
-    metrics::counter!("kadro_http_requests_total", &labels).increment(1);
-    metrics::histogram!("kadro_http_request_duration_seconds", &labels)
-        .record(elapsed.as_secs_f64());
-    tracing::info!(
-        target: "kadro::request",
-        request_id = %request_id,
-        method = %method,
-        route = %route,
-        status,
-        duration_ms = elapsed.as_secs_f64() * 1000.0,
-        "request"
-    );
-    response
-}
+pub use observe::{REQUEST_ID, current_request_id, observe, with_request_id};
 
 /// Makes the trailing slash optional: `/api/v1/users/5/` and `/api/v1/users/5` route alike.
-/// The docs page keeps its own slashes (its assets are resolved relative to it).
+/// The docs page keeps its own slashes (its assets are resolved relative to it), an exception
+/// that tower-http's `NormalizePathLayer` cannot make.
 pub async fn trim_trailing_slash(mut req: Request, next: Next) -> Response {
     let path = req.uri().path();
     if path.len() > 1 && path.ends_with('/') && !path.starts_with("/api/docs") {

@@ -15,7 +15,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use crate::db::{Db, Query, Target};
-use crate::http::time;
+use crate::http::{current_request_id, time};
 
 /// How a failed job is retried.
 #[derive(Clone, Copy, Debug)]
@@ -78,20 +78,24 @@ pub struct ClaimedJob {
     pub payload: String,
     pub attempts: i64,
     pub max_attempts: i64,
+    /// The request that queued the job, if any: the worker's `job` span names it.
+    pub request_id: Option<String>,
 }
 
-/// Inserts a job; pass the transaction of the change that needs it.
+/// Inserts a job; pass the transaction of the change that needs it. The job keeps the id of
+/// the request being handled ([`current_request_id`]), so its logs can be traced back.
 pub async fn enqueue<'a>(target: impl Into<Target<'a>>, job: NewJob) -> Result<i64, sqlx::Error> {
     let now = time::now();
     Query::new(
-        "INSERT INTO jobs (kind, payload, status, attempts, max_attempts, run_at, created_at, updated_at) \
-         VALUES ($1, $2, 'queued', 0, $3, $4, $5, $5) RETURNING id",
+        "INSERT INTO jobs (kind, payload, status, attempts, max_attempts, run_at, created_at, updated_at, request_id) \
+         VALUES ($1, $2, 'queued', 0, $3, $4, $5, $5, $6) RETURNING id",
     )
     .bind(job.kind)
     .bind(job.payload.to_string())
     .bind(job.max_attempts)
     .bind(now + chrono::Duration::from_std(job.delay).unwrap_or_default())
     .bind(now)
+    .bind(current_request_id())
     .scalar(target)
     .await
 }
@@ -121,7 +125,7 @@ pub async fn claim_next(
          WHERE id = (SELECT id FROM jobs \
             WHERE (status = 'queued' AND run_at <= $3) OR (status = 'running' AND locked_until < $3) \
             ORDER BY run_at, id LIMIT 1 {}) \
-         RETURNING id, kind, payload, attempts, max_attempts",
+         RETURNING id, kind, payload, attempts, max_attempts, request_id",
         db.dialect().skip_locked()
     );
     Query::new(sql)

@@ -5,10 +5,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use super::{ClaimedJob, RetryPolicy};
 use crate::app::AppState;
-use crate::http::time;
+use crate::http::{time, with_request_id};
 
 /// Why a job attempt failed.
 #[derive(Debug, thiserror::Error)]
@@ -75,10 +76,34 @@ impl JobRunner {
         worker: &str,
         stop: &CancellationToken,
     ) -> anyhow::Result<Step> {
-        let db = &state.db;
-        let Some(job) = super::claim_next(db, worker, time::now(), self.lease).await? else {
+        let Some(job) = super::claim_next(&state.db, worker, time::now(), self.lease).await? else {
             return Ok(Step::Idle);
         };
+        let span = tracing::info_span!(
+            "job",
+            kind = %job.kind,
+            job = job.id,
+            attempt = job.attempts,
+            request_id = tracing::field::Empty,
+        );
+        if let Some(id) = &job.request_id {
+            span.record("request_id", id.as_str());
+        }
+        // Jobs that this job queues keep the id of the request at the origin.
+        let request_id = job.request_id.clone();
+        with_request_id(request_id, self.run_claimed(state, worker, stop, job))
+            .instrument(span)
+            .await
+    }
+
+    async fn run_claimed(
+        &self,
+        state: &AppState,
+        worker: &str,
+        stop: &CancellationToken,
+        job: ClaimedJob,
+    ) -> anyhow::Result<Step> {
+        let db = &state.db;
         let started = std::time::Instant::now();
         let outcome = match self.handlers.get(job.kind.as_str()) {
             None => Err(JobError::Permanent(format!(
@@ -93,7 +118,7 @@ impl JobRunner {
                     _ = heartbeat => Err(JobError::Retry("lease lost".into())),
                     _ = stop.cancelled() => {
                         super::release(db, job.id, worker).await?;
-                        tracing::info!(job = job.id, kind = %job.kind, "job released at shutdown");
+                        tracing::info!("job released at shutdown");
                         return Ok(Step::Released(job.id));
                     }
                 }
@@ -105,13 +130,13 @@ impl JobRunner {
         match outcome {
             Ok(()) => {
                 super::complete(db, job.id, worker).await?;
-                tracing::info!(job = job.id, kind = %job.kind, elapsed, "job done");
+                tracing::info!(elapsed, "job done");
                 Ok(Step::Done(job.id))
             }
             Err(err) => {
                 let permanent = matches!(err, JobError::Permanent(_));
                 super::fail(db, &job, worker, &err.to_string(), permanent, self.retry).await?;
-                tracing::warn!(job = job.id, kind = %job.kind, attempt = job.attempts, error = %err, "job failed");
+                tracing::warn!(error = %err, permanent, "job failed");
                 Ok(Step::Failed(job.id))
             }
         }
@@ -126,7 +151,7 @@ impl JobRunner {
             match super::extend_lease(&state.db, job.id, worker, until).await {
                 Ok(true) => {}
                 Ok(false) => return,
-                Err(e) => tracing::warn!(job = job.id, error = %e, "could not extend lease"),
+                Err(e) => tracing::warn!(error = %e, "could not extend lease"),
             }
         }
     }

@@ -56,10 +56,11 @@ async fn metrics_text(State(state): State<AppState>) -> impl IntoResponse {
     if let Ok(depth) = crate::jobs::queue_depth(&state.db).await {
         metrics::gauge!("kadro_job_queue_depth").set(depth as f64);
     }
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        metrics_handle().render(),
-    )
+    let mut text = metrics_handle().render();
+    if let crate::commerce::Commerce::Remote(remote) = &state.commerce {
+        text.push_str(&remote.guard().render_metrics());
+    }
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
 }
 
 async fn schema() -> impl IntoResponse {

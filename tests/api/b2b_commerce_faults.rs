@@ -301,12 +301,7 @@ async fn last_superuser_survives_racing_demotion_and_deactivation(backend: Backe
             Some("service-token"),
             Some(json!({"is_superuser": false})),
         );
-        let deactivate = app.call(
-            Method::POST,
-            &deactivate_path,
-            Some("service-token"),
-            None,
-        );
+        let deactivate = app.call(Method::POST, &deactivate_path, Some("service-token"), None);
         let ((s1, b1), (s2, b2)) = tokio::join!(demote, deactivate);
         let remaining = app
             .count("SELECT COUNT(*) FROM users WHERE is_superuser = TRUE AND is_active = TRUE")

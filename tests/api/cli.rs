@@ -1,13 +1,13 @@
 //! The `kadro` binary itself: first start, account and token commands, demo data, SIGTERM.
 
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use kadro::db::{Db, DbOptions, Query};
 
 use crate::helpers::{Backend, TestDb};
 use crate::per_backend;
+use crate::process::{DEADLINE, Kadro, Stream, kadro, kadro_on, run};
 
 per_backend!(
     first_start_prints_a_working_curl_line,
@@ -16,54 +16,16 @@ per_backend!(
     seed_bench_fills_both_apis,
 );
 
-fn kadro(db: &TestDb) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_kadro"));
-    for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("KADRO_")) {
-        cmd.env_remove(key);
-    }
-    cmd.env("KADRO_DATABASE_URL", &db.url)
-        .env("KADRO_LOG", "warn");
-    cmd
-}
-
-fn run(mut cmd: Command, stdin: &str) -> (bool, String, String) {
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
 async fn first_start_prints_a_working_curl_line(backend: Backend) {
     let Some(db) = TestDb::create(backend).await else {
         return;
     };
-    let mut child = kadro(&db)
-        .args(["serve", "--bind", "127.0.0.1:0", "--workers", "1"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let curl = loop {
-        let line = lines.next().expect("kadro printed no curl line").unwrap();
-        if line.trim_start().starts_with("curl ") {
-            break line;
-        }
-    };
+    let mut cmd = kadro(&db);
+    cmd.args(["serve", "--bind", "127.0.0.1:0", "--workers", "1"]);
+    let mut child = Kadro::spawn(cmd);
+    let curl = child.wait_for_line("curl line", DEADLINE, |stream, line| {
+        stream == Stream::Stdout && line.trim_start().starts_with("curl ")
+    });
     let token = curl
         .split("Token ")
         .nth(1)
@@ -74,7 +36,10 @@ async fn first_start_prints_a_working_curl_line(backend: Backend) {
         .to_owned();
     let url = curl.rsplit(' ').next().unwrap().to_owned();
     assert!(url.ends_with("/api/v1/auth/me/"), "{curl}");
-    let response = reqwest::Client::new()
+    let response = reqwest::Client::builder()
+        .timeout(DEADLINE)
+        .build()
+        .unwrap()
         .get(&url)
         .header("Authorization", format!("Token {token}"))
         .send()
@@ -92,17 +57,7 @@ async fn first_start_prints_a_working_curl_line(backend: Backend) {
         .status()
         .unwrap();
     assert!(status.success());
-    let deadline = std::time::Instant::now() + Duration::from_secs(15);
-    let exit = loop {
-        if let Some(exit) = child.try_wait().unwrap() {
-            break exit;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "kadro did not stop on SIGTERM"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let exit = child.wait(Duration::from_secs(15));
     assert!(exit.success(), "{exit:?}");
     // A second start prints no new superuser.
     let (ok, stdout, _) = run(
@@ -226,13 +181,19 @@ async fn seed_demo_runs_once(backend: Backend) {
     pool.close().await;
 }
 
+/// A database URL with a password, as operators set it.
+const URL_WITH_PASSWORD: &str = "postgres://kadro:hunter2@127.0.0.1:5432/kadro";
+
 #[test]
 fn help_lists_every_setting() {
-    let out = Command::new(env!("CARGO_BIN_EXE_kadro"))
-        .arg("--help")
-        .output()
-        .unwrap();
-    let help = String::from_utf8_lossy(&out.stdout);
+    let mut cmd = kadro_on(URL_WITH_PASSWORD);
+    cmd.arg("--help");
+    let (ok, help, _) = run(cmd, "");
+    assert!(ok);
+    assert!(
+        !help.contains("hunter2"),
+        "--help shows the password:\n{help}"
+    );
     for var in [
         "KADRO_DATABASE_URL",
         "KADRO_BIND",
@@ -313,4 +274,28 @@ async fn seed_bench_fills_both_apis(backend: Backend) {
         1
     );
     pool.close().await;
+}
+
+/// A database that cannot be reached: the error names the failure, never the password.
+#[test]
+fn connection_errors_do_not_echo_the_database_password() {
+    let closed_port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    for url in [
+        format!("postgres://kadro:hunter2@127.0.0.1:{closed_port}/kadro"),
+        "postgres://kadro:hunter2@[not-an-address/kadro".to_owned(),
+        "mysql://kadro:hunter2@127.0.0.1/kadro".to_owned(),
+    ] {
+        let mut cmd = kadro_on(&url);
+        cmd.env("KADRO_LOG", "debug").arg("check");
+        let (ok, stdout, stderr) = run(cmd, "");
+        assert!(!ok, "{url}: {stdout}");
+        assert!(stderr.contains("connecting to the database"), "{stderr}");
+        assert!(
+            !stdout.contains("hunter2") && !stderr.contains("hunter2"),
+            "{url} echoed:\n{stdout}\n{stderr}"
+        );
+    }
 }

@@ -1,11 +1,12 @@
 //! The test harness: a real kadro on a random port, over a fresh database per test.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use kadro::app::{App, AppState};
 use kadro::auth::token::{self, AccountKind};
 use kadro::b2b::accounts::{self, NewStaffAccount};
-use kadro::config::Config;
+use kadro::config::{Config, Secret};
 use kadro::db::Query;
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
@@ -133,7 +134,7 @@ pub mod tempdir {
 
 pub fn test_config(url: &str, export_dir: &std::path::Path) -> Config {
     let mut config = Config::defaults();
-    config.database_url = url.to_owned();
+    config.database_url = Secret::new(url);
     config.bind = "127.0.0.1:0".into();
     config.public_url = None;
     config.export_dir = export_dir.to_owned();
@@ -171,7 +172,10 @@ impl TestApp {
         Some(TestApp {
             backend,
             base,
-            client: reqwest::Client::new(),
+            client: reqwest::Client::builder()
+                .timeout(2 * WAIT)
+                .build()
+                .expect("HTTP client"),
             state,
             jobs,
             token,
@@ -311,6 +315,30 @@ macro_rules! per_backend {
             }
         }
     )*};
+}
+
+/// How long a test waits for anything (a task, a signal, a condition) before it fails.
+pub const WAIT: Duration = Duration::from_secs(30);
+
+/// Awaits `future`, failing the test when it takes longer than [`WAIT`].
+pub async fn within<T>(what: &str, future: impl Future<Output = T>) -> T {
+    tokio::time::timeout(WAIT, future)
+        .await
+        .unwrap_or_else(|_| panic!("{what}: not within {WAIT:?}"))
+}
+
+/// Checks `condition` every few milliseconds until it holds, failing after [`WAIT`].
+pub async fn until<F, Fut>(what: &str, mut condition: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    within(what, async {
+        while !condition().await {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await
 }
 
 /// The keys of a JSON object, sorted: for asserting a response's exact shape.

@@ -13,7 +13,7 @@ use kadro::jobs::{self, ClaimedJob, NewJob, RetryPolicy};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
-use crate::helpers::TestApp;
+use crate::helpers::{TestApp, until, within};
 use crate::on_both_backends;
 
 on_both_backends!(
@@ -101,7 +101,7 @@ async fn concurrent_workers_claim_each_job_once(app: TestApp) {
     let mut seen = HashSet::new();
     let mut count = 0;
     for task in tasks {
-        for id in task.await.unwrap() {
+        for id in within("a worker's claims", task).await.unwrap() {
             count += 1;
             assert!(seen.insert(id), "job {id} claimed twice");
         }
@@ -243,11 +243,13 @@ async fn expired_lease_is_taken_over(app: TestApp) {
             .run_one(&state, "doomed", &CancellationToken::new())
             .await
     });
-    while job_row(&app, id).await.0 != "running" {
-        tokio::task::yield_now().await;
-    }
+    let test = &app;
+    until("the job runs", || async move {
+        job_row(test, id).await.0 == "running"
+    })
+    .await;
     doomed.abort();
-    let _ = doomed.await;
+    let _ = within("the killed worker ends", doomed).await;
     let lease = Duration::from_secs(30);
     // While the lease holds, nobody else takes the job.
     assert!(
@@ -285,10 +287,15 @@ async fn shutdown_releases_the_running_job(app: TestApp) {
         let stop = stop.clone();
         tokio::spawn(async move { runner.run_one(&state, "w", &stop).await.unwrap() })
     };
-    while job_row(&app, id).await.0 != "running" {
-        tokio::task::yield_now().await;
-    }
+    let test = &app;
+    until("the job runs", || async move {
+        job_row(test, id).await.0 == "running"
+    })
+    .await;
     stop.cancel();
-    assert_eq!(task.await.unwrap(), Step::Released(id));
+    assert_eq!(
+        within("the worker stops", task).await.unwrap(),
+        Step::Released(id)
+    );
     assert_eq!(job_row(&app, id).await, ("queued".into(), 0));
 }

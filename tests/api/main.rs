@@ -21,3 +21,5 @@ mod instore_staffs;
 mod instore_support;
 mod jobs;
 mod ops;
+mod process;
+mod request_tracing;

@@ -4,7 +4,7 @@ use reqwest::StatusCode;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::helpers::TestApp;
+use crate::helpers::{TestApp, until, within};
 use crate::on_both_backends;
 
 on_both_backends!(
@@ -130,30 +130,44 @@ async fn graceful_shutdown_finishes_in_flight_requests(mut app: TestApp) {
     let addr = app.base.trim_start_matches("http://").to_owned();
     let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
     let body = r#"{"email": "nobody@example.com", "password": "whatever-it-is"}"#;
+    // `Expect: 100-continue`: the server says "continue" once the handler reads the body, so
+    // the test knows the request is in flight before asking the server to stop.
     let head = format!(
-        "POST /api/v1/auth/login/ HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        "POST /api/v1/auth/login/ HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n",
         body.len()
     );
     stream.write_all(head.as_bytes()).await.unwrap();
+    stream.flush().await.unwrap();
+    let interim = within("100 Continue", read_head(&mut stream)).await;
+    assert!(interim.starts_with("HTTP/1.1 100"), "{interim}");
     stream.write_all(&body.as_bytes()[..10]).await.unwrap();
     stream.flush().await.unwrap();
-    // Make sure the server is inside the request before asking it to stop.
-    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     app.stop.cancel();
-    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    // Shutdown has begun once the listener refuses new connections.
+    until("the listener closes", || async {
+        tokio::net::TcpStream::connect(&addr).await.is_err()
+    })
+    .await;
     stream.write_all(&body.as_bytes()[10..]).await.unwrap();
     let mut response = String::new();
-    stream.read_to_string(&mut response).await.unwrap();
+    within("the answer", stream.read_to_string(&mut response))
+        .await
+        .unwrap();
     assert!(response.starts_with("HTTP/1.1 400"), "{response}");
     assert!(response.contains("Unable to log in with provided credentials."));
     let server = app.server.take().unwrap();
-    tokio::time::timeout(std::time::Duration::from_secs(10), server)
-        .await
-        .expect("server stops")
-        .unwrap()
-        .unwrap();
+    within("the server stops", server).await.unwrap().unwrap();
     assert!(
         tokio::net::TcpStream::connect(&addr).await.is_err(),
         "listener closed"
     );
+}
+
+/// Reads one response head (up to the blank line) byte by byte.
+async fn read_head(stream: &mut tokio::net::TcpStream) -> String {
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        head.push(stream.read_u8().await.unwrap());
+    }
+    String::from_utf8(head).unwrap()
 }

@@ -223,14 +223,15 @@ pub async fn deactivate_users(
     if sync_commerce {
         let now = time::now();
         Query::new(
-            "INSERT INTO jobs (kind, payload, status, attempts, max_attempts, run_at, created_at, updated_at) \
-             SELECT $1, '{\"user_id\":' || id || '}', 'queued', 0, $2, $3, $3, $3 FROM users \
+            "INSERT INTO jobs (kind, payload, status, attempts, max_attempts, run_at, created_at, updated_at, request_id) \
+             SELECT $1, '{\"user_id\":' || id || '}', 'queued', 0, $2, $3, $3, $3, $5 FROM users \
              WHERE division_id = $4 AND is_active = TRUE AND remote_id IS NOT NULL",
         )
         .bind(SYNC_ACTIVE)
         .bind(crate::jobs::NewJob::new(SYNC_ACTIVE, serde_json::Value::Null).max_attempts)
         .bind(now)
         .bind(division)
+        .bind(crate::http::current_request_id())
         .execute(&mut *tx)
         .await?;
     }

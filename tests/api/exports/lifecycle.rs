@@ -24,7 +24,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use super::*;
-use crate::helpers::{TestApp, test_config};
+use crate::helpers::{TestApp, test_config, within};
 use crate::on_both_backends;
 
 on_both_backends!(
@@ -260,9 +260,9 @@ async fn crashed_export_is_restarted_by_another_process(app: TestApp) {
         let job = job.clone();
         tokio::spawn(async move { BuildExport.run(&doomed_state, &job).await })
     };
-    reached.notified().await;
+    within("the build reaches publishing", reached.notified()).await;
     crashed.abort();
-    let _ = crashed.await;
+    let _ = within("the crashed build ends", crashed).await;
     let (_, body) = export_status(&app, &key).await;
     assert_eq!(body["status"], "processing");
     assert_eq!(body["progress"]["rows_total"], 2501);
