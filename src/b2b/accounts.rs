@@ -85,10 +85,10 @@ pub async fn credentials_by_email(
     db: &Db,
     email: &str,
 ) -> Result<Option<Credentials>, sqlx::Error> {
-    Query::new(
-        "SELECT id, password_hash, is_active FROM users \
-         WHERE lower(email) = lower($1) AND registering = FALSE",
-    )
+    Query::new(format!(
+        "SELECT id, password_hash, is_active FROM users WHERE {} AND registering = FALSE",
+        db.dialect().same_text("email", "$1")
+    ))
     .bind(email)
     .fetch_optional(db)
     .await
@@ -105,10 +105,13 @@ pub async fn by_id<'a>(
 }
 
 pub async fn id_by_email(db: &Db, email: &str) -> Result<Option<i64>, sqlx::Error> {
-    Query::new("SELECT id FROM users WHERE lower(email) = lower($1)")
-        .bind(email)
-        .scalar_optional(db)
-        .await
+    Query::new(format!(
+        "SELECT id FROM users WHERE {}",
+        db.dialect().same_text("email", "$1")
+    ))
+    .bind(email)
+    .scalar_optional(db)
+    .await
 }
 
 pub async fn touch_last_login(db: &Db, id: i64) -> Result<(), sqlx::Error> {

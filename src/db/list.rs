@@ -100,10 +100,18 @@ impl<'q> Conditions<'q> {
 
     /// ` AND <column>` contains `value`, case-insensitively (Django's `icontains`), with the
     /// value's own `%`, `_` and `\` matched literally.
+    /// SQLite's `LIKE` ignores the case of ASCII letters only, so a value with other letters is
+    /// matched there with a case-insensitive Unicode `REGEXP` (as PostgreSQL's `ILIKE` does).
     pub fn contains(&mut self, column: &str, value: Option<&str>) -> &mut Self {
-        if let Some(value) = value {
-            let op = format!("{column} {} ", self.dialect.ilike());
-            self.raw(&op, contains_pattern(value), " ESCAPE '\\'");
+        match value {
+            None => {}
+            Some(value) if self.dialect == Dialect::Sqlite && !value.is_ascii() => {
+                self.raw(&format!("{column} REGEXP "), contains_regex(value), "");
+            }
+            Some(value) => {
+                let op = format!("{column} {} ", self.dialect.ilike());
+                self.raw(&op, contains_pattern(value), " ESCAPE '\\'");
+            }
         }
         self
     }
@@ -315,9 +323,27 @@ pub fn contains_pattern(value: &str) -> String {
     pattern
 }
 
+/// A case-insensitive regular expression that finds `value` literally.
+fn contains_regex(value: &str) -> String {
+    let mut pattern = String::with_capacity(value.len() + 8);
+    pattern.push_str("(?i)");
+    for ch in value.chars() {
+        if "\\.+*?()|[]{}^$#&-~".contains(ch) {
+            pattern.push('\\');
+        }
+        pattern.push(ch);
+    }
+    pattern
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn regex_pattern_matches_the_text_literally() {
+        assert_eq!(contains_regex("Ş.a*(b)"), "(?i)Ş\\.a\\*\\(b\\)");
+    }
 
     #[test]
     fn like_pattern_escapes_wildcards() {

@@ -37,6 +37,25 @@ impl Dialect {
         }
     }
 
+    /// `column` equal to `placeholder`, ignoring case as Unicode does. PostgreSQL compares
+    /// `lower()`s (its expression indexes); SQLite's `lower()` folds ASCII only, so SQLite
+    /// compares under the `UNICODE_NOCASE` collation registered on every connection (its
+    /// indexes are in migration 0009).
+    pub fn same_text(self, column: &str, placeholder: &str) -> String {
+        match self {
+            Dialect::Sqlite => format!("{column} = {placeholder} COLLATE {UNICODE_NOCASE}"),
+            Dialect::Postgres => format!("lower({column}) = lower({placeholder})"),
+        }
+    }
+
+    /// An expression that is equal for texts equal but for case (for `GROUP BY`).
+    pub fn folded(self, column: &str) -> String {
+        match self {
+            Dialect::Sqlite => format!("{column} COLLATE {UNICODE_NOCASE}"),
+            Dialect::Postgres => format!("lower({column})"),
+        }
+    }
+
     /// Locks the selected rows until the transaction ends (PostgreSQL); SQLite's write
     /// transaction already excludes every other writer.
     pub fn for_update(self) -> &'static str {
@@ -54,6 +73,17 @@ impl Dialect {
             Dialect::Postgres => "FOR UPDATE SKIP LOCKED",
         }
     }
+}
+
+/// The SQLite collation that compares texts ignoring case for all of Unicode (SQLite's own
+/// `NOCASE` folds ASCII only), so lookups and uniqueness agree with PostgreSQL's `lower()`.
+pub const UNICODE_NOCASE: &str = "UNICODE_NOCASE";
+
+/// Compares two texts as [`UNICODE_NOCASE`] does.
+fn unicode_nocase(a: &str, b: &str) -> std::cmp::Ordering {
+    a.chars()
+        .flat_map(char::to_lowercase)
+        .cmp(b.chars().flat_map(char::to_lowercase))
 }
 
 /// A connection pool on one of the two backends.
@@ -115,7 +145,11 @@ impl Db {
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
                 .foreign_keys(true)
-                .busy_timeout(Duration::from_secs(10));
+                .busy_timeout(Duration::from_secs(10))
+                // REGEXP (sqlx's, on the `regex` crate) answers case-insensitive "contains"
+                // for non-ASCII text, which SQLite's LIKE compares case-sensitively.
+                .with_regexp()
+                .collation(UNICODE_NOCASE, unicode_nocase);
             let pool = SqlitePoolOptions::new()
                 .max_connections(options.max_connections)
                 .acquire_timeout(Duration::from_secs(10))

@@ -23,3 +23,4 @@ mod jobs;
 mod ops;
 mod process;
 mod request_tracing;
+mod unicode;

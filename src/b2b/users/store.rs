@@ -197,7 +197,8 @@ pub async fn by_id<'a>(
 /// Any account with this email (case-insensitive), whatever the scope.
 pub async fn by_email(tx: &mut Tx, email: &str) -> Result<Option<UserRow>, sqlx::Error> {
     Query::new(format!(
-        "SELECT {ACCOUNT_COLUMNS}, {USER_SELECT} WHERE lower(users.email) = lower($1)"
+        "SELECT {ACCOUNT_COLUMNS}, {USER_SELECT} WHERE {}",
+        tx.dialect().same_text("users.email", "$1")
     ))
     .bind(email)
     .fetch_optional(tx)

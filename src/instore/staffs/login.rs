@@ -135,8 +135,8 @@ async fn credentials(db: &Db, login: &Login) -> ApiResult<Option<Credentials>> {
         Login::Email(e) => ("email", e),
     };
     let mut found: Vec<Credentials> = Query::new(format!(
-        "SELECT id, password_hash, is_active FROM staffs WHERE lower({column}) = lower($1) \
-         ORDER BY id LIMIT 2"
+        "SELECT id, password_hash, is_active FROM staffs WHERE {} ORDER BY id LIMIT 2",
+        db.dialect().same_text(column, "$1")
     ))
     .bind(value.as_str())
     .fetch_all(db)

@@ -81,10 +81,11 @@ pub async fn by_id(db: &Db, id: i64) -> Result<Option<StaffOut>, sqlx::Error> {
 
 /// Staffs whose email another staff shares (compared case-insensitively), grouped by email.
 pub async fn duplicate_emails(db: &Db) -> Result<Vec<DuplicateStaffOut>, sqlx::Error> {
+    let (folded_s, folded) = (db.dialect().folded("s.email"), db.dialect().folded("email"));
     let rows: Vec<StaffRow> = Query::new(format!(
-        "SELECT {COLUMNS} FROM staffs s WHERE lower(s.email) IN \
-         (SELECT lower(email) FROM staffs GROUP BY lower(email) HAVING COUNT(*) > 1) \
-         ORDER BY lower(s.email), s.id"
+        "SELECT {COLUMNS} FROM staffs s WHERE {folded_s} IN \
+         (SELECT {folded} FROM staffs GROUP BY {folded} HAVING COUNT(*) > 1) \
+         ORDER BY {folded_s}, s.id"
     ))
     .fetch_all(db)
     .await?;

@@ -165,9 +165,10 @@ pub async fn save(
         None => None,
     };
     if let Some(username) = &m.username {
-        let taken: i64 = Query::new(
-            "SELECT COUNT(*) FROM staffs WHERE lower(username) = lower($1) AND id <> $2",
-        )
+        let taken: i64 = Query::new(format!(
+            "SELECT COUNT(*) FROM staffs WHERE {} AND id <> $2",
+            tx.dialect().same_text("username", "$1")
+        ))
         .bind(username.as_str())
         .bind(id.unwrap_or(0))
         .scalar(&mut tx)
