@@ -67,6 +67,7 @@ impl App {
             service_token_digests: Arc::new(service_token_digests),
             secret_key: Arc::new(secret_key),
             job_signal: Arc::new(Notify::new()),
+            describe_staff: instore::auth::describe_me,
             shutting_down: CancellationToken::new(),
         };
         let jobs = crate::commerce::jobs::register(JobRunner::default())

@@ -7,6 +7,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::auth::cache::AuthCache;
 use crate::auth::password::Passwords;
+use crate::auth::routes::DescribeStaff;
 use crate::commerce::Commerce;
 use crate::config::{Config, Secret};
 use crate::db::Db;
@@ -30,6 +31,8 @@ pub struct AppState {
     pub commerce: Commerce,
     /// Token → caller, when `KADRO_AUTH_CACHE_MS` is set.
     pub auth_cache: Arc<AuthCache>,
+    /// How `GET /api/v1/auth/me/` describes an Instore staff (given by the Instore context).
+    pub describe_staff: DescribeStaff,
     /// Cancelled when the process starts shutting down.
     pub shutting_down: CancellationToken,
 }
