@@ -14,7 +14,7 @@ use crate::auth::password::Passwords;
 use crate::commerce::Commerce;
 use crate::config::Config;
 use crate::db::{Db, DbOptions};
-use crate::exports::LocalDirStore;
+use crate::exports::{ExportSources, LocalDirStore};
 use crate::http::json::BODY_LIMIT;
 use crate::http::request::PublicUrl;
 use crate::jobs::worker::JobRunner;
@@ -61,6 +61,9 @@ impl App {
             db,
             commerce,
             exports: Arc::new(LocalDirStore::new(config.export_dir.clone())),
+            export_sources: Arc::new(instore::export_sources(b2b::export_sources(
+                ExportSources::default(),
+            ))),
             passwords: Passwords::new(config.hash_concurrency, config.password_min_length),
             auth_cache: Arc::new(AuthCache::new(config.auth_cache())),
             config: Arc::new(config),

@@ -11,7 +11,7 @@ use crate::auth::routes::DescribeStaff;
 use crate::commerce::Commerce;
 use crate::config::{Config, Secret};
 use crate::db::Db;
-use crate::exports::ExportStore;
+use crate::exports::{ExportSources, ExportStore};
 
 /// What every handler reads; cheap to clone.
 #[derive(Clone)]
@@ -23,6 +23,8 @@ pub struct AppState {
     pub service_token_digests: Arc<Vec<String>>,
     /// Signs export download links.
     pub secret_key: Arc<Secret>,
+    /// The exportable lists, by the name their exports store.
+    pub export_sources: Arc<ExportSources>,
     /// Where export files are kept.
     pub exports: Arc<dyn ExportStore>,
     /// Wakes idle workers when a job is enqueued in this process.
