@@ -15,10 +15,11 @@ use std::time::Instant;
 use clap::Parser;
 use kadro::app::App;
 use kadro::auth::Caller;
+use kadro::b2b::export::{ACCOUNT_FIELDS, StaffUsersExport};
 use kadro::config::{Config, Secret};
 use kadro::db::{Db, Query};
 use kadro::exports::format::Format;
-use kadro::exports::{self, ExportList, StaffUsersExport};
+use kadro::exports::{self, ExportList};
 use kadro::http::time;
 use kadro::jobs::worker::Step;
 use tokio_util::sync::CancellationToken;
@@ -77,11 +78,8 @@ async fn run(args: Args, format: Format) -> anyhow::Result<()> {
     );
 
     reset_peak_memory();
-    let fields: Vec<String> = exports::b2b::ACCOUNT_FIELDS
-        .iter()
-        .map(|f| (*f).to_owned())
-        .collect();
-    let list = ExportList::StaffUsers(StaffUsersExport::default());
+    let fields: Vec<String> = ACCOUNT_FIELDS.iter().map(|f| (*f).to_owned()).collect();
+    let list = ExportList::of(StaffUsersExport::default());
     let started = Instant::now();
     let key = exports::start(&state, &Caller::Service, &list, &fields, format)
         .await

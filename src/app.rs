@@ -12,35 +12,16 @@ use tokio_util::sync::CancellationToken;
 use crate::auth::cache::AuthCache;
 use crate::auth::password::Passwords;
 use crate::commerce::Commerce;
-use crate::config::{Config, Secret};
+use crate::config::Config;
 use crate::db::{Db, DbOptions};
-use crate::exports::{ExportStore, LocalDirStore};
+use crate::exports::{ExportSources, LocalDirStore};
 use crate::http::json::BODY_LIMIT;
 use crate::http::request::PublicUrl;
 use crate::jobs::worker::JobRunner;
 use crate::{auth, b2b, exports, http, instore, ops, settings};
 
-/// What every handler reads; cheap to clone.
-#[derive(Clone)]
-pub struct AppState {
-    pub db: Db,
-    pub config: Arc<Config>,
-    pub passwords: Passwords,
-    /// SHA-256 digests of `KADRO_SERVICE_TOKENS`, compared in constant time.
-    pub service_token_digests: Arc<Vec<String>>,
-    /// Signs export download links.
-    pub secret_key: Arc<Secret>,
-    /// Where export files are kept.
-    pub exports: Arc<dyn ExportStore>,
-    /// Wakes idle workers when a job is enqueued in this process.
-    pub job_signal: Arc<Notify>,
-    /// The Commerce platform, or local mode.
-    pub commerce: Commerce,
-    /// Token → caller, when `KADRO_AUTH_CACHE_MS` is set.
-    pub auth_cache: Arc<AuthCache>,
-    /// Cancelled when the process starts shutting down.
-    pub shutting_down: CancellationToken,
-}
+/// Kept here while imports still name `crate::app::AppState`.
+pub use crate::state::AppState;
 
 /// A built application, ready to serve.
 pub struct App {
@@ -80,12 +61,16 @@ impl App {
             db,
             commerce,
             exports: Arc::new(LocalDirStore::new(config.export_dir.clone())),
+            export_sources: Arc::new(instore::export_sources(b2b::export_sources(
+                ExportSources::default(),
+            ))),
             passwords: Passwords::new(config.hash_concurrency, config.password_min_length),
             auth_cache: Arc::new(AuthCache::new(config.auth_cache())),
             config: Arc::new(config),
             service_token_digests: Arc::new(service_token_digests),
             secret_key: Arc::new(secret_key),
             job_signal: Arc::new(Notify::new()),
+            describe_staff: instore::auth::describe_me,
             shutting_down: CancellationToken::new(),
         };
         let jobs = crate::commerce::jobs::register(JobRunner::default())

@@ -18,3 +18,4 @@ pub mod jobs;
 pub mod openapi;
 pub mod ops;
 pub mod settings;
+pub mod state;

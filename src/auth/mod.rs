@@ -85,6 +85,8 @@ impl Caller {
     }
 }
 
+/// A token with whichever account it belongs to: the `users` columns for a B2B account, the
+/// `staffs` columns for an Instore staff (the other side is NULL).
 #[derive(sqlx::FromRow)]
 struct TokenOwner {
     account_kind: String,
@@ -93,6 +95,9 @@ struct TokenOwner {
     user_staff: Option<bool>,
     user_superuser: Option<bool>,
     user_division: Option<i64>,
+    staff_id: Option<i64>,
+    staff_active: Option<bool>,
+    staff_superuser: Option<bool>,
 }
 
 /// The token of the request, if the header carries one (`Token` or `Bearer`).
@@ -174,34 +179,126 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<Caller, ApiEr
     Ok(caller)
 }
 
-/// Reads a token's account; deactivated accounts are refused.
+/// Reads a token's account, B2B account or Instore staff, in one query; deactivated accounts
+/// are refused (401) even if one of their tokens survived.
 async fn lookup(state: &AppState, digest: &str) -> Result<Caller, ApiError> {
     let owner: Option<TokenOwner> = Query::new(
         "SELECT t.account_kind, u.id AS user_id, u.is_active AS user_active, \
-         u.is_staff AS user_staff, u.is_superuser AS user_superuser, u.division_id AS user_division \
-         FROM api_tokens t LEFT JOIN users u ON t.account_kind = 'user' AND u.id = t.account_id \
+         u.is_staff AS user_staff, u.is_superuser AS user_superuser, u.division_id AS user_division, \
+         s.id AS staff_id, s.is_active AS staff_active, s.is_superuser AS staff_superuser \
+         FROM api_tokens t \
+         LEFT JOIN users u ON t.account_kind = 'user' AND u.id = t.account_id \
+         LEFT JOIN staffs s ON t.account_kind = 'staff' AND s.id = t.account_id \
          WHERE t.key_hash = $1",
     )
     .bind(digest)
     .fetch_optional(&state.db)
     .await?;
-    let owner = owner.ok_or(ApiError::Unauthenticated(INVALID_TOKEN))?;
-    match owner.account_kind.as_str() {
-        "user" => {
-            let id = owner
-                .user_id
-                .ok_or(ApiError::Unauthenticated(INVALID_TOKEN))?;
-            if owner.user_active != Some(true) {
-                return Err(ApiError::Unauthenticated(INACTIVE));
-            }
-            Ok(Caller::User(B2bCaller {
-                id,
-                is_staff: owner.user_staff.unwrap_or(false),
-                is_superuser: owner.user_superuser.unwrap_or(false),
-                division_id: owner.user_division,
-            }))
+    owner
+        .ok_or(ApiError::Unauthenticated(INVALID_TOKEN))?
+        .into_caller()
+}
+
+impl TokenOwner {
+    fn into_caller(self) -> Result<Caller, ApiError> {
+        let found = match self.account_kind.as_str() {
+            "user" => self.user_id.map(|id| {
+                let caller = Caller::User(B2bCaller {
+                    id,
+                    is_staff: self.user_staff.unwrap_or(false),
+                    is_superuser: self.user_superuser.unwrap_or(false),
+                    division_id: self.user_division,
+                });
+                (self.user_active, caller)
+            }),
+            "staff" => self.staff_id.map(|id| {
+                let caller = Caller::Staff(StaffCaller {
+                    id,
+                    is_superuser: self.staff_superuser.unwrap_or(false),
+                });
+                (self.staff_active, caller)
+            }),
+            _ => None,
+        };
+        let (active, caller) = found.ok_or(ApiError::Unauthenticated(INVALID_TOKEN))?;
+        if active != Some(true) {
+            return Err(ApiError::Unauthenticated(INACTIVE));
         }
-        "staff" => crate::instore::auth::staff_caller(state, digest).await,
-        _ => Err(ApiError::Unauthenticated(INVALID_TOKEN)),
+        Ok(caller)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn owner(kind: &str) -> TokenOwner {
+        TokenOwner {
+            account_kind: kind.into(),
+            user_id: None,
+            user_active: None,
+            user_staff: None,
+            user_superuser: None,
+            user_division: None,
+            staff_id: None,
+            staff_active: None,
+            staff_superuser: None,
+        }
+    }
+
+    fn refusal(owner: TokenOwner) -> &'static str {
+        match owner.into_caller() {
+            Err(ApiError::Unauthenticated(why)) => why,
+            other => panic!("not refused: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn one_row_resolves_either_kind_of_account() {
+        let user = TokenOwner {
+            user_id: Some(7),
+            user_active: Some(true),
+            user_staff: Some(true),
+            user_division: Some(3),
+            ..owner("user")
+        };
+        let Ok(Caller::User(u)) = user.into_caller() else {
+            panic!("not a user")
+        };
+        assert_eq!(
+            (u.id, u.is_staff, u.is_superuser, u.division_id),
+            (7, true, false, Some(3))
+        );
+        let staff = TokenOwner {
+            staff_id: Some(9),
+            staff_active: Some(true),
+            staff_superuser: Some(true),
+            // A staff token never reads the users side, whatever it holds.
+            user_id: Some(9),
+            ..owner("staff")
+        };
+        let Ok(Caller::Staff(s)) = staff.into_caller() else {
+            panic!("not a staff")
+        };
+        assert_eq!((s.id, s.is_superuser), (9, true));
+    }
+
+    #[test]
+    fn missing_or_inactive_accounts_are_refused() {
+        assert_eq!(refusal(owner("user")), INVALID_TOKEN);
+        assert_eq!(refusal(owner("staff")), INVALID_TOKEN);
+        assert_eq!(refusal(owner("robot")), INVALID_TOKEN);
+        let inactive_staff = TokenOwner {
+            staff_id: Some(1),
+            staff_active: Some(false),
+            ..owner("staff")
+        };
+        assert_eq!(refusal(inactive_staff), INACTIVE);
+        let inactive_user = TokenOwner {
+            user_id: Some(1),
+            user_active: Some(false),
+            ..owner("user")
+        };
+        assert_eq!(refusal(inactive_user), INACTIVE);
     }
 }

@@ -6,7 +6,9 @@ use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{AccountKind, Caller, token};
+use std::pin::Pin;
+
+use super::{AccountKind, Caller, StaffCaller, token};
 use crate::app::AppState;
 use crate::b2b::accounts::{self, StaffUserOut};
 use crate::http::error::{ApiError, ApiResult, FieldErrors};
@@ -99,6 +101,13 @@ pub async fn logout(
     }))
 }
 
+/// Describes an Instore staff for `me`; the Instore context provides it at start
+/// ([`AppState::describe_staff`]), so authentication never calls into a context.
+pub type DescribeStaff = for<'a> fn(&'a AppState, StaffCaller) -> BoxFuture<'a, ApiResult<MeOut>>;
+
+/// A boxed future that a plain function pointer can return.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
 /// The calling account.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(tag = "account_type", rename_all = "snake_case")]
@@ -123,7 +132,7 @@ pub async fn me(State(state): State<AppState>, caller: Caller) -> ApiResult<axum
                 .ok_or(ApiError::NotFound)?;
             MeOut::User(account.into())
         }
-        Caller::Staff(s) => crate::instore::auth::me(&state, s).await?,
+        Caller::Staff(s) => (state.describe_staff)(&state, s).await?,
     };
     Ok(axum::Json(out))
 }

@@ -2,6 +2,7 @@
 
 pub mod accounts;
 pub mod divisions;
+pub mod export;
 pub mod staff_users;
 pub mod user_filter;
 pub mod users;
@@ -9,6 +10,7 @@ pub mod users;
 use axum::Router;
 
 use crate::app::AppState;
+pub use export::export_sources;
 
 pub fn router() -> Router<AppState> {
     Router::new()

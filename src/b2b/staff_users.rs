@@ -12,9 +12,10 @@ use super::accounts::{self, ACCOUNT_COLUMNS, Account, StaffUserOut};
 use super::user_filter::UserFilter;
 use crate::app::AppState;
 use crate::auth::Superuser;
+use crate::b2b::export::StaffUsersExport;
 use crate::db::list::{ListSource, list_page};
 use crate::db::{Db, Query};
-use crate::exports::{self, ExportList, ExportParams, StaffUsersExport};
+use crate::exports::{self, ExportList, ExportParams};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::filters::Filter;
 use crate::http::json::Json;
@@ -49,7 +50,7 @@ pub async fn list(
 ) -> ApiResult<Response> {
     let export = |_: &RequestUrl| {
         let filter = filter.clone();
-        Ok(ExportList::StaffUsers(StaffUsersExport { filter }))
+        Ok(ExportList::of(StaffUsersExport { filter }))
     };
     if let Some(response) = exports::intercept(&state, &caller, &url, export).await? {
         return Ok(response);

@@ -138,6 +138,12 @@ pub async fn start(
     fields: &[String],
     format: Format,
 ) -> ApiResult<String> {
+    if state.export_sources.get(list.name()).is_none() {
+        return Err(ApiError::Internal(anyhow::anyhow!(
+            "no export source is registered as {:?}",
+            list.name()
+        )));
+    }
     let mut bytes = [0u8; 16];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
     let cache_key = hex::encode(bytes);

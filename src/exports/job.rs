@@ -16,7 +16,7 @@ use tokio::sync::mpsc;
 
 use super::format::{self, Format};
 use super::record::{self, ExportRow, Status};
-use super::source::{ExportList, RowSource, with_source};
+use super::source::RowSource;
 use crate::app::AppState;
 use crate::http::time;
 use crate::jobs::ClaimedJob;
@@ -118,17 +118,30 @@ async fn build(
     format: Format,
     name: &str,
 ) -> Result<u64, ExportError> {
-    let list = ExportList::from_stored(&export.list, &export.filter)
-        .map_err(|e| ExportError::Invalid(format!("Unknown export parameters: {e}")))?;
+    let source = state
+        .export_sources
+        .get(&export.list)
+        .ok_or_else(|| ExportError::Invalid(format!("Unknown export list: {}", export.list)))?;
     let fields: Vec<String> = serde_json::from_str(&export.fields)
         .map_err(|e| ExportError::Invalid(format!("Unknown export fields: {e}")))?;
+    source.build(state, export, &fields, format, name).await
+}
+
+/// The part of an attempt that knows the list's row type: called by the list's registered
+/// source once it has read its parameters back.
+pub(super) async fn build_rows<S: RowSource>(
+    state: &AppState,
+    export: &ExportRow,
+    source: S,
+    fields: &[String],
+    format: Format,
+    name: &str,
+) -> Result<u64, ExportError> {
     record::start(&state.db, export.id).await?;
     // Whatever an earlier, crashed attempt left behind goes first.
     state.exports.discard_scratch(name).await?;
     let scratch = state.exports.scratch(name).await?;
-    let rows = with_source!(list, |source| {
-        stream(state, export.id, source, &fields, format, &scratch).await
-    })?;
+    let rows = stream(state, export.id, source, fields, format, &scratch).await?;
     state.exports.publish(&scratch, name).await?;
     record::complete(&state.db, export.id, rows as i64, name).await?;
     Ok(rows)

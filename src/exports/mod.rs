@@ -17,18 +17,23 @@
 //!
 //! # Adding an exportable list
 //!
-//! 1. Write a struct holding what the list's handler parsed (its filter, the caller's scope),
-//!    deriving `Serialize`/`Deserialize`, and implement [`RowSource`] for it: the allowed
-//!    `FIELDS`, a `count` query, a keyset `batch` query (`… AND t.id > after ORDER BY t.id
-//!    LIMIT n`, joins in the same query, no per-row queries) and `cell`, the value of one field
-//!    of a row. [`b2b::UsersExport`] is a complete example.
-//! 2. Add a variant to [`ExportList`] (its snake_case name is what the `exports.list` column
-//!    stores) and an arm to `with_source!` in `source.rs`.
+//! The list's context owns its export; this module names no context.
+//!
+//! 1. In the context (beside the list), write a struct holding what the list's handler parsed
+//!    (its filter, the caller's scope), deriving `Serialize`/`Deserialize`, and implement
+//!    [`RowSource`] for it: `LIST`, the name the `exports.list` column stores (never renamed
+//!    once released), the allowed `FIELDS`, a `count` query, a keyset `batch` query (`… AND
+//!    t.id > after ORDER BY t.id LIMIT n`, joins in the same query, no per-row queries) and
+//!    `cell`, the value of one field of a row. `crate::b2b::export::UsersExport` is a complete
+//!    example.
+//! 2. Add it to the context's `export_sources` (`sources.with::<MyExport>()`; a context's
+//!    first export also adds that function to the chain in `App::build`), which registers
+//!    every context's sources in the state's [`ExportSources`].
 //! 3. At the top of the list handler, after its permission check:
 //!
 //!    ```ignore
 //!    if let Some(response) = exports::intercept(&state, &caller, &url, |url| {
-//!        Ok(ExportList::Users(UsersExport { filter: UserFilter::parse(url)?, scope }))
+//!        Ok(ExportList::of(UsersExport { filter: UserFilter::parse(url)?, scope }))
 //!    })
 //!    .await?
 //!    {
@@ -41,11 +46,9 @@
 //! 5. Test it in `tests/api/exports/lists.rs` like the users and staffs exports (the shared
 //!    helpers are in `tests/api/exports/mod.rs`).
 
-pub mod b2b;
 pub mod cleanup;
 pub mod format;
 mod http;
-pub mod instore;
 pub mod job;
 pub mod link;
 pub mod record;
@@ -56,11 +59,9 @@ pub mod xls;
 use axum::Router;
 use axum::routing::get;
 
-pub use b2b::{StaffUsersExport, UsersExport};
 pub use http::{ExportParams, ExportProgress, ExportStarted, ExportStatus, intercept, start};
-pub use instore::StaffsExport;
 pub use job::{BUILD_JOB, BuildExport};
-pub use source::{ExportList, RowSource};
+pub use source::{ExportList, ExportSource, ExportSources, RowSource};
 pub use store::{ExportStore, LocalDirStore};
 
 use crate::app::AppState;

@@ -1,11 +1,17 @@
-//! Where exported rows come from: a [`RowSource`] per exportable list, and [`ExportList`], the
-//! closed set of them that an export row stores and the export job dispatches on.
+//! Where exported rows come from: a [`RowSource`] per exportable list, defined by the context
+//! that owns the list and registered at start in [`ExportSources`], which the export job
+//! looks the stored list name up in. This module names no context.
+
+use std::collections::HashMap;
+use std::marker::PhantomData;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use super::b2b::{StaffUsersExport, UsersExport};
-use super::format::Cell;
-use super::instore::StaffsExport;
+use super::format::{Cell, Format};
+use super::job::{self, ExportError};
+use super::record::ExportRow;
+use crate::app::AppState;
 use crate::db::{Dialect, Query, Row};
 
 /// The rows of one list, read in keyset batches (`id > cursor ORDER BY id LIMIT n`), so memory
@@ -14,6 +20,10 @@ use crate::db::{Dialect, Query, Row};
 /// Implemented by a small struct that holds what the list handler parsed (its filter, the
 /// caller's scope) and is stored as JSON in the export row, hence `Serialize + Deserialize`.
 pub trait RowSource: Serialize + for<'de> Deserialize<'de> + Send + Sync + 'static {
+    /// The list's name, stored in the `exports.list` column: never renamed once released, or
+    /// the exports recorded under the old name cannot be built.
+    const LIST: &'static str;
+
     /// One row of a batch; decoded on both backends.
     type Row: Row + 'static;
 
@@ -34,79 +44,207 @@ pub trait RowSource: Serialize + for<'de> Deserialize<'de> + Send + Sync + 'stat
     fn cell<'r>(row: &'r Self::Row, field: &str) -> Cell<'r>;
 }
 
-/// Every exportable list. Stored in the export row as its `list` (the serde tag) and `filter`
-/// (the variant's parameters as JSON).
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(tag = "list", content = "params", rename_all = "snake_case")]
-pub enum ExportList {
-    /// `/api/v1/staff-users/`.
-    StaffUsers(StaffUsersExport),
-    /// `/api/v1/users/`.
-    Users(UsersExport),
-    /// `/api/v1/staffs/`.
-    Staffs(StaffsExport),
-}
-
-/// Runs `$body` with `$source` bound to the [`RowSource`] inside an [`ExportList`]; the one
-/// place that lists the variants' sources.
-macro_rules! with_source {
-    ($list:expr, |$source:ident| $body:expr) => {
-        match $list {
-            $crate::exports::ExportList::StaffUsers($source) => $body,
-            $crate::exports::ExportList::Users($source) => $body,
-            $crate::exports::ExportList::Staffs($source) => $body,
-        }
-    };
-}
-pub(crate) use with_source;
-
-fn fields_of<S: RowSource>(_: &S) -> &'static [&'static str] {
-    S::FIELDS
+/// One export request of a list: the list's name and its parameters as stored in the export
+/// row (`list`, and `filter` as JSON), with the fields a client may ask for.
+#[derive(Clone, Debug)]
+pub struct ExportList {
+    list: &'static str,
+    fields: &'static [&'static str],
+    filter: String,
 }
 
 impl ExportList {
+    /// The request of `source`'s list with `source`'s parameters.
+    pub fn of<S: RowSource>(source: S) -> ExportList {
+        // Through `Value`, as exports have always been stored: keys in sorted order.
+        let filter = serde_json::to_value(&source)
+            .unwrap_or_default()
+            .to_string();
+        ExportList {
+            list: S::LIST,
+            fields: S::FIELDS,
+            filter,
+        }
+    }
+
     /// The fields a client may ask for.
     pub fn fields(&self) -> &'static [&'static str] {
-        with_source!(self, |source| fields_of(source))
+        self.fields
     }
 
     /// The stored form: (`list`, `filter` JSON).
     pub fn to_stored(&self) -> (String, String) {
-        let value = serde_json::to_value(self).unwrap_or_default();
-        let list = value["list"].as_str().unwrap_or_default().to_owned();
-        (list, value["params"].to_string())
+        (self.list.to_owned(), self.filter.clone())
     }
 
-    /// Reads the stored form back.
-    pub fn from_stored(list: &str, filter: &str) -> Result<ExportList, serde_json::Error> {
-        let params: serde_json::Value = serde_json::from_str(filter)?;
-        serde_json::from_value(serde_json::json!({ "list": list, "params": params }))
+    pub fn name(&self) -> &'static str {
+        self.list
+    }
+}
+
+/// An exportable list with its row type erased, as [`ExportSources`] keeps it.
+#[async_trait::async_trait]
+pub trait ExportSource: Send + Sync {
+    /// The fields a client may ask for.
+    fn fields(&self) -> &'static [&'static str];
+
+    /// Builds the file of `export` (a row of this list): reads its stored parameters back,
+    /// then streams the rows ([`job::build_rows`]).
+    async fn build(
+        &self,
+        state: &AppState,
+        export: &ExportRow,
+        fields: &[String],
+        format: Format,
+        name: &str,
+    ) -> Result<u64, ExportError>;
+}
+
+/// The [`ExportSource`] of a [`RowSource`] type.
+struct Registered<S>(PhantomData<fn() -> S>);
+
+#[async_trait::async_trait]
+impl<S: RowSource> ExportSource for Registered<S> {
+    fn fields(&self) -> &'static [&'static str] {
+        S::FIELDS
+    }
+
+    async fn build(
+        &self,
+        state: &AppState,
+        export: &ExportRow,
+        fields: &[String],
+        format: Format,
+        name: &str,
+    ) -> Result<u64, ExportError> {
+        let source: S = serde_json::from_str(&export.filter)
+            .map_err(|e| ExportError::Invalid(format!("Unknown export parameters: {e}")))?;
+        job::build_rows(state, export, source, fields, format, name).await
+    }
+}
+
+/// Every exportable list, by the name its exports store; each context adds its own at start
+/// (`b2b::export_sources`, `instore::export_sources`).
+#[derive(Clone, Default)]
+pub struct ExportSources(HashMap<&'static str, Arc<dyn ExportSource>>);
+
+impl ExportSources {
+    /// Adds `S` under [`RowSource::LIST`].
+    ///
+    /// # Panics
+    ///
+    /// When another source already has that name: two lists cannot share their stored rows.
+    pub fn with<S: RowSource>(mut self) -> Self {
+        let added = self
+            .0
+            .insert(S::LIST, Arc::new(Registered::<S>(PhantomData)));
+        assert!(
+            added.is_none(),
+            "two export sources are named {:?}",
+            S::LIST
+        );
+        self
+    }
+
+    /// The source of the list stored as `list`.
+    pub fn get(&self, list: &str) -> Option<&dyn ExportSource> {
+        self.0.get(list).map(|s| s.as_ref())
+    }
+
+    /// The registered list names, sorted.
+    pub fn names(&self) -> Vec<&'static str> {
+        let mut names: Vec<_> = self.0.keys().copied().collect();
+        names.sort_unstable();
+        names
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::b2b::user_filter::UserFilter;
-    use crate::b2b::users::store::UserScope;
+
+    #[derive(Serialize, Deserialize)]
+    struct Numbers {
+        below: i64,
+        label: String,
+    }
+
+    impl RowSource for Numbers {
+        const LIST: &'static str = "numbers";
+        type Row = (i64,);
+        const FIELDS: &'static [&'static str] = &["n"];
+
+        fn count(&self, _: Dialect) -> Query {
+            Query::new("SELECT 0")
+        }
+
+        fn batch(&self, _: Dialect, _: &[&'static str], _: i64, _: i64) -> Query {
+            Query::new("SELECT 0")
+        }
+
+        fn id(row: &(i64,)) -> i64 {
+            row.0
+        }
+
+        fn cell<'r>(row: &'r (i64,), _: &str) -> Cell<'r> {
+            Cell::Int(row.0)
+        }
+    }
+
+    #[derive(Serialize, Deserialize)]
+    struct SameName;
+
+    impl RowSource for SameName {
+        const LIST: &'static str = "numbers";
+        type Row = (i64,);
+        const FIELDS: &'static [&'static str] = &["other"];
+
+        fn count(&self, _: Dialect) -> Query {
+            Query::new("SELECT 0")
+        }
+
+        fn batch(&self, _: Dialect, _: &[&'static str], _: i64, _: i64) -> Query {
+            Query::new("SELECT 0")
+        }
+
+        fn id(row: &(i64,)) -> i64 {
+            row.0
+        }
+
+        fn cell<'r>(_: &'r (i64,), _: &str) -> Cell<'r> {
+            Cell::Empty
+        }
+    }
 
     #[test]
-    fn stored_form_round_trips() {
-        let list = ExportList::Users(UsersExport {
-            filter: UserFilter {
-                email: Some("ada".into()),
-                ..UserFilter::default()
-            },
-            scope: UserScope::Division(3),
+    fn a_request_stores_its_list_name_and_sorted_parameters() {
+        let list = ExportList::of(Numbers {
+            below: 10,
+            label: "x".into(),
         });
-        let (name, filter) = list.to_stored();
-        assert_eq!(name, "users");
-        let back = ExportList::from_stored(&name, &filter).unwrap();
-        let ExportList::Users(users) = back else {
-            panic!("not users: {back:?}")
-        };
-        assert_eq!(users.filter.email.as_deref(), Some("ada"));
-        assert_eq!(users.scope, UserScope::Division(3));
-        assert!(ExportList::from_stored("nope", "{}").is_err());
+        assert_eq!(list.fields(), ["n"]);
+        assert_eq!(
+            list.to_stored(),
+            (
+                "numbers".to_owned(),
+                r#"{"below":10,"label":"x"}"#.to_owned()
+            )
+        );
+    }
+
+    #[test]
+    fn sources_are_found_by_their_stored_name() {
+        let sources = ExportSources::default().with::<Numbers>();
+        assert_eq!(sources.names(), ["numbers"]);
+        assert_eq!(sources.get("numbers").map(|s| s.fields()), Some(&["n"][..]));
+        assert!(sources.get("nope").is_none());
+    }
+
+    #[test]
+    #[should_panic(expected = "two export sources are named \"numbers\"")]
+    fn two_sources_cannot_share_a_name() {
+        let _ = ExportSources::default()
+            .with::<Numbers>()
+            .with::<SameName>();
     }
 }

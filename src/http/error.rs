@@ -171,13 +171,7 @@ impl ApiError {
 
 impl From<sqlx::Error> for ApiError {
     fn from(err: sqlx::Error) -> Self {
-        if crate::db::is_unique_violation(&err) {
-            return ApiError::field(
-                "non_field_errors",
-                "A record with these values already exists.",
-            );
-        }
-        ApiError::Internal(err.into())
+        super::unique::violation(&err).unwrap_or_else(|| ApiError::Internal(err.into()))
     }
 }
 

@@ -8,6 +8,7 @@ mod observe;
 pub mod pagination;
 pub mod request;
 pub mod time;
+pub mod unique;
 pub mod validate;
 
 use axum::extract::Request;

@@ -12,3 +12,4 @@ pub mod stores;
 pub mod validate;
 
 pub use routes::router;
+pub use staffs::export::export_sources;

@@ -14,7 +14,8 @@ use self::store::{UserOut, UserScope};
 use super::user_filter::UserFilter;
 use crate::app::AppState;
 use crate::auth::Caller;
-use crate::exports::{self, ExportList, ExportParams, UsersExport};
+use crate::b2b::export::UsersExport;
+use crate::exports::{self, ExportList, ExportParams};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::filters::Filter;
 use crate::http::json::Json;
@@ -70,7 +71,7 @@ pub async fn list(
     let scope = scope_of(&caller)?;
     let export = |_: &RequestUrl| {
         let filter = filter.clone();
-        Ok(ExportList::Users(UsersExport { filter, scope }))
+        Ok(ExportList::of(UsersExport { filter, scope }))
     };
     if let Some(response) = exports::intercept(&state, &caller, &url, export).await? {
         return Ok(response);

@@ -178,13 +178,7 @@ pub async fn reserve(state: &AppState, scope: UserScope, new: &NewUser<'_>) -> A
         return Ok(Reserved::Existing(existing.account.id));
     }
     let remote = !state.commerce.is_local();
-    let id = store::insert(&mut tx, new, remote).await.map_err(|e| {
-        if crate::db::is_unique_violation(&e) {
-            ApiError::user_already_exists()
-        } else {
-            e.into()
-        }
-    })?;
+    let id = store::insert(&mut tx, new, remote).await?;
     let recovery = if remote {
         Some(commerce::jobs::queue_settle_registration(&mut tx, &state.config, id).await?)
     } else {

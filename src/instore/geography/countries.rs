@@ -210,16 +210,7 @@ async fn save(db: &Db, id: Option<i64>, body: CountryIn, partial: bool) -> ApiRe
     if let Some(id) = id {
         q = q.bind(id);
     }
-    q.fetch_optional(db)
-        .await
-        .map_err(|e| {
-            if crate::db::is_unique_violation(&e) {
-                ApiError::field("code", "country with this code already exists.")
-            } else {
-                e.into()
-            }
-        })?
-        .ok_or(ApiError::NotFound)
+    q.fetch_optional(db).await?.ok_or(ApiError::NotFound)
 }
 
 /// Whether `code` is an assigned ISO 3166-1 alpha-2 code.

@@ -212,13 +212,7 @@ async fn save(
         Some(ids) => Some(existing_ids(&mut tx, Table::Permissions, "permissions", ids).await?),
         None => None,
     };
-    let id = write(&mut tx, id, &name).await.map_err(|e| {
-        if crate::db::is_unique_violation(&e) {
-            ApiError::field("name", "permission group with this name already exists.")
-        } else {
-            e.into()
-        }
-    })?;
+    let id = write(&mut tx, id, &name).await?;
     if let Some(permissions) = permissions {
         replace_links(&mut tx, &GROUP_PERMISSIONS, id, &permissions).await?;
     }

@@ -1,11 +1,13 @@
 //! `/api/v1/staffs/` (seeds 002 and 003): the staffs who work in retail stores, their
 //! assignments, permission groups, passwords and login.
 
+pub mod export;
 pub mod filter;
 pub mod login;
 pub mod queries;
 mod write;
 
+pub use export::StaffsExport;
 pub use filter::StaffFilter;
 
 use axum::extract::State;
@@ -17,7 +19,7 @@ use utoipa::ToSchema;
 
 use crate::app::AppState;
 use crate::auth::Caller;
-use crate::exports::{self, ExportList, ExportParams, StaffsExport};
+use crate::exports::{self, ExportList, ExportParams};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::filters::Filter;
 use crate::http::json::{Json, present};
@@ -182,7 +184,7 @@ pub async fn list(
     page: PageRequest,
 ) -> ApiResult<Response> {
     let export = |_: &RequestUrl| {
-        Ok(ExportList::Staffs(StaffsExport {
+        Ok(ExportList::of(StaffsExport {
             filter: filter.clone(),
         }))
     };

@@ -177,12 +177,7 @@ pub async fn save(
             return Err(ApiError::field("username", USERNAME_TAKEN));
         }
     }
-    let staff_id = write(&mut tx, id, &m, hash.as_deref()).await.map_err(|e| {
-        match crate::db::is_unique_violation(&e) {
-            true => ApiError::field("username", USERNAME_TAKEN),
-            false => e.into(),
-        }
-    })?;
+    let staff_id = write(&mut tx, id, &m, hash.as_deref()).await?;
     if let Some(stores) = &stores {
         replace_links(&mut tx, &STAFF_STORES, staff_id, stores).await?;
         // A store taken away cannot stay the one the staff is logged in at.

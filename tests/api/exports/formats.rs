@@ -3,10 +3,11 @@
 
 use calamine::Data;
 use kadro::auth::Caller;
+use kadro::b2b::export::UsersExport;
 use kadro::b2b::user_filter::UserFilter;
 use kadro::b2b::users::store::UserScope;
 use kadro::exports::format::Format;
-use kadro::exports::{self, ExportList, UsersExport};
+use kadro::exports::{self, ExportList};
 use kadro::http::time;
 use reqwest::StatusCode;
 use serde_json::json;
@@ -315,7 +316,7 @@ async fn users_export_keeps_to_remote_ids_filters_and_scope(app: TestApp) {
         ),
     ];
     for (filter, scope, emails) in cases {
-        let list = ExportList::Users(UsersExport { filter, scope });
+        let list = ExportList::of(UsersExport { filter, scope });
         let fields = vec![
             "email".to_owned(),
             "remote_id".to_owned(),

@@ -8,11 +8,12 @@ use std::time::Duration;
 use axum::extract::FromRequestParts;
 use kadro::app::App;
 use kadro::auth::{B2bCaller, Caller, StaffCaller};
+use kadro::b2b::export::StaffUsersExport;
 use kadro::db::Query;
 use kadro::exports::format::Format;
 use kadro::exports::link;
 use kadro::exports::store::StoredFile;
-use kadro::exports::{self, BuildExport, ExportList, ExportStore, LocalDirStore, StaffUsersExport};
+use kadro::exports::{self, BuildExport, ExportList, ExportStore, LocalDirStore};
 use kadro::http::error::ApiError;
 use kadro::http::request::RequestUrl;
 use kadro::http::time;
@@ -49,7 +50,7 @@ async fn request_url(path_and_query: &str) -> RequestUrl {
 }
 
 fn staff_users() -> ExportList {
-    ExportList::StaffUsers(StaffUsersExport::default())
+    ExportList::of(StaffUsersExport::default())
 }
 
 async fn only_the_owner_or_a_superuser_sees_a_key(app: TestApp) {

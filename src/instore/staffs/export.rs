@@ -4,10 +4,10 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::format::Cell;
-use super::source::RowSource;
 use crate::db::list::ListFilter;
 use crate::db::{Dialect, Query};
+use crate::exports::format::Cell;
+use crate::exports::{ExportSources, RowSource};
 use crate::instore::staffs::StaffFilter;
 
 /// The exportable fields of staffs.
@@ -68,6 +68,7 @@ pub struct StaffsExport {
 }
 
 impl RowSource for StaffsExport {
+    const LIST: &'static str = "staffs";
     type Row = StaffExportRow;
     const FIELDS: &'static [&'static str] = STAFF_FIELDS;
 
@@ -139,5 +140,27 @@ impl RowSource for StaffsExport {
             "current_store" => Cell::opt_text(row.current_store.as_deref()),
             _ => Cell::Empty,
         }
+    }
+}
+
+/// The Instore lists that can be exported, added to the registry at start.
+pub fn export_sources(sources: ExportSources) -> ExportSources {
+    sources.with::<StaffsExport>()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exports::ExportList;
+
+    /// Exports recorded before sources were registered by their contexts keep this name and
+    /// filter shape.
+    #[test]
+    fn stored_form_is_unchanged() {
+        let (name, filter) = ExportList::of(StaffsExport::default()).to_stored();
+        assert_eq!(name, "staffs");
+        let back: StaffsExport = serde_json::from_str(&filter).unwrap();
+        assert_eq!(serde_json::to_value(back).unwrap().to_string(), filter);
+        assert_eq!(export_sources(ExportSources::default()).names(), ["staffs"]);
     }
 }

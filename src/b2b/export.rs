@@ -4,12 +4,12 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::format::Cell;
-use super::source::RowSource;
 use crate::b2b::user_filter::UserFilter;
 use crate::b2b::users::store::UserScope;
 use crate::db::list::ListFilter;
 use crate::db::{Dialect, Query};
+use crate::exports::format::Cell;
+use crate::exports::{ExportSources, RowSource};
 
 /// The exportable fields of staff users and users (seed 001's list).
 pub const ACCOUNT_FIELDS: &[&str] = &[
@@ -105,6 +105,7 @@ pub struct StaffUsersExport {
 const STAFF: &str = "users.is_staff = TRUE";
 
 impl RowSource for StaffUsersExport {
+    const LIST: &'static str = "staff_users";
     type Row = AccountRow;
     const FIELDS: &'static [&'static str] = ACCOUNT_FIELDS;
 
@@ -147,6 +148,7 @@ pub struct UsersExport {
 const WITH_REMOTE_ID: &str = "users.remote_id IS NOT NULL";
 
 impl RowSource for UsersExport {
+    const LIST: &'static str = "users";
     type Row = AccountRow;
     const FIELDS: &'static [&'static str] = ACCOUNT_FIELDS;
 
@@ -171,5 +173,46 @@ impl RowSource for UsersExport {
 
     fn cell<'r>(row: &'r AccountRow, field: &str) -> Cell<'r> {
         account_cell(row, field)
+    }
+}
+
+/// The B2B lists that can be exported, added to the registry at start.
+pub fn export_sources(sources: ExportSources) -> ExportSources {
+    sources.with::<StaffUsersExport>().with::<UsersExport>()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exports::ExportList;
+
+    #[test]
+    fn stored_form_round_trips() {
+        let list = ExportList::of(UsersExport {
+            filter: UserFilter {
+                email: Some("ada".into()),
+                ..UserFilter::default()
+            },
+            scope: UserScope::Division(3),
+        });
+        let (name, filter) = list.to_stored();
+        assert_eq!(name, "users");
+        let users: UsersExport = serde_json::from_str(&filter).unwrap();
+        assert_eq!(users.filter.email.as_deref(), Some("ada"));
+        assert_eq!(users.scope, UserScope::Division(3));
+        let sources = export_sources(ExportSources::default());
+        assert!(sources.get(&name).is_some());
+        assert!(sources.get("nope").is_none());
+    }
+
+    /// Exports recorded before sources were registered by their contexts keep these names.
+    #[test]
+    fn stored_names_do_not_change() {
+        let list = ExportList::of(StaffUsersExport::default());
+        assert_eq!(list.name(), "staff_users");
+        assert_eq!(
+            export_sources(ExportSources::default()).names(),
+            ["staff_users", "users"]
+        );
     }
 }
