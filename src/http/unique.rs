@@ -25,7 +25,8 @@ struct Unique {
 const UNIQUE: &[Unique] = &[
     Unique {
         index: "users_email_key",
-        sqlite_columns: None,
+        // SQLite's Unicode-aware twin, `users_email_nocase_key` (0009), is on the column.
+        sqlite_columns: Some("users.email"),
         error: ApiError::user_already_exists,
     },
     Unique {
@@ -40,7 +41,7 @@ const UNIQUE: &[Unique] = &[
     },
     Unique {
         index: "staffs_username_key",
-        sqlite_columns: None,
+        sqlite_columns: Some("staffs.username"),
         error: || ApiError::field("username", "A staff with that username already exists."),
     },
 ];
