@@ -13,7 +13,7 @@ use super::level::{Level, LevelRow, PlaceFilter, PlaceIn};
 use super::{CITY_COLUMNS, Children, CityOut, CityRow};
 use crate::app::AppState;
 use crate::db::list::ListSource;
-use crate::http::error::ApiResult;
+use crate::http::error::{ApiError, ApiResult};
 use crate::http::filters::Filter;
 use crate::http::json::{Json, present};
 use crate::http::pagination::{PageRequest, Paginated};
@@ -92,7 +92,8 @@ pub async fn detail(
     State(state): State<AppState>,
     IdPath(id): IdPath,
 ) -> ApiResult<axum::Json<CityOut>> {
-    CITIES.detail(&state.db, id).await
+    let place = CITIES.detail(&state.db, id).await?;
+    Ok(axum::Json(place.ok_or(ApiError::NotFound)?))
 }
 
 /// Creates a city (201).
@@ -137,5 +138,6 @@ pub async fn partial_update(
     params(("id" = i64, Path)),
     responses((status = 204), (status = 400, description = "Townships still reference it"), (status = 404)))]
 pub async fn destroy(State(state): State<AppState>, IdPath(id): IdPath) -> ApiResult<StatusCode> {
-    CITIES.destroy(&state.db, id).await
+    CITIES.destroy(&state.db, id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -148,7 +148,8 @@ pub async fn destroy(State(state): State<AppState>, IdPath(id): IdPath) -> ApiRe
         column: "country_id",
         in_use: "This country cannot be deleted while cities refer to it.",
     };
-    delete_place(&state.db, "countries", id, &children).await
+    delete_place(&state.db, "countries", id, &children).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 pub async fn by_id(db: &Db, id: i64) -> Result<Option<CountryOut>, sqlx::Error> {

@@ -6,8 +6,6 @@
 
 use std::marker::PhantomData;
 
-use axum::http::StatusCode;
-
 use super::{Children, NAME_MAX, delete_place};
 use crate::db::list::{Conditions, ListFilter, ListSource, Window, list_page};
 use crate::db::{Db, Query, Row};
@@ -95,10 +93,9 @@ impl<R: LevelRow> Level<R> {
         Ok((count, rows.into_iter().map(Into::into).collect()))
     }
 
-    /// One row, 404 when there is none.
-    pub async fn detail(&self, db: &Db, id: i64) -> ApiResult<axum::Json<R::Out>> {
-        let row = self.by_id(db, id).await?.ok_or(ApiError::NotFound)?;
-        Ok(axum::Json(row.into()))
+    /// One row as the API shows it.
+    pub async fn detail(&self, db: &Db, id: i64) -> Result<Option<R::Out>, sqlx::Error> {
+        Ok(self.by_id(db, id).await?.map(Into::into))
     }
 
     /// Creates (`id` none) or updates a row: the body is merged over the stored row, checked,
@@ -165,8 +162,8 @@ impl<R: LevelRow> Level<R> {
             .into())
     }
 
-    /// Deletes a row no child refers to (204).
-    pub async fn destroy(&self, db: &Db, id: i64) -> ApiResult<StatusCode> {
+    /// Deletes a row no child refers to.
+    pub async fn destroy(&self, db: &Db, id: i64) -> ApiResult<()> {
         delete_place(db, self.table, id, &self.children).await
     }
 

@@ -7,7 +7,6 @@ pub mod countries;
 mod level;
 pub mod townships;
 
-use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -130,13 +129,13 @@ pub struct Children {
 }
 
 /// Deletes row `id` of a geography table unless rows of `children` still refer to it (400,
-/// nothing deleted): 204 when deleted, 404 when there is no such row.
+/// nothing deleted); 404 when there is no such row.
 pub async fn delete_place(
     db: &Db,
     table: &'static str,
     id: i64,
     children: &Children,
-) -> ApiResult<StatusCode> {
+) -> ApiResult<()> {
     let mut tx = db.begin().await?;
     let used: i64 = Query::new(format!(
         "SELECT COUNT(*) FROM {} WHERE {} = $1",
@@ -159,6 +158,6 @@ pub async fn delete_place(
     tx.commit().await?;
     match removed {
         0 => Err(ApiError::NotFound),
-        _ => Ok(StatusCode::NO_CONTENT),
+        _ => Ok(()),
     }
 }

@@ -13,7 +13,7 @@ use super::level::{Level, LevelRow, PlaceFilter, PlaceIn};
 use super::{Children, TOWNSHIP_COLUMNS, TownshipOut, TownshipRow};
 use crate::app::AppState;
 use crate::db::list::ListSource;
-use crate::http::error::ApiResult;
+use crate::http::error::{ApiError, ApiResult};
 use crate::http::filters::Filter;
 use crate::http::json::{Json, present};
 use crate::http::pagination::{PageRequest, Paginated};
@@ -96,7 +96,8 @@ pub async fn detail(
     State(state): State<AppState>,
     IdPath(id): IdPath,
 ) -> ApiResult<axum::Json<TownshipOut>> {
-    TOWNSHIPS.detail(&state.db, id).await
+    let place = TOWNSHIPS.detail(&state.db, id).await?;
+    Ok(axum::Json(place.ok_or(ApiError::NotFound)?))
 }
 
 /// Creates a township (201).
@@ -145,5 +146,6 @@ pub async fn partial_update(
     params(("id" = i64, Path)),
     responses((status = 204), (status = 400, description = "Store addresses still reference it"), (status = 404)))]
 pub async fn destroy(State(state): State<AppState>, IdPath(id): IdPath) -> ApiResult<StatusCode> {
-    TOWNSHIPS.destroy(&state.db, id).await
+    TOWNSHIPS.destroy(&state.db, id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -144,14 +144,19 @@ pub async fn partial_update(
 #[utoipa::path(delete, path = "/api/v1/permission_groups/{id}/", tag = "instore permissions",
     params(("id" = i64, Path)), responses((status = 204), (status = 404)))]
 pub async fn destroy(State(state): State<AppState>, IdPath(id): IdPath) -> ApiResult<StatusCode> {
+    match delete(&state.db, id).await? {
+        true => Ok(StatusCode::NO_CONTENT),
+        false => Err(ApiError::NotFound),
+    }
+}
+
+/// Deletes a group (its grants and staff links go with it); false when there was none.
+pub async fn delete(db: &Db, id: i64) -> Result<bool, sqlx::Error> {
     let removed = Query::new("DELETE FROM permission_groups WHERE id = $1")
         .bind(id)
-        .execute(&state.db)
+        .execute(db)
         .await?;
-    match removed {
-        0 => Err(ApiError::NotFound),
-        _ => Ok(StatusCode::NO_CONTENT),
-    }
+    Ok(removed == 1)
 }
 
 pub async fn by_id(db: &Db, id: i64) -> Result<Option<PermissionGroupOut>, sqlx::Error> {

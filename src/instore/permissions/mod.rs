@@ -122,14 +122,19 @@ pub async fn detail(
     State(state): State<AppState>,
     IdPath(id): IdPath,
 ) -> ApiResult<axum::Json<PermissionOut>> {
+    let permission = by_id(&state.db, id).await?;
+    Ok(axum::Json(permission.ok_or(ApiError::NotFound)?))
+}
+
+/// One permission with the groups that grant it.
+pub async fn by_id(db: &Db, id: i64) -> Result<Option<PermissionOut>, sqlx::Error> {
     let row: Option<PermissionRow> =
         Query::new(format!("SELECT {COLUMNS} FROM permissions WHERE id = $1"))
             .bind(id)
-            .fetch_optional(&state.db)
+            .fetch_optional(db)
             .await?;
-    let row = row.ok_or(ApiError::NotFound)?;
-    let mut out = with_groups(&state.db, vec![row]).await?;
-    Ok(axum::Json(out.remove(0)))
+    let Some(row) = row else { return Ok(None) };
+    Ok(with_groups(db, vec![row]).await?.pop())
 }
 
 /// The permissions a staff holds through its groups (all of them for a superuser), by id.
