@@ -18,10 +18,8 @@ use crate::exports::{ExportSources, LocalDirStore};
 use crate::http::json::BODY_LIMIT;
 use crate::http::request::PublicUrl;
 use crate::jobs::worker::JobRunner;
+use crate::state::AppState;
 use crate::{auth, b2b, exports, http, instore, ops, settings};
-
-/// Kept here while imports still name `crate::app::AppState`.
-pub use crate::state::AppState;
 
 /// A built application, ready to serve.
 pub struct App {

@@ -4,10 +4,10 @@
 use rand::Rng;
 use rand::distributions::Alphanumeric;
 
-use crate::app::AppState;
 use crate::auth::password;
 use crate::auth::token::{self, AccountKind};
 use crate::b2b::accounts::{self, NewStaffAccount};
+use crate::state::AppState;
 
 pub struct FirstStart {
     pub email: String,

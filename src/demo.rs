@@ -2,12 +2,12 @@
 
 use anyhow::Context;
 
-use crate::app::AppState;
 use crate::auth::password;
 use crate::b2b::accounts::{self, NewStaffAccount};
 use crate::b2b::divisions::store::{self as divisions, DivisionFields};
 use crate::b2b::users::store::{self as users, NewUser};
 use crate::db::Query;
+use crate::state::AppState;
 
 /// The password of every demo account (printed by the command).
 pub const DEMO_PASSWORD: &str = "kadro-demo-2024";

@@ -17,7 +17,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 
 use super::Caller;
-use crate::app::AppState;
+use crate::state::AppState;
 
 /// Entries kept at most; past it the cache starts over.
 const MAX_ENTRIES: usize = 100_000;

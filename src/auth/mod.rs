@@ -11,9 +11,9 @@ use axum::http::header;
 use axum::http::request::Parts;
 use subtle::ConstantTimeEq;
 
-use crate::app::AppState;
 use crate::db::Query;
 use crate::http::error::ApiError;
+use crate::state::AppState;
 pub use token::AccountKind;
 
 const NO_CREDENTIALS: &str = "Authentication credentials were not provided.";

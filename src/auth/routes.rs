@@ -9,10 +9,10 @@ use utoipa::ToSchema;
 use std::pin::Pin;
 
 use super::{AccountKind, Caller, StaffCaller, token};
-use crate::app::AppState;
 use crate::b2b::accounts::{self, StaffUserOut};
 use crate::http::error::{ApiError, ApiResult, FieldErrors};
 use crate::http::json::Json;
+use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()

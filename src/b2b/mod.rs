@@ -9,7 +9,7 @@ pub mod users;
 
 use axum::Router;
 
-use crate::app::AppState;
+use crate::state::AppState;
 pub use export::export_sources;
 
 pub fn router() -> Router<AppState> {

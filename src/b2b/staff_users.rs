@@ -10,7 +10,6 @@ use utoipa::ToSchema;
 
 use super::accounts::{self, ACCOUNT_COLUMNS, Account, StaffUserOut};
 use super::user_filter::UserFilter;
-use crate::app::AppState;
 use crate::auth::Superuser;
 use crate::b2b::export::StaffUsersExport;
 use crate::db::list::{ListSource, list_page};
@@ -21,6 +20,7 @@ use crate::http::filters::Filter;
 use crate::http::json::Json;
 use crate::http::pagination::{PageRequest, Paginated};
 use crate::http::request::{IdPath, RequestUrl};
+use crate::state::AppState;
 
 /// Every B2B account with `is_staff`.
 const STAFF_USERS: ListSource = ListSource {

@@ -6,12 +6,12 @@ use std::time::Duration;
 use serde_json::json;
 
 use super::{Commerce, Profile};
-use crate::app::AppState;
 use crate::b2b::users::store as users;
 use crate::config::Config;
 use crate::db::{Query, Target};
 use crate::jobs::worker::{JobError, JobHandler, JobRunner};
 use crate::jobs::{self, ClaimedJob, NewJob};
+use crate::state::AppState;
 
 pub const UPDATE_REMOTE_ID: &str = "commerce.update_remote_id";
 pub const SYNC_ACTIVE: &str = "commerce.sync_active";

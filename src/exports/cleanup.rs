@@ -9,9 +9,9 @@ use tokio_util::sync::CancellationToken;
 use super::format::Format;
 use super::job::file_name;
 use super::record;
-use crate::app::AppState;
 use crate::http::time;
 use crate::jobs;
+use crate::state::AppState;
 
 /// How often the cleanup runs.
 pub const EVERY: Duration = Duration::from_secs(600);

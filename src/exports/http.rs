@@ -11,12 +11,12 @@ use super::job::{BUILD_JOB, BuildPayload, MAX_ATTEMPTS, file_name};
 use super::link;
 use super::record::{self, ExportRow, NewExport, Owner, Status};
 use super::source::ExportList;
-use crate::app::AppState;
 use crate::auth::Caller;
 use crate::http::error::{ApiError, ApiResult, FieldErrors};
 use crate::http::request::RequestUrl;
 use crate::http::time;
 use crate::jobs::{self, NewJob};
+use crate::state::AppState;
 
 /// The export parameters every exportable list accepts (besides its own filters).
 #[derive(Debug, IntoParams)]

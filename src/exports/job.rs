@@ -17,10 +17,10 @@ use tokio::sync::mpsc;
 use super::format::{self, Format};
 use super::record::{self, ExportRow, Status};
 use super::source::RowSource;
-use crate::app::AppState;
 use crate::http::time;
 use crate::jobs::ClaimedJob;
 use crate::jobs::worker::{JobError, JobHandler};
+use crate::state::AppState;
 
 pub const BUILD_JOB: &str = "export.build";
 

@@ -15,11 +15,11 @@ use tokio_util::io::ReaderStream;
 use super::format::Format;
 use super::record::{self, ExportRow, Status};
 use super::store::StoredFile;
-use crate::app::AppState;
 use crate::config::Secret;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::request::RequestUrl;
 use crate::http::time;
+use crate::state::AppState;
 
 type HmacSha256 = Hmac<Sha256>;
 

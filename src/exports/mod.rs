@@ -64,7 +64,7 @@ pub use job::{BUILD_JOB, BuildExport};
 pub use source::{ExportList, ExportSource, ExportSources, RowSource};
 pub use store::{ExportStore, LocalDirStore};
 
-use crate::app::AppState;
+use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/export_file/{file}", get(link::download))

@@ -11,8 +11,8 @@ use serde::{Deserialize, Serialize};
 use super::format::{Cell, Format};
 use super::job::{self, ExportError};
 use super::record::ExportRow;
-use crate::app::AppState;
 use crate::db::{Dialect, Query, Row};
+use crate::state::AppState;
 
 /// The rows of one list, read in keyset batches (`id > cursor ORDER BY id LIMIT n`), so memory
 /// stays flat and a batch costs the same at the end of the table as at its start.

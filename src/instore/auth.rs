@@ -1,9 +1,9 @@
 //! What authentication asks of the Instore context: how a staff describes itself.
 
-use crate::app::AppState;
 use crate::auth::StaffCaller;
 use crate::auth::routes::{BoxFuture, MeOut};
 use crate::http::error::ApiError;
+use crate::state::AppState;
 
 /// `GET /api/v1/auth/me/` for an Instore staff: the staff as the staff API shows it.
 /// Registered as [`AppState::describe_staff`] when the application is built.

@@ -12,8 +12,8 @@ use axum::routing::{MethodFilter, MethodRouter, on, post};
 
 use super::geography::{cities, countries, townships};
 use super::{permissions, staffs, stores};
-use crate::app::AppState;
 use crate::auth::Caller;
+use crate::state::AppState;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Verb {

@@ -8,8 +8,8 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use super::{ClaimedJob, RetryPolicy};
-use crate::app::AppState;
 use crate::http::{time, with_request_id};
+use crate::state::AppState;
 
 /// Why a job attempt failed.
 #[derive(Debug, thiserror::Error)]

@@ -3,11 +3,12 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use kadro::app::{App, AppState};
+use kadro::app::App;
 use kadro::auth::token::{self, AccountKind};
 use kadro::b2b::accounts::{self, NewStaffAccount};
 use kadro::config::{Config, Secret};
 use kadro::db::Query;
+use kadro::state::AppState;
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use tokio::net::TcpListener;

@@ -5,11 +5,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use kadro::app::AppState;
 use kadro::db::Query;
 use kadro::http::time;
 use kadro::jobs::worker::{JobError, JobHandler, JobRunner, Step};
 use kadro::jobs::{self, ClaimedJob, NewJob, RetryPolicy};
+use kadro::state::AppState;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 

@@ -11,7 +11,6 @@ use utoipa::ToSchema;
 
 use self::store::{DivisionFields, DivisionFilter, DivisionOut, DivisionRow};
 use super::user_filter::DIVISION_TYPES;
-use crate::app::AppState;
 use crate::auth::{Caller, Superuser};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::filters::Filter;
@@ -19,6 +18,7 @@ use crate::http::json::{Json, present};
 use crate::http::pagination::{PageRequest, Paginated};
 use crate::http::request::IdPath;
 use crate::http::validate::{Validator, invalid_pk};
+use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()

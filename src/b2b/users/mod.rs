@@ -12,7 +12,6 @@ use serde_json::{Value, json};
 use self::service::{UserCreateIn, UserCreatedOut, UserUpdateIn, UserUpdatedOut};
 use self::store::{UserOut, UserScope};
 use super::user_filter::UserFilter;
-use crate::app::AppState;
 use crate::auth::Caller;
 use crate::b2b::export::UsersExport;
 use crate::exports::{self, ExportList, ExportParams};
@@ -21,6 +20,7 @@ use crate::http::filters::Filter;
 use crate::http::json::Json;
 use crate::http::pagination::{PageRequest, Paginated};
 use crate::http::request::{IdPath, RequestUrl};
+use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()

@@ -11,7 +11,6 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::store::{self, NewUser, Profile, UserRow, UserScope};
-use crate::app::AppState;
 use crate::auth::token;
 use crate::b2b::accounts;
 use crate::commerce::{self, Commerce};
@@ -20,6 +19,7 @@ use crate::http::error::{ApiError, ApiResult};
 use crate::http::json::present;
 use crate::http::validate::{Validator, invalid_pk};
 use crate::jobs;
+use crate::state::AppState;
 
 const NAME_MAX: usize = 150;
 const PHONE_MAX: usize = 128;

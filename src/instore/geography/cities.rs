@@ -11,13 +11,13 @@ use utoipa::ToSchema;
 
 use super::level::{Level, LevelRow, PlaceFilter, PlaceIn};
 use super::{CITY_COLUMNS, Children, CityOut, CityRow};
-use crate::app::AppState;
 use crate::db::list::ListSource;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::filters::Filter;
 use crate::http::json::{Json, present};
 use crate::http::pagination::{PageRequest, Paginated};
 use crate::http::request::IdPath;
+use crate::state::AppState;
 
 const CITIES: Level<CityRow> = Level {
     table: "cities",

@@ -7,7 +7,6 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::{Children, NAME_MAX, delete_place};
-use crate::app::AppState;
 use crate::db::list::{Conditions, ListFilter, ListSource, list_page};
 use crate::db::{Db, Query};
 use crate::http::error::{ApiError, ApiResult};
@@ -17,6 +16,7 @@ use crate::http::pagination::{PageRequest, Paginated};
 use crate::http::request::IdPath;
 use crate::http::time::{self, timestamp};
 use crate::instore::validate::Checker;
+use crate::state::AppState;
 
 const COLUMNS: &str = "id, name, code, omnitron_id, created_date, modified_date";
 const SOURCE: ListSource = ListSource::new("countries", COLUMNS, "id");

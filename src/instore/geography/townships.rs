@@ -11,13 +11,13 @@ use utoipa::ToSchema;
 
 use super::level::{Level, LevelRow, PlaceFilter, PlaceIn};
 use super::{Children, TOWNSHIP_COLUMNS, TownshipOut, TownshipRow};
-use crate::app::AppState;
 use crate::db::list::ListSource;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::filters::Filter;
 use crate::http::json::{Json, present};
 use crate::http::pagination::{PageRequest, Paginated};
 use crate::http::request::IdPath;
+use crate::state::AppState;
 
 const TOWNSHIPS: Level<TownshipRow> = Level {
     table: "townships",

@@ -7,7 +7,6 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::GROUP_PERMISSIONS;
-use crate::app::AppState;
 use crate::db::list::{Conditions, ListFilter, ListSource, linked_ids, list_page, replace_links};
 use crate::db::{Db, Query, Tx};
 use crate::http::error::{ApiError, ApiResult};
@@ -18,6 +17,7 @@ use crate::http::request::IdPath;
 use crate::http::time;
 use crate::http::time::timestamp;
 use crate::instore::validate::{Checker, Table, existing_ids};
+use crate::state::AppState;
 
 const NAME_MAX: usize = 150;
 const COLUMNS: &str = "id, name, created_date, modified_date";

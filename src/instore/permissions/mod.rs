@@ -12,7 +12,6 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::routes::{ENDPOINTS, Endpoint};
-use crate::app::AppState;
 use crate::auth::Caller;
 use crate::db::list::{Conditions, Link, ListFilter, ListSource, linked_ids, list_page};
 use crate::db::{Db, Query};
@@ -21,6 +20,7 @@ use crate::http::filters::{Filter, FilterParser, FromQuery};
 use crate::http::pagination::{PageRequest, Paginated};
 use crate::http::request::IdPath;
 use crate::http::time::{self, timestamp};
+use crate::state::AppState;
 
 const COLUMNS: &str =
     "id, name, path, method, label, parent, is_visible_for_user, created_date, modified_date";

@@ -7,7 +7,6 @@ use utoipa::ToSchema;
 
 use super::StaffOut;
 use super::queries;
-use crate::app::AppState;
 use crate::auth::routes::BAD_CREDENTIALS;
 use crate::auth::token::{self, AccountKind};
 use crate::db::{Db, Query};
@@ -15,6 +14,7 @@ use crate::http::error::{ApiError, ApiResult};
 use crate::http::json::Json;
 use crate::http::time;
 use crate::instore::validate::{Checker, text_problem};
+use crate::state::AppState;
 
 pub const AMBIGUOUS_EMAIL: &str =
     "Several staffs share this email address; log in with your username instead.";

@@ -17,7 +17,6 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::app::AppState;
 use crate::auth::Caller;
 use crate::exports::{self, ExportList, ExportParams};
 use crate::http::error::{ApiError, ApiResult};
@@ -28,6 +27,7 @@ use crate::http::request::{IdPath, RequestUrl};
 use crate::http::time::{optional_timestamp, timestamp};
 use crate::instore::permissions::{self, PermissionOut};
 use crate::instore::stores::StoreOut;
+use crate::state::AppState;
 use write::Mode;
 
 /// A staff as seed 002 shows it: stores nested down to the city, groups as ids.

@@ -11,7 +11,6 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::app::AppState;
 use crate::db::list::{Conditions, ListFilter};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::filters::{Filter, FilterParser, FromQuery};
@@ -20,6 +19,7 @@ use crate::http::pagination::{PageRequest, Paginated};
 use crate::http::request::IdPath;
 use crate::http::time::timestamp;
 use crate::instore::geography::TownshipOut;
+use crate::state::AppState;
 
 /// A store's address, with its township and city nested.
 #[derive(Clone, Debug, Serialize, ToSchema)]
