@@ -25,12 +25,21 @@ per_backend!(
 
 const TOKEN: &str = "commerce-secret";
 
+/// kadro against a Commerce fake, with a timeout no healthy call on a loaded machine reaches.
 async fn commerce_app(backend: Backend, commerce_url: &str) -> Option<TestApp> {
+    commerce_app_with_timeout(backend, commerce_url, 10_000).await
+}
+
+async fn commerce_app_with_timeout(
+    backend: Backend,
+    commerce_url: &str,
+    timeout_ms: u64,
+) -> Option<TestApp> {
     let url = commerce_url.to_owned();
     TestApp::spawn_with(backend, move |c| {
         c.commerce_url = Some(url);
         c.commerce_token = Some(Secret::new(TOKEN));
-        c.commerce_timeout_ms = 400;
+        c.commerce_timeout_ms = timeout_ms;
     })
     .await
 }
@@ -392,7 +401,13 @@ mod every_failure {
                     server.uri()
                 }
             };
-            let Some(app) = commerce_app(backend, &url).await else {
+            // Only the timeout case needs a short timeout (the fake answers after 3 s).
+            let timeout_ms = if matches!(failure, Failure::Timeout) {
+                400
+            } else {
+                10_000
+            };
+            let Some(app) = commerce_app_with_timeout(backend, &url, timeout_ms).await else {
                 return;
             };
             let division = create_division(&app, "Main", "main", None).await;

@@ -24,3 +24,4 @@ mod ops;
 mod process;
 mod request_tracing;
 mod unicode;
+mod workers;
