@@ -65,8 +65,29 @@ async fn pagination_envelope_and_links(app: TestApp) {
     // Default limit 20; over 1000 is capped; nonsense falls back to the default.
     let (_, all) = app.get("/api/v1/staff-users/?limit=abc").await;
     assert_eq!(all["results"].as_array().unwrap().len(), 6);
+    // 1,000 more staff users, so the cap shows: a page holds at most 1,000 rows.
+    let added = kadro::db::Query::new(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1000) \
+         INSERT INTO users (email, is_staff, date_joined) \
+         SELECT 'bulk' || i || '@example.com', $1, $2 FROM n",
+    )
+    .bind(true)
+    .bind(kadro::http::time::now())
+    .execute(&app.state.db)
+    .await
+    .unwrap();
+    assert_eq!(added, 1000);
     let (_, capped) = app.get("/api/v1/staff-users/?limit=100000").await;
-    assert_eq!(capped["results"].as_array().unwrap().len(), 6);
+    assert_eq!(capped["count"], json!(1006));
+    assert_eq!(capped["results"].as_array().unwrap().len(), 1000);
+    let (_, exact) = app.get("/api/v1/staff-users/?limit=1000").await;
+    assert_eq!(exact["results"].as_array().unwrap().len(), 1000);
+    let (_, below) = app.get("/api/v1/staff-users/?limit=999").await;
+    assert_eq!(below["results"].as_array().unwrap().len(), 999);
+    for nonsense in ["", "limit=abc", "limit=0", "limit=-5"] {
+        let (_, page) = app.get(&format!("/api/v1/staff-users/?{nonsense}")).await;
+        assert_eq!(page["results"].as_array().unwrap().len(), 20, "{nonsense}");
+    }
 
     // The exact keys of seed 001.
     let item = &all["results"][0];

@@ -1,6 +1,7 @@
 //! `/api/v1/staffs/`: the examples of seeds 002 and 003 as written, create/PUT/PATCH/DELETE
 //! rules, duplicate emails, usernames, permission info, and bad input that writes nothing.
 
+use kadro::db::Query;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -310,13 +311,24 @@ async fn lists_filter_and_nest(app: TestApp) {
             g.city
         );
     }
+    // Three staffs are staff members: the boolean filter must tell them apart.
+    let promoted = Query::new(
+        "UPDATE staffs SET is_staff = $1 WHERE id IN (SELECT id FROM staffs ORDER BY id LIMIT 3)",
+    )
+    .bind(true)
+    .execute(&app.state.db)
+    .await
+    .unwrap();
+    assert_eq!(promoted, 3);
     for (query, count) in [
         ("email=STAFF0", 10),
         ("username=user1", 10),
         (&format!("retail_stores={}", stores[0]) as &str, 17),
         (&format!("permission_groups={grp}") as &str, 13),
         ("is_active=false", 0),
-        ("is_staff=0", 25),
+        ("is_staff=0", 22),
+        ("is_staff=1", 3),
+        ("is_staff=true", 3),
         ("id=1", 1),
         ("remote_id=r-staff03@example.com", 1),
         ("current_store=1", 0),
