@@ -78,6 +78,15 @@ impl TestDb {
     }
 }
 
+impl TestDb {
+    /// PostgreSQL only: the administrator's URL and this database's name.
+    pub fn postgres_admin(&self) -> Option<(&str, &str)> {
+        self.postgres
+            .as_ref()
+            .map(|(admin, name)| (admin.as_str(), name.as_str()))
+    }
+}
+
 impl Drop for TestDb {
     fn drop(&mut self) {
         if let Some(file) = &self.sqlite_file {

@@ -150,7 +150,7 @@ pub async fn send(
 }
 
 /// Asserts that `actual` has the shape of `example`: the same keys at every level and the same
-/// JSON types, where a `null` on either side matches anything (a nullable field).
+/// JSON types; a null matches only where the field may be null (see `nullable_shape`).
 pub fn assert_shape(example: &Value, actual: &Value, at: &str) {
     match (example, actual) {
         (Value::Null, Value::Null) => {}

@@ -23,5 +23,6 @@ mod jobs;
 mod ops;
 mod process;
 mod request_tracing;
+mod settings;
 mod unicode;
 mod workers;
