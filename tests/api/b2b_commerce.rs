@@ -211,6 +211,52 @@ async fn update_and_activation_calls(backend: Backend) {
         );
     }
     server.verify().await;
+
+    // An update re-activates an inactive user, on Commerce too: the profile, then
+    // `PATCH {"is_active": true}`.
+    Mock::given(method("PATCH"))
+        .and(path("/users/900/"))
+        .and(body_json(json!({"is_active": false})))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let (status, _) = app
+        .post(&format!("/api/v1/users/{user}/deactivate/"), json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    server.reset().await;
+    Mock::given(method("PATCH"))
+        .and(path("/users/profile"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("PATCH"))
+        .and(path("/users/900/"))
+        .and(header("Authorization", auth.as_str()))
+        .and(body_json(json!({"is_active": true})))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let (status, body) = app
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/users/{user}/"),
+            Some(&token),
+            Some(json!({"first_name": "Back"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        app.count(&format!(
+            "SELECT COUNT(*) FROM users WHERE id = {user} AND is_active = TRUE AND first_name = 'Back'"
+        ))
+        .await,
+        1
+    );
+    server.verify().await;
 }
 
 async fn update_remote_id_retries_until_commerce_answers(backend: Backend) {
@@ -303,6 +349,16 @@ async fn division_deactivation_syncs_in_background(backend: Backend) {
         )
         .await;
     }
+    // A user Commerce does not know (no remote id yet) is deactivated here only: no job.
+    let unknown: i64 = Query::new(
+        "INSERT INTO users (email, division_id, is_active, date_joined) \
+         VALUES ('unknown@example.com', $1, TRUE, $2) RETURNING id",
+    )
+    .bind(division)
+    .bind(kadro::http::time::now())
+    .scalar(&app.state.db)
+    .await
+    .unwrap();
     // The request itself makes no Commerce call.
     let (status, _) = app
         .post(
@@ -325,6 +381,13 @@ async fn division_deactivation_syncs_in_background(backend: Backend) {
         app.count("SELECT COUNT(*) FROM jobs WHERE kind = 'commerce.sync_active'")
             .await,
         3
+    );
+    assert_eq!(
+        app.count(&format!(
+            "SELECT COUNT(*) FROM users WHERE id = {unknown} AND is_active = FALSE"
+        ))
+        .await,
+        1
     );
     for remote_id in 500..503 {
         Mock::given(method("PATCH"))

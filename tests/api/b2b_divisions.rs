@@ -114,6 +114,25 @@ async fn division_crud_and_shape(app: TestApp) {
     let (status, _) = app.get(&format!("/api/v1/divisions/{sub}/")).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(app.count("SELECT COUNT(*) FROM divisions").await, 1);
+
+    // A division that users still belong to stays, and so do they.
+    create_b2b_staff(&app.state, "member@example.com", false, Some(id)).await;
+    let (status, body) = app.call(Method::DELETE, &path, Some(&token), None).await;
+    assert_eq!(
+        (status, body),
+        (
+            StatusCode::BAD_REQUEST,
+            json!({"detail": "The division still has users or sub-divisions; deactivate it instead."})
+        )
+    );
+    assert_eq!(app.count("SELECT COUNT(*) FROM divisions").await, 1);
+    assert_eq!(
+        app.count(&format!(
+            "SELECT COUNT(*) FROM users WHERE division_id = {id}"
+        ))
+        .await,
+        1
+    );
 }
 
 async fn parent_rules_word_for_word(app: TestApp) {
@@ -177,6 +196,15 @@ async fn division_filters_and_bad_values(app: TestApp) {
     let other = create_division(&app, "Izmir", "main", None).await;
     app.post(&format!("/api/v1/divisions/{other}/deactivate/"), json!({}))
         .await;
+    let (status, _) = app
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/divisions/{main}/"),
+            Some(&app.token.clone()),
+            Some(json!({"erp_code": "ERP-7"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
     for (query, expected) in [
         ("name=istanbul", 1),
         ("division_type=sub", 1),
@@ -184,6 +212,8 @@ async fn division_filters_and_bad_values(app: TestApp) {
         ("is_active=false", 1),
         ("is_active=true&division_type=main", 1),
         ("erp_code=x", 0),
+        ("erp_code=rp-7", 1),
+        ("erp_code=ERP-7&name=ankara", 0),
     ] {
         let (status, body) = app.get(&format!("/api/v1/divisions/?{query}")).await;
         assert_eq!(status, StatusCode::OK, "{query}");
