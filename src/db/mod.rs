@@ -4,10 +4,12 @@
 //! enum of the two real pools and writes each query once with `$n` placeholders, which both
 //! SQLite and PostgreSQL understand. Dialect differences are small named branches on [`Dialect`].
 
+mod counter;
 pub mod list;
 mod query;
 mod value;
 
+pub use counter::count_queries;
 pub use query::{Query, Row, Scalar, Target};
 pub use value::Arg;
 
@@ -178,6 +180,7 @@ impl Db {
     }
 
     pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
+        counter::counted();
         Ok(match self {
             // IMMEDIATE takes the write lock up front (waiting out the busy timeout): a deferred
             // transaction that reads first fails at once with SQLITE_BUSY when it tries to write
@@ -212,6 +215,7 @@ impl Tx {
     }
 
     pub async fn commit(self) -> Result<(), sqlx::Error> {
+        counter::counted();
         match self {
             Tx::Sqlite(tx, _turn) => tx.commit().await,
             Tx::Postgres(tx) => tx.commit().await,

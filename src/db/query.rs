@@ -92,6 +92,7 @@ impl<'a> From<&'a mut Tx> for Target<'a> {
 /// `query_scalar`) against whichever backend `$target` is.
 macro_rules! run {
     ($self:ident, $target:expr, $build:ident, $method:ident) => {{
+        super::counter::counted();
         let sql = $self.sql.as_str();
         match $target.into() {
             Target::Db(Db::Sqlite(pool, _)) => {
@@ -177,6 +178,7 @@ impl Query {
     }
 
     pub async fn execute<'a>(&self, target: impl Into<Target<'a>>) -> Result<u64, sqlx::Error> {
+        super::counter::counted();
         let result: Result<u64, sqlx::Error> = match target.into() {
             Target::Db(Db::Sqlite(pool, _)) => {
                 bind_all!(sqlx::query(&self.sql), &self.args, sqlite)

@@ -1,4 +1,6 @@
 //! Request ids, the request span, and the one log line and metrics sample of each request.
+//! The log line and a `Server-Timing: db;desc="N queries"` header say how many database
+//! statements the handler sent ([`count_queries`]).
 //!
 //! Every request runs inside a `request` span carrying `request_id`, `method`, `route` and,
 //! once the [`Caller`](crate::auth::Caller) extractor has run, `caller`; every line logged
@@ -20,8 +22,13 @@ use axum::middleware::Next;
 use axum::response::Response;
 use tracing::Instrument;
 
+use crate::db::count_queries;
+
 /// Header carrying the request id, taken from the client or generated.
 pub const REQUEST_ID: &str = "x-request-id";
+
+/// Header with the database statements the request cost (W3C Server Timing).
+pub const SERVER_TIMING: &str = "server-timing";
 
 tokio::task_local! {
     /// The id of the request (or of the request that queued the job) being handled.
@@ -70,13 +77,20 @@ pub async fn observe(mut req: Request, next: Next) -> Response {
         route = %route,
         caller = tracing::field::Empty,
     );
-    let mut response = CURRENT_REQUEST_ID
-        .scope(request_id, next.run(req).instrument(span.clone()))
+    let (mut response, queries) = CURRENT_REQUEST_ID
+        .scope(
+            request_id,
+            count_queries(next.run(req).instrument(span.clone())),
+        )
         .await;
     let status = response.status().as_u16();
     let elapsed = started.elapsed();
     if let Some(value) = header {
         response.headers_mut().insert(REQUEST_ID, value);
+    }
+    // The database round trips the handler made (not those of a streamed body after it).
+    if let Ok(value) = HeaderValue::from_str(&format!("db;desc=\"{queries} queries\"")) {
+        response.headers_mut().append(SERVER_TIMING, value);
     }
     let labels = [
         ("method", method.to_string()),
@@ -90,6 +104,7 @@ pub async fn observe(mut req: Request, next: Next) -> Response {
         tracing::info!(
             target: "kadro::request",
             status,
+            queries,
             duration_ms = elapsed.as_secs_f64() * 1000.0,
             "request"
         )

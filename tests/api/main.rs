@@ -22,6 +22,7 @@ mod instore_support;
 mod jobs;
 mod ops;
 mod process;
+mod query_counts;
 mod request_tracing;
 mod settings;
 mod unicode;
