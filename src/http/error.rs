@@ -25,12 +25,6 @@ impl FieldErrors {
         errors
     }
 
-    pub fn merge(&mut self, other: FieldErrors) {
-        for (field, messages) in other.0 {
-            self.0.entry(field).or_default().extend(messages);
-        }
-    }
-
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }

@@ -6,10 +6,10 @@ pub mod auth;
 pub mod demo;
 pub mod geography;
 pub mod permissions;
+pub mod references;
 pub mod routes;
 pub mod staffs;
 pub mod stores;
-pub mod validate;
 
 pub use routes::router;
 pub use staffs::export::export_sources;

@@ -92,12 +92,10 @@ pub async fn create(
         }
     }
     if let Some(email) = v.required("email", body.email.as_ref()) {
-        v.email("email", email);
+        v.email("email", email, false);
     }
-    if let Some(password) = v.required("password", body.password.as_ref())
-        && let Err(ApiError::Validation(errors)) = state.passwords.validate("password", password)
-    {
-        v.errors.merge(errors);
+    if let Some(password) = v.required("password", body.password.as_ref()) {
+        v.absorb(state.passwords.validate("password", password))?;
     }
     let phone = body.phone_number.clone().unwrap_or_default();
     v.text("phone_number", &phone, PHONE_MAX, true);

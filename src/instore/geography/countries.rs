@@ -15,7 +15,7 @@ use crate::http::json::{Json, present};
 use crate::http::pagination::{PageRequest, Paginated};
 use crate::http::request::IdPath;
 use crate::http::time::{self, timestamp};
-use crate::instore::validate::Checker;
+use crate::http::validate::Validator;
 use crate::state::AppState;
 
 const COLUMNS: &str = "id, name, code, omnitron_id, created_date, modified_date";
@@ -166,7 +166,7 @@ async fn save(db: &Db, id: Option<i64>, body: CountryIn, partial: bool) -> ApiRe
         Some(id) => Some(by_id(db, id).await?.ok_or(ApiError::NotFound)?),
         None => None,
     };
-    let mut check = Checker::new();
+    let mut check = Validator::new();
     if !partial {
         check.required("name", body.name.as_ref());
         check.required("code", body.code.as_ref());

@@ -12,7 +12,7 @@ use crate::db::{Db, Query, Row};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::filters::{FilterParser, FromQuery};
 use crate::http::time;
-use crate::instore::validate::{Checker, missing_pk};
+use crate::http::validate::{Validator, invalid_pk};
 
 /// A stored city or township as read with its level's columns, and the JSON it is shown as.
 pub trait LevelRow: Row {
@@ -111,7 +111,7 @@ impl<R: LevelRow> Level<R> {
             Some(id) => Some(self.by_id(db, id).await?.ok_or(ApiError::NotFound)?),
             None => None,
         };
-        let mut check = Checker::new();
+        let mut check = Validator::new();
         if !partial {
             check.required("name", body.name.as_ref());
             check.required(self.parent, body.parent.as_ref());
@@ -149,7 +149,7 @@ impl<R: LevelRow> Level<R> {
         }
         let saved: Option<i64> = q.scalar_optional(db).await.map_err(|e| {
             if crate::db::is_foreign_key_violation(&e) {
-                ApiError::field(self.parent, missing_pk(parent))
+                ApiError::field(self.parent, invalid_pk(parent))
             } else {
                 e.into()
             }

@@ -16,7 +16,8 @@ use crate::http::pagination::{PageRequest, Paginated};
 use crate::http::request::IdPath;
 use crate::http::time;
 use crate::http::time::timestamp;
-use crate::instore::validate::{Checker, Table, existing_ids};
+use crate::http::validate::Validator;
+use crate::instore::references::{Table, existing_ids};
 use crate::state::AppState;
 
 const NAME_MAX: usize = 150;
@@ -200,7 +201,7 @@ async fn save(
         Some(id) => Some(by_id(db, id).await?.ok_or(ApiError::NotFound)?),
         None => None,
     };
-    let mut check = Checker::new();
+    let mut check = Validator::new();
     if !partial {
         check.required("name", body.name.as_ref());
     }

@@ -13,7 +13,7 @@ use crate::db::{Db, Query};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::json::Json;
 use crate::http::time;
-use crate::instore::validate::{Checker, text_problem};
+use crate::http::validate::Validator;
 use crate::state::AppState;
 
 pub const AMBIGUOUS_EMAIL: &str =
@@ -92,7 +92,7 @@ enum Login {
 }
 
 fn check(body: StaffLoginIn) -> ApiResult<(Login, String, i64)> {
-    let mut c = Checker::new();
+    let mut c = Validator::new();
     let username = body.username.filter(|u| !u.trim().is_empty());
     let email = body.email.filter(|e| !e.trim().is_empty());
     for (field, value, max) in [
@@ -100,14 +100,13 @@ fn check(body: StaffLoginIn) -> ApiResult<(Login, String, i64)> {
         ("email", &email, 254),
         ("password", &body.password, 4096),
     ] {
-        if let Some(problem) = value.as_deref().and_then(|v| text_problem(v, max, true)) {
-            c.add(field, problem);
+        if let Some(value) = value {
+            c.text(field, value, max, true);
         }
     }
-    match body.password.as_deref() {
-        None => c.add("password", "This field is required."),
-        Some("") => c.add("password", "This field may not be blank."),
-        Some(_) => {}
+    match c.required("password", body.password.as_ref()) {
+        Some(password) if password.is_empty() => c.add("password", "This field may not be blank."),
+        _ => {}
     }
     c.required("retail_store", body.retail_store.as_ref());
     let login = match (username, email) {

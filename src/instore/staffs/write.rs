@@ -10,7 +10,8 @@ use crate::db::list::{push_id_list, replace_links};
 use crate::db::{Db, Query, Tx};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::time;
-use crate::instore::validate::{Checker, Table, existing_ids, missing_pk};
+use crate::http::validate::{Validator, invalid_pk};
+use crate::instore::references::{Table, existing_ids};
 
 pub const FIRST_NAME_MAX: usize = 30;
 pub const LAST_NAME_MAX: usize = 150;
@@ -46,7 +47,7 @@ fn merge(
     mode: Mode,
     passwords: &Passwords,
 ) -> ApiResult<Merged> {
-    let mut check = Checker::new();
+    let mut check = Validator::new();
     if mode != Mode::Patch {
         check.required("retail_stores", body.retail_stores.as_ref());
         check.required("first_name", body.first_name.as_ref());
@@ -121,7 +122,7 @@ fn merge(
         check.ids("permission_groups", groups);
     }
     if let (Mode::Create, Some(password)) = (mode, &body.password) {
-        check.absorb(passwords.validate("password", password));
+        check.absorb(passwords.validate("password", password))?;
     }
     check.finish()?;
     Ok(m)
@@ -267,18 +268,18 @@ pub async fn change_password(
     staff: Option<i64>,
     new_password: Option<String>,
 ) -> ApiResult<()> {
-    let mut check = Checker::new();
+    let mut check = Validator::new();
     check.required("staff", staff.as_ref());
     check.required("new_password", new_password.as_ref());
     if let Some(password) = &new_password {
-        check.absorb(passwords.validate("new_password", password));
+        check.absorb(passwords.validate("new_password", password))?;
     }
     check.finish()?;
     let (Some(staff), Some(new_password)) = (staff, new_password) else {
         return Ok(());
     };
     if queries::row(db, staff).await?.is_none() {
-        return Err(ApiError::field("staff", missing_pk(staff)));
+        return Err(ApiError::field("staff", invalid_pk(staff)));
     }
     let hash = passwords.hash(new_password).await?;
     let mut tx = db.begin().await?;

@@ -8,8 +8,8 @@ use crate::db::list::{ListSource, Window, list_page, push_id_list};
 use crate::db::{Db, Query, Tx};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::time;
+use crate::http::validate::{Validator, invalid_pk, text_problem};
 use crate::instore::geography::{TownshipRow, township_columns};
-use crate::instore::validate::{Checker, missing_pk, text_problem};
 
 const FROM: &str = "retail_stores rs JOIN addresses a ON a.retail_store_id = rs.id \
     JOIN townships t ON t.id = a.township_id JOIN cities c ON c.id = t.city_id";
@@ -125,7 +125,7 @@ struct Merged {
 }
 
 fn merge(current: Option<&StoreOut>, body: StoreIn, partial: bool) -> ApiResult<Merged> {
-    let mut check = Checker::new();
+    let mut check = Validator::new();
     if !partial {
         check.required("name", body.name.as_ref());
         check.required("address", body.address.as_ref());
@@ -224,7 +224,7 @@ pub async fn save(db: &Db, id: Option<i64>, body: StoreIn, partial: bool) -> Api
         .scalar(&mut tx)
         .await?;
     if township_known == 0 {
-        let message = format!("township: {}", missing_pk(m.township));
+        let message = format!("township: {}", invalid_pk(m.township));
         return Err(ApiError::field("address", message));
     }
     let id = write(&mut tx, id, &m).await?;
