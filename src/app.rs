@@ -15,6 +15,7 @@ use crate::commerce::Commerce;
 use crate::config::Config;
 use crate::db::{Db, DbOptions};
 use crate::exports::{ExportSources, LocalDirStore};
+use crate::http::hosts::AllowedHosts;
 use crate::http::json::BODY_LIMIT;
 use crate::http::request::PublicUrl;
 use crate::jobs::worker::JobRunner;
@@ -91,6 +92,10 @@ impl App {
                 auth::cache::forget_after_writes,
             ))
             .layer(axum::middleware::from_fn(http::json_renderer_only))
+            .layer(axum::middleware::from_fn_with_state(
+                self.state.config.handler_timeout(),
+                http::hardening::handler_timeout,
+            ))
             .layer(axum::middleware::from_fn(http::observe))
             .layer(axum::Extension(PublicUrl(
                 self.state.config.public_url.as_deref().map(Arc::from),
@@ -102,6 +107,11 @@ impl App {
         Router::new()
             .fallback_service(routes)
             .layer(axum::middleware::from_fn(http::trim_trailing_slash))
+            .layer(axum::middleware::from_fn_with_state(
+                Arc::new(AllowedHosts::from_config(&self.state.config)),
+                http::hosts::check_host,
+            ))
+            .layer(axum::middleware::from_fn(http::hardening::security_headers))
     }
 
     /// Serves on `listener` until `stop` is cancelled: in-flight requests finish, workers
@@ -120,14 +130,14 @@ impl App {
         }
         let shutting_down = state.shutting_down.clone();
         let signal = stop.clone();
-        axum::serve(listener, router)
-            .with_graceful_shutdown(async move {
-                signal.cancelled().await;
-                shutting_down.cancel();
-            })
+        tokio::spawn(async move {
+            signal.cancelled().await;
+            shutting_down.cancel();
+        });
+        let limits = http::server::Limits::from_config(&state.config);
+        http::server::serve(listener, router, limits, stop.clone())
             .await
             .context("serving HTTP")?;
-        stop.cancel();
         while workers.join_next().await.is_some() {}
         state.db.close().await;
         Ok(())

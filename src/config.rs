@@ -65,6 +65,55 @@ pub struct Config {
     #[arg(long, env = "KADRO_PUBLIC_URL", global = true)]
     pub public_url: Option<String>,
 
+    /// Host names this server answers for, comma-separated, as Django's `ALLOWED_HOSTS`:
+    /// `api.example.com`, `.example.com` (the domain and its subdomains), `*` (any). A request
+    /// with another `Host` answers 400. Default: the bind address, `localhost`, `127.0.0.1` and
+    /// the host of `KADRO_PUBLIC_URL`.
+    #[arg(
+        long,
+        env = "KADRO_ALLOWED_HOSTS",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub allowed_hosts: Vec<String>,
+
+    /// Milliseconds a client has to send a request's head and body (and a new connection its
+    /// first request); later, the connection is answered 408 or closed.
+    #[arg(
+        long,
+        env = "KADRO_REQUEST_READ_TIMEOUT_MS",
+        default_value_t = 10_000,
+        value_parser = clap::value_parser!(u64).range(1..),
+        global = true
+    )]
+    pub request_read_timeout_ms: u64,
+
+    /// Milliseconds a kept-alive connection may wait for its next request before it is closed.
+    #[arg(
+        long,
+        env = "KADRO_IDLE_TIMEOUT_MS",
+        default_value_t = 75_000,
+        value_parser = clap::value_parser!(u64).range(1..),
+        global = true
+    )]
+    pub idle_timeout_ms: u64,
+
+    /// Milliseconds a handler has to start its answer (the head; a download may stream longer);
+    /// later, the request answers 504.
+    #[arg(
+        long,
+        env = "KADRO_HANDLER_TIMEOUT_MS",
+        default_value_t = 30_000,
+        value_parser = clap::value_parser!(u64).range(1..),
+        global = true
+    )]
+    pub handler_timeout_ms: u64,
+
+    /// Most client connections open at once; further clients wait to be accepted. Default:
+    /// the open-files soft limit less what the database pool and Commerce calls need.
+    #[arg(long, env = "KADRO_MAX_CONNECTIONS", global = true)]
+    pub max_connections: Option<usize>,
+
     /// Directory where export files are written.
     #[arg(
         long,
@@ -212,6 +261,32 @@ impl Config {
         Duration::from_secs(self.export_ttl_seconds)
     }
 
+    pub fn request_read_timeout(&self) -> Duration {
+        Duration::from_millis(self.request_read_timeout_ms)
+    }
+
+    pub fn idle_timeout(&self) -> Duration {
+        Duration::from_millis(self.idle_timeout_ms)
+    }
+
+    pub fn handler_timeout(&self) -> Duration {
+        Duration::from_millis(self.handler_timeout_ms)
+    }
+
+    /// `KADRO_MAX_CONNECTIONS`, or what the open-files limit leaves after the descriptors the
+    /// process needs besides its clients: each database connection (three for SQLite's file,
+    /// journal and shared memory), each Commerce call, and a margin for export files, the
+    /// listener and the runtime.
+    pub fn max_connections(&self) -> usize {
+        if let Some(max) = self.max_connections {
+            return max.max(1);
+        }
+        let reserved =
+            3 * self.db_max_connections as u64 + 2 * self.commerce_max_in_flight as u64 + 64;
+        let limit = open_files_limit();
+        usize::try_from(limit.saturating_sub(reserved).max(16)).unwrap_or(usize::MAX)
+    }
+
     /// Settings with their defaults, as if no flag or variable were given.
     pub fn defaults() -> Self {
         use clap::Parser;
@@ -221,6 +296,19 @@ impl Config {
             config: Config,
         }
         Only::parse_from(["kadro"]).config
+    }
+}
+
+/// The soft limit on open files (1024 where it cannot be read).
+fn open_files_limit() -> u64 {
+    #[cfg(unix)]
+    {
+        use rustix::process::{Resource, getrlimit};
+        getrlimit(Resource::Nofile).current.unwrap_or(1 << 20)
+    }
+    #[cfg(not(unix))]
+    {
+        1024
     }
 }
 

@@ -55,6 +55,8 @@ impl FieldErrors {
 }
 
 pub const PERMISSION_DENIED: &str = "You do not have permission to perform this action.";
+/// The detail of a 408: the client was too slow to send its request.
+pub const REQUEST_TIMEOUT: &str = "The request was not received in time.";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -92,6 +94,12 @@ pub enum ApiError {
     /// 502: the Commerce platform answered with an error or did not answer.
     #[error("commerce platform: {0}")]
     Commerce(String),
+    /// 408: the request body did not arrive within `KADRO_REQUEST_READ_TIMEOUT_MS`.
+    #[error("request body not received in time")]
+    RequestTimeout,
+    /// 504: the handler did not start its answer within `KADRO_HANDLER_TIMEOUT_MS`.
+    #[error("handler timed out")]
+    HandlerTimeout,
     /// 503: the server is shutting down or its database is unreachable.
     #[error("service unavailable: {0}")]
     Unavailable(String),
@@ -132,6 +140,8 @@ impl ApiError {
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Commerce(_) => StatusCode::BAD_GATEWAY,
+            ApiError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
+            ApiError::HandlerTimeout => StatusCode::GATEWAY_TIMEOUT,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -157,6 +167,10 @@ impl ApiError {
                 "detail": "The Commerce platform could not be reached or refused the request.",
                 "code": "api_connection_error",
             }),
+            ApiError::RequestTimeout => json!({ "detail": REQUEST_TIMEOUT }),
+            ApiError::HandlerTimeout => {
+                json!({ "detail": "The server did not answer in time." })
+            }
             ApiError::Unavailable(_) => json!({ "detail": "Service temporarily unavailable." }),
             ApiError::Internal(_) => json!({ "detail": "A server error occurred." }),
         }
@@ -176,6 +190,7 @@ impl IntoResponse for ApiError {
             ApiError::Internal(cause) => tracing::error!(error = ?cause, "internal error"),
             ApiError::Commerce(cause) => tracing::warn!(%cause, "commerce call failed"),
             ApiError::Unavailable(cause) => tracing::warn!(%cause, "unavailable"),
+            ApiError::HandlerTimeout => tracing::warn!("handler timed out"),
             _ => {}
         }
         let mut response = (status, axum::Json(self.body())).into_response();

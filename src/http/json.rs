@@ -38,6 +38,8 @@ pub async fn read_json_body<S: Send + Sync>(req: Request, state: &S) -> Result<B
     let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
         if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::PayloadTooLarge
+        } else if super::server::is_read_timeout(&rejection) {
+            ApiError::RequestTimeout
         } else {
             ApiError::BadRequest(format!("Could not read the request body: {rejection}"))
         }

@@ -3,10 +3,13 @@
 
 pub mod error;
 pub mod filters;
+pub mod hardening;
+pub mod hosts;
 pub mod json;
 mod observe;
 pub mod pagination;
 pub mod request;
+pub mod server;
 pub mod time;
 pub mod unique;
 pub mod validate;

@@ -3,10 +3,11 @@
 use std::sync::Arc;
 
 use axum::extract::FromRequestParts;
+use axum::http::HeaderMap;
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, header};
 
 use super::error::ApiError;
+use super::hosts::CheckedHost;
 
 /// Base URL from `KADRO_PUBLIC_URL`, put in the request extensions by the app; absent: Host.
 #[derive(Clone, Debug)]
@@ -91,15 +92,13 @@ impl RequestUrl {
     }
 }
 
-/// `KADRO_PUBLIC_URL` when set, else the scheme (`X-Forwarded-Proto`) and `Host` of the request.
-pub fn base_url(public: &PublicUrl, headers: &HeaderMap) -> String {
+/// `KADRO_PUBLIC_URL` when set, else the scheme (`X-Forwarded-Proto`) and the request's `Host`,
+/// which [`check_host`](super::hosts::check_host) has found allowed.
+pub fn base_url(public: &PublicUrl, host: Option<&CheckedHost>, headers: &HeaderMap) -> String {
     if let Some(base) = &public.0 {
         return base.trim_end_matches('/').to_owned();
     }
-    let host = headers
-        .get(header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("localhost");
+    let host = host.map_or("localhost", |h| &h.0);
     let scheme = headers
         .get("x-forwarded-proto")
         .and_then(|v| v.to_str().ok())
@@ -117,7 +116,11 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestUrl {
             .get::<PublicUrl>()
             .cloned()
             .unwrap_or(PublicUrl(None));
-        let base = base_url(&public, &parts.headers);
+        let base = base_url(
+            &public,
+            parts.extensions.get::<CheckedHost>(),
+            &parts.headers,
+        );
         let mut path = parts.uri.path().to_owned();
         if !path.ends_with('/') {
             path.push('/');

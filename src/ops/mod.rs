@@ -23,7 +23,10 @@ pub fn router() -> Router<AppState> {
 
 /// The Swagger UI page; its assets are compiled into the binary (no CDN).
 pub fn docs() -> SwaggerUi {
-    SwaggerUi::new("/api/docs").url("/api/docs/openapi.json", crate::openapi::spec())
+    // No online validator badge: the page loads nothing from elsewhere (see its CSP).
+    SwaggerUi::new("/api/docs")
+        .url("/api/docs/openapi.json", crate::openapi::spec())
+        .config(utoipa_swagger_ui::Config::default().validator_url("none"))
 }
 
 async fn healthz() -> impl IntoResponse {

@@ -164,12 +164,23 @@ impl TestApp {
 
     /// Starts kadro with `adjust` applied to the test configuration.
     pub async fn spawn_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> Option<TestApp> {
+        Self::spawn_with_state(backend, adjust, |_| {}).await
+    }
+
+    /// Starts kadro with `adjust` applied to the test configuration and `replace` to the
+    /// state it serves (to put in a store of the test's own, for example).
+    pub async fn spawn_with_state(
+        backend: Backend,
+        adjust: impl FnOnce(&mut Config),
+        replace: impl FnOnce(&mut AppState),
+    ) -> Option<TestApp> {
         let db = TestDb::create(backend).await?;
         let export_dir =
             std::env::temp_dir().join(format!("kadro-exports-{}", uuid::Uuid::new_v4().simple()));
         let mut config = test_config(&db.url, &export_dir);
         adjust(&mut config);
-        let app = App::build(config).await.expect("build app");
+        let mut app = App::build(config).await.expect("build app");
+        replace(&mut app.state);
         let state = app.state.clone();
         let jobs = app.jobs.clone();
         let token = create_b2b_staff(&state, "root@example.com", true, None)

@@ -1,0 +1,63 @@
+//! What every answer is held to: the security headers, the docs page's Content-Security-Policy,
+//! no `Server` banner, and the handler deadline.
+
+use std::time::Duration;
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderName, HeaderValue, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use super::error::ApiError;
+
+/// Sent with every answer (the server's own 408 included).
+pub const SECURITY_HEADERS: [(&str, &str); 4] = [
+    ("x-content-type-options", "nosniff"),
+    ("x-frame-options", "DENY"),
+    ("referrer-policy", "same-origin"),
+    ("cross-origin-opener-policy", "same-origin"),
+];
+
+/// The policy of HTML pages (the docs): scripts, styles, fonts and requests to this server
+/// only, images also as `data:` URLs (Swagger UI draws its icons so), no inline script or
+/// style, no plugin, no framing.
+pub const HTML_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
+    img-src 'self' data:; font-src 'self'; connect-src 'self'; manifest-src 'self'; \
+    base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+/// Adds [`SECURITY_HEADERS`], and [`HTML_CSP`] to HTML pages; removes any `Server` header.
+pub async fn security_headers(req: Request, next: Next) -> Response {
+    let mut response = next.run(req).await;
+    let headers = response.headers_mut();
+    for (name, value) in SECURITY_HEADERS {
+        headers.insert(
+            HeaderName::from_static(name),
+            HeaderValue::from_static(value),
+        );
+    }
+    headers.remove(header::SERVER);
+    let html = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| {
+            ct.trim_start()
+                .to_ascii_lowercase()
+                .starts_with("text/html")
+        });
+    if html {
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(HTML_CSP),
+        );
+    }
+    response
+}
+
+/// Answers 504 when the handler has not produced its answer's head within `limit`; a body
+/// streamed after the head (an export download) is not limited.
+pub async fn handler_timeout(State(limit): State<Duration>, req: Request, next: Next) -> Response {
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::HandlerTimeout.into_response(),
+    }
+}
