@@ -1,5 +1,6 @@
 //! Assembling a kadro process: state, router, workers, serving and shutdown.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -11,10 +12,12 @@ use tokio_util::sync::CancellationToken;
 
 use crate::auth::cache::AuthCache;
 use crate::auth::password::Passwords;
+use crate::auth::throttle::LoginRate;
 use crate::commerce::Commerce;
 use crate::config::Config;
 use crate::db::{Db, DbOptions};
 use crate::exports::{ExportSources, LocalDirStore};
+use crate::http::client::TrustedProxies;
 use crate::http::json::BODY_LIMIT;
 use crate::http::request::PublicUrl;
 use crate::jobs::worker::JobRunner;
@@ -55,6 +58,7 @@ impl App {
             .map(auth::token::digest)
             .collect();
         let commerce = Commerce::from_config(&config)?;
+        let trusted_proxies = TrustedProxies::parse(&config.trusted_proxies)?;
         let state = AppState {
             db,
             commerce,
@@ -64,10 +68,12 @@ impl App {
             ))),
             passwords: Passwords::new(config.hash_concurrency, config.password_min_length),
             auth_cache: Arc::new(AuthCache::new(config.auth_cache())),
+            login_rate: Arc::new(LoginRate::new(config.login_rate_per_minute)),
             config: Arc::new(config),
             service_token_digests: Arc::new(service_token_digests),
             secret_key: Arc::new(secret_key),
             job_signal: Arc::new(Notify::new()),
+            trusted_proxies,
             describe_staff: instore::auth::describe_me,
             shutting_down: CancellationToken::new(),
         };
@@ -95,6 +101,7 @@ impl App {
             .layer(axum::Extension(PublicUrl(
                 self.state.config.public_url.as_deref().map(Arc::from),
             )))
+            .layer(axum::Extension(self.state.trusted_proxies.clone()))
             .layer(DefaultBodyLimit::max(BODY_LIMIT))
             .with_state(self.state.clone());
         let routes = Router::new().merge(ops::docs()).merge(api);
@@ -120,13 +127,17 @@ impl App {
         }
         let shutting_down = state.shutting_down.clone();
         let signal = stop.clone();
-        axum::serve(listener, router)
-            .with_graceful_shutdown(async move {
-                signal.cancelled().await;
-                shutting_down.cancel();
-            })
-            .await
-            .context("serving HTTP")?;
+        // Peer addresses reach the handlers (`ClientAddr`) for the login rate limit.
+        axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            signal.cancelled().await;
+            shutting_down.cancel();
+        })
+        .await
+        .context("serving HTTP")?;
         stop.cancel();
         while workers.join_next().await.is_some() {}
         state.db.close().await;

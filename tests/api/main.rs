@@ -20,6 +20,7 @@ mod instore_staffs;
 #[allow(dead_code)] // each group of Instore tests uses part of it
 mod instore_support;
 mod jobs;
+mod login_lockout;
 mod ops;
 mod process;
 mod request_tracing;
