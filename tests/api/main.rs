@@ -4,6 +4,7 @@
 #[allow(dead_code)] // the harness offers more than any one group of tests uses
 mod helpers;
 
+mod account_tokens;
 mod auth;
 mod b2b_commerce;
 mod b2b_commerce_faults;
