@@ -11,11 +11,13 @@ use tokio_util::sync::CancellationToken;
 
 use crate::auth::cache::AuthCache;
 use crate::auth::password::Passwords;
+use crate::auth::throttle::LoginRate;
 use crate::commerce::Commerce;
 use crate::config::Config;
 use crate::db::{Db, DbOptions};
 use crate::exports::{ExportSources, LocalDirStore};
 use crate::http::hosts::AllowedHosts;
+use crate::http::client::TrustedProxies;
 use crate::http::json::BODY_LIMIT;
 use crate::http::request::PublicUrl;
 use crate::jobs::worker::JobRunner;
@@ -56,6 +58,7 @@ impl App {
             .map(auth::token::digest)
             .collect();
         let commerce = Commerce::from_config(&config)?;
+        let trusted_proxies = TrustedProxies::parse(&config.trusted_proxies)?;
         let state = AppState {
             db,
             commerce,
@@ -65,10 +68,12 @@ impl App {
             ))),
             passwords: Passwords::new(config.hash_concurrency, config.password_min_length),
             auth_cache: Arc::new(AuthCache::new(config.auth_cache())),
+            login_rate: Arc::new(LoginRate::new(config.login_rate_per_minute)),
             config: Arc::new(config),
             service_token_digests: Arc::new(service_token_digests),
             secret_key: Arc::new(secret_key),
             job_signal: Arc::new(Notify::new()),
+            trusted_proxies,
             describe_staff: instore::auth::describe_me,
             shutting_down: CancellationToken::new(),
         };
@@ -100,6 +105,7 @@ impl App {
             .layer(axum::Extension(PublicUrl(
                 self.state.config.public_url.as_deref().map(Arc::from),
             )))
+            .layer(axum::Extension(self.state.trusted_proxies.clone()))
             .layer(DefaultBodyLimit::max(BODY_LIMIT))
             .with_state(self.state.clone());
         let routes = Router::new().merge(ops::docs()).merge(api);

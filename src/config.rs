@@ -246,6 +246,47 @@ pub struct Config {
         global = true
     )]
     pub hash_concurrency: usize,
+
+    /// Wrong passwords in a row that lock an account's login (0: no lockout).
+    #[arg(
+        long,
+        env = "KADRO_LOGIN_MAX_FAILURES",
+        default_value_t = 5,
+        global = true
+    )]
+    pub login_max_failures: u32,
+
+    /// Seconds the first lock lasts; each further lock doubles it, up to 15 minutes.
+    #[arg(
+        long,
+        env = "KADRO_LOGIN_LOCKOUT_SECONDS",
+        default_value_t = 60,
+        global = true
+    )]
+    pub login_lockout_seconds: u64,
+
+    /// Login attempts one client address may make a minute, both login endpoints together
+    /// (0: no limit); counted in each process's memory.
+    #[arg(
+        long,
+        env = "KADRO_LOGIN_RATE_PER_MINUTE",
+        default_value_t = 300,
+        global = true
+    )]
+    pub login_rate_per_minute: u32,
+
+    /// Comma-separated proxy addresses or CIDR ranges whose `X-Forwarded-For` is believed.
+    #[arg(
+        long,
+        env = "KADRO_TRUSTED_PROXIES",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub trusted_proxies: Vec<String>,
+
+    /// Seconds a token lives after it is issued; unset: tokens live until revoked (as DRF's).
+    #[arg(long, env = "KADRO_TOKEN_TTL_SECONDS", global = true)]
+    pub token_ttl_seconds: Option<u64>,
 }
 
 impl Config {
@@ -255,6 +296,10 @@ impl Config {
 
     pub fn auth_cache(&self) -> Duration {
         Duration::from_millis(self.auth_cache_ms)
+    }
+
+    pub fn token_ttl(&self) -> Option<Duration> {
+        self.token_ttl_seconds.map(Duration::from_secs)
     }
 
     pub fn export_ttl(&self) -> Duration {

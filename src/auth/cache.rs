@@ -25,6 +25,7 @@ const MAX_ENTRIES: usize = 100_000;
 #[derive(Debug)]
 pub struct AuthCache {
     ttl: Duration,
+    /// Digest → caller and the instant the entry ends.
     entries: Mutex<HashMap<String, (Caller, Instant)>>,
 }
 
@@ -46,11 +47,13 @@ impl AuthCache {
             return None;
         }
         let entries = self.entries.lock().ok()?;
-        let (caller, at) = entries.get(digest)?;
-        (at.elapsed() < self.ttl).then(|| caller.clone())
+        let (caller, ends) = entries.get(digest)?;
+        (Instant::now() < *ends).then(|| caller.clone())
     }
 
-    pub fn put(&self, digest: String, caller: &Caller) {
+    /// Caches a token's caller for the time to live, or less when the token itself ends
+    /// sooner (`valid_for`, with `KADRO_TOKEN_TTL_SECONDS`).
+    pub fn put(&self, digest: String, caller: &Caller, valid_for: Option<Duration>) {
         if !self.enabled() {
             return;
         }
@@ -58,10 +61,12 @@ impl AuthCache {
             if entries.len() >= MAX_ENTRIES {
                 entries.clear();
             }
-            entries.insert(digest, (caller.clone(), Instant::now()));
+            let keep = valid_for.map_or(self.ttl, |v| v.min(self.ttl));
+            entries.insert(digest, (caller.clone(), Instant::now() + keep));
         }
     }
 
+    /// Forgets every cached caller (after writes, and when tokens are revoked).
     pub fn forget_all(&self) {
         if self.enabled()
             && let Ok(mut entries) = self.entries.lock()

@@ -1,18 +1,23 @@
 //! Who is calling: `Authorization: Token …` or `Bearer …`, resolved to a B2B account, an
 //! Instore staff or a configured service token.
 
+pub mod account_admin;
 pub mod cache;
+pub mod lockout;
 pub mod password;
 pub mod routes;
+pub mod throttle;
 pub mod token;
 
 use axum::extract::FromRequestParts;
 use axum::http::header;
 use axum::http::request::Parts;
+use chrono::{DateTime, Utc};
 use subtle::ConstantTimeEq;
 
 use crate::db::Query;
 use crate::http::error::ApiError;
+use crate::http::time;
 use crate::state::AppState;
 pub use token::AccountKind;
 
@@ -89,6 +94,9 @@ impl Caller {
 /// `staffs` columns for an Instore staff (the other side is NULL).
 #[derive(sqlx::FromRow)]
 struct TokenOwner {
+    token_id: i64,
+    created_at: DateTime<Utc>,
+    last_used: Option<DateTime<Utc>>,
     account_kind: String,
     user_id: Option<i64>,
     user_active: Option<bool>,
@@ -161,7 +169,9 @@ impl FromRequestParts<AppState> for Superuser {
     }
 }
 
-/// Resolves a token to its caller; deactivated accounts are refused on every request.
+/// Resolves a token to its caller; deactivated accounts and expired tokens
+/// (`KADRO_TOKEN_TTL_SECONDS`) are refused on every request. A token's `last_used` is written
+/// at most once a minute (and not while its caller is cached).
 pub async fn authenticate(state: &AppState, token: &str) -> Result<Caller, ApiError> {
     let digest = token::digest(token);
     let is_service = state
@@ -174,16 +184,35 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<Caller, ApiEr
     if let Some(caller) = state.auth_cache.get(&digest) {
         return Ok(caller);
     }
-    let caller = lookup(state, &digest).await?;
-    state.auth_cache.put(digest, &caller);
+    let now = time::now();
+    let owner = lookup(state, &digest).await?;
+    let expires = state
+        .config
+        .token_ttl()
+        .and_then(|ttl| chrono::Duration::from_std(ttl).ok())
+        .map(|ttl| owner.created_at + ttl);
+    if expires.is_some_and(|expires| expires <= now) {
+        return Err(ApiError::Unauthenticated(INVALID_TOKEN));
+    }
+    let (token_id, last_used) = (owner.token_id, owner.last_used);
+    let caller = owner.into_caller()?;
+    let every = chrono::Duration::from_std(token::LAST_USED_EVERY).unwrap_or_default();
+    if last_used.is_none_or(|at| now - at >= every) {
+        // Bookkeeping: a failed write must not fail the request.
+        if let Err(e) = token::touch(&state.db, token_id, now).await {
+            tracing::warn!(error = %e, "cannot record a token's last use");
+        }
+    }
+    let valid_for = expires.map(|expires| (expires - now).to_std().unwrap_or_default());
+    state.auth_cache.put(digest, &caller, valid_for);
     Ok(caller)
 }
 
-/// Reads a token's account, B2B account or Instore staff, in one query; deactivated accounts
-/// are refused (401) even if one of their tokens survived.
-async fn lookup(state: &AppState, digest: &str) -> Result<Caller, ApiError> {
+/// Reads a token and its account, B2B account or Instore staff, in one query.
+async fn lookup(state: &AppState, digest: &str) -> Result<TokenOwner, ApiError> {
     let owner: Option<TokenOwner> = Query::new(
-        "SELECT t.account_kind, u.id AS user_id, u.is_active AS user_active, \
+        "SELECT t.id AS token_id, t.created_at, t.last_used, t.account_kind, \
+         u.id AS user_id, u.is_active AS user_active, \
          u.is_staff AS user_staff, u.is_superuser AS user_superuser, u.division_id AS user_division, \
          s.id AS staff_id, s.is_active AS staff_active, s.is_superuser AS staff_superuser \
          FROM api_tokens t \
@@ -194,12 +223,12 @@ async fn lookup(state: &AppState, digest: &str) -> Result<Caller, ApiError> {
     .bind(digest)
     .fetch_optional(&state.db)
     .await?;
-    owner
-        .ok_or(ApiError::Unauthenticated(INVALID_TOKEN))?
-        .into_caller()
+    owner.ok_or(ApiError::Unauthenticated(INVALID_TOKEN))
 }
 
 impl TokenOwner {
+    /// The token's caller; deactivated accounts are refused (401) even if one of their tokens
+    /// survived.
     fn into_caller(self) -> Result<Caller, ApiError> {
         let found = match self.account_kind.as_str() {
             "user" => self.user_id.map(|id| {
@@ -234,6 +263,9 @@ mod tests {
 
     fn owner(kind: &str) -> TokenOwner {
         TokenOwner {
+            token_id: 1,
+            created_at: time::now(),
+            last_used: None,
             account_kind: kind.into(),
             user_id: None,
             user_active: None,

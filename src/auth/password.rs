@@ -3,6 +3,7 @@
 //! the 19 MiB working memory of each hash stays with those few threads (tokio's blocking pool
 //! would spread it over up to 512 threads, each keeping its own allocator arena).
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -77,6 +78,8 @@ impl HashPool {
 pub struct Passwords {
     pool: Arc<HashPool>,
     min_length: usize,
+    /// Password checks started, real or against the dummy hash (tests count them).
+    verifications: Arc<AtomicU64>,
 }
 
 impl Passwords {
@@ -85,6 +88,7 @@ impl Passwords {
         Self {
             pool: Arc::new(HashPool::new(concurrency)),
             min_length,
+            verifications: Arc::new(AtomicU64::new(0)),
         }
     }
 
@@ -96,6 +100,7 @@ impl Passwords {
     /// Whether `password` matches `hash`. An empty or unusable hash never matches, but costs the
     /// same time as a real check so the answer does not reveal whether an account exists.
     pub async fn verify(&self, password: String, hash: Option<String>) -> Result<bool, ApiError> {
+        self.verifications.fetch_add(1, Ordering::Relaxed);
         self.pool
             .run(move || {
                 let real = hash.filter(|h| h.starts_with("$argon2"));
@@ -106,6 +111,11 @@ impl Passwords {
                 verify_now(&password, &hash) && genuine
             })
             .await
+    }
+
+    /// How many passwords this process has checked so far (each costs one Argon2 hash).
+    pub fn verifications(&self) -> u64 {
+        self.verifications.load(Ordering::Relaxed)
     }
 
     /// Checks the password policy; `field` names the field in the 400.

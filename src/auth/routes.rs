@@ -8,8 +8,11 @@ use utoipa::ToSchema;
 
 use std::pin::Pin;
 
+use super::lockout::{self, LoginAccount};
+use super::throttle::LoginAttempt;
 use super::{AccountKind, Caller, StaffCaller, token};
 use crate::b2b::accounts::{self, StaffUserOut};
+use crate::http::client::UserAgent;
 use crate::http::error::{ApiError, ApiResult, FieldErrors};
 use crate::http::json::Json;
 use crate::state::AppState;
@@ -33,14 +36,18 @@ pub struct LoginOut {
     pub user: StaffUserOut,
 }
 
-/// The same answer for an unknown email, a wrong password and an inactive account.
-pub const BAD_CREDENTIALS: &str = "Unable to log in with provided credentials.";
+pub use super::lockout::BAD_CREDENTIALS;
 
-/// Logs a B2B account in and returns a new token.
+/// Logs a B2B account in and returns a new token. Attempts are limited per client address
+/// (429) and per account (a locked account answers as a wrong password does).
 #[utoipa::path(post, path = "/api/v1/auth/login/", tag = "auth", request_body = LoginIn,
-    responses((status = 200, body = LoginOut), (status = 400, description = "Bad credentials")))]
+    responses((status = 200, body = LoginOut),
+        (status = 400, description = "Bad credentials, or the account is locked"),
+        (status = 429, body = Detail, description = "Too many attempts from this address; see `Retry-After`")))]
 pub async fn login(
     State(state): State<AppState>,
+    _attempt: LoginAttempt,
+    agent: UserAgent,
     Json(body): Json<LoginIn>,
 ) -> ApiResult<axum::Json<LoginOut>> {
     let mut errors = FieldErrors::new();
@@ -51,19 +58,19 @@ pub async fn login(
         errors.add("password", "This field may not be blank.");
     }
     errors.into_result()?;
-    let found = accounts::credentials_by_email(&state.db, body.email.trim()).await?;
-    let (id, hash, active) = match found {
-        Some(c) => (Some(c.id), Some(c.password_hash), c.is_active),
-        None => (None, None, false),
-    };
-    let matches = state.passwords.verify(body.password, hash).await?;
-    let id = match id {
-        Some(id) if matches && active => id,
-        _ => return Err(ApiError::field("non_field_errors", BAD_CREDENTIALS)),
-    };
+    let email = body.email.trim();
+    let found = accounts::credentials_by_email(&state.db, email)
+        .await?
+        .map(|c| LoginAccount {
+            id: c.id,
+            password_hash: c.password_hash,
+            is_active: c.is_active,
+        });
+    let id =
+        lockout::check_password(&state, AccountKind::User, email, found, body.password).await?;
     accounts::touch_last_login(&state.db, id).await?;
     let mut tx = state.db.begin().await?;
-    let token = token::issue(&mut tx, AccountKind::User, id).await?;
+    let token = token::issue_for(&mut tx, AccountKind::User, id, agent.0.as_deref()).await?;
     tx.commit().await?;
     let account = accounts::by_id(&state.db, id)
         .await?

@@ -3,6 +3,9 @@
 //! Tokens carry their full entropy, so a fast hash is enough to make a stolen table useless;
 //! Argon2 would only slow every request down.
 
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
@@ -37,17 +40,47 @@ pub fn digest(token: &str) -> String {
 
 /// Issues a token for an account inside `tx`; the plain token is returned once.
 pub async fn issue(tx: &mut Tx, kind: AccountKind, account_id: i64) -> Result<String, sqlx::Error> {
+    issue_for(tx, kind, account_id, None).await
+}
+
+/// [`issue`] for a login, remembering the client's `User-Agent` for the token list.
+pub async fn issue_for(
+    tx: &mut Tx,
+    kind: AccountKind,
+    account_id: i64,
+    user_agent: Option<&str>,
+) -> Result<String, sqlx::Error> {
     let token = generate();
     Query::new(
-        "INSERT INTO api_tokens (key_hash, account_kind, account_id, created_at) VALUES ($1, $2, $3, $4)",
+        "INSERT INTO api_tokens (key_hash, account_kind, account_id, created_at, user_agent) \
+         VALUES ($1, $2, $3, $4, $5)",
     )
     .bind(digest(&token))
     .bind(kind.as_str())
     .bind(account_id)
     .bind(time::now())
+    .bind(user_agent)
     .execute(tx)
     .await?;
     Ok(token)
+}
+
+/// How often a token's `last_used` is written at most.
+pub const LAST_USED_EVERY: Duration = Duration::from_secs(60);
+
+/// Records that token `id` was used at `now`, unless that was recorded less than
+/// [`LAST_USED_EVERY`] ago (by any process): a busy token costs one write a minute.
+pub async fn touch(db: &Db, id: i64, now: DateTime<Utc>) -> Result<(), sqlx::Error> {
+    let every = chrono::Duration::from_std(LAST_USED_EVERY).unwrap_or_default();
+    Query::new(
+        "UPDATE api_tokens SET last_used = $2 WHERE id = $1 AND (last_used IS NULL OR last_used <= $3)",
+    )
+    .bind(id)
+    .bind(now)
+    .bind(now - every)
+    .execute(db)
+    .await
+    .map(|_| ())
 }
 
 /// Revokes one token; true when it existed.

@@ -91,6 +91,9 @@ pub enum ApiError {
     PayloadTooLarge,
     #[error("unsupported media type")]
     UnsupportedMediaType(String),
+    /// 429 in DRF's throttling shape, with `Retry-After`: try again in this many seconds.
+    #[error("throttled for {0} s")]
+    Throttled(u64),
     /// 502: the Commerce platform answered with an error or did not answer.
     #[error("commerce platform: {0}")]
     Commerce(String),
@@ -139,6 +142,7 @@ impl ApiError {
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::Throttled(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Commerce(_) => StatusCode::BAD_GATEWAY,
             ApiError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             ApiError::HandlerTimeout => StatusCode::GATEWAY_TIMEOUT,
@@ -162,6 +166,12 @@ impl ApiError {
             }
             ApiError::UnsupportedMediaType(ct) => {
                 json!({ "detail": format!("Unsupported media type \"{ct}\" in request.") })
+            }
+            ApiError::Throttled(wait) => {
+                let unit = if *wait == 1 { "second" } else { "seconds" };
+                json!({
+                    "detail": format!("Request was throttled. Expected available in {wait} {unit}.")
+                })
             }
             ApiError::Commerce(_) => json!({
                 "detail": "The Commerce platform could not be reached or refused the request.",
@@ -198,6 +208,11 @@ impl IntoResponse for ApiError {
             response
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Token"));
+        }
+        if let ApiError::Throttled(wait) = self {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(wait));
         }
         response
     }

@@ -1,6 +1,7 @@
 //! HTTP plumbing shared by every endpoint: errors, extractors, pagination, filters, and the
 //! middleware that logs, measures and normalises requests.
 
+pub mod client;
 pub mod error;
 pub mod filters;
 pub mod hardening;

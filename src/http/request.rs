@@ -149,3 +149,22 @@ impl<S: Send + Sync> FromRequestParts<S> for IdPath {
             .map_err(|_| ApiError::NotFound)
     }
 }
+
+/// Two integer ids from the path (`/…/{id}/tokens/{token_id}`); anything else is a 404.
+#[derive(Clone, Copy, Debug)]
+pub struct IdsPath(pub i64, pub i64);
+
+impl<S: Send + Sync> FromRequestParts<S> for IdsPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let axum::extract::Path((a, b)) =
+            axum::extract::Path::<(String, String)>::from_request_parts(parts, state)
+                .await
+                .map_err(|_| ApiError::NotFound)?;
+        match (a.parse::<i64>(), b.parse::<i64>()) {
+            (Ok(a), Ok(b)) => Ok(IdsPath(a, b)),
+            _ => Err(ApiError::NotFound),
+        }
+    }
+}

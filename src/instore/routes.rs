@@ -126,6 +126,10 @@ pub static ENDPOINTS: &[Endpoint] = &[
     endpoint!("instore:staff-list-staff-permission-info", "/api/v1/staffs/{id}/list_staff_permission_info", Get, staffs::permission_info, "Staff Permission Info", "List the permissions of a staff", STAFFS),
     endpoint!("instore:staff-change-password", "/api/v1/staffs/change_password", Post, staffs::change_password, "Staff Change Password", "Change the password of a staff", STAFFS),
     endpoint!("instore:staff-duplicate-email-staffs", "/api/v1/staffs/duplicate_email_staffs", Get, staffs::duplicate_emails, "Staff Duplicate Emails", "List staffs that share an email address", STAFFS),
+    endpoint!("instore:staff-unlock", "/api/v1/staffs/{id}/unlock", Post, staffs::access::unlock, "Staff Unlock", "Lift the login lock of a staff", STAFFS),
+    endpoint!("instore:staff-tokens", "/api/v1/staffs/{id}/tokens", Get, staffs::access::tokens, "Staff Token List", "List the tokens of a staff", STAFFS),
+    endpoint!("instore:staff-tokens", "/api/v1/staffs/{id}/tokens", Delete, staffs::access::revoke_all, "Staff Token Revoke All", "Revoke every token of a staff", STAFFS),
+    endpoint!("instore:staff-token-detail", "/api/v1/staffs/{id}/tokens/{token_id}", Delete, staffs::access::revoke, "Staff Token Revoke", "Revoke one token of a staff", STAFFS),
 ];
 
 /// The Instore API: the public staff login plus every entry of [`ENDPOINTS`], each behind the

@@ -4,6 +4,7 @@
 #[allow(dead_code)] // the harness offers more than any one group of tests uses
 mod helpers;
 
+mod account_tokens;
 mod auth;
 mod b2b_commerce;
 mod b2b_commerce_faults;
@@ -20,6 +21,7 @@ mod instore_staffs;
 #[allow(dead_code)] // each group of Instore tests uses part of it
 mod instore_support;
 mod jobs;
+mod login_lockout;
 mod ops;
 mod process;
 mod query_counts;

@@ -1,5 +1,6 @@
 //! `/api/v1/users/` (seed 004): B2B users, managed by B2B staff within their divisions.
 
+pub mod access;
 pub mod service;
 pub mod store;
 
@@ -35,6 +36,7 @@ pub fn router() -> Router<AppState> {
             "/api/v1/users/{id}/update_remote_id",
             post(update_remote_id),
         )
+        .merge(access::router())
 }
 
 /// Superusers and service tokens see every user; other B2B staff the users of their division

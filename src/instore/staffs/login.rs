@@ -7,9 +7,11 @@ use utoipa::ToSchema;
 
 use super::StaffOut;
 use super::queries;
-use crate::auth::routes::BAD_CREDENTIALS;
+use crate::auth::lockout::{self, BAD_CREDENTIALS, LoginAccount};
+use crate::auth::throttle::LoginAttempt;
 use crate::auth::token::{self, AccountKind};
 use crate::db::{Db, Query};
+use crate::http::client::UserAgent;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::json::Json;
 use crate::http::time;
@@ -40,33 +42,27 @@ pub struct StaffLoginOut {
     pub staff: StaffOut,
 }
 
-#[derive(sqlx::FromRow)]
-struct Credentials {
-    id: i64,
-    password_hash: String,
-    is_active: bool,
-}
-
 /// Logs a staff in at a store: sets its `current_store` and `last_login` and returns a new
-/// token. A wrong password, an unknown account and an inactive one get the same answer.
+/// token. A wrong password, an unknown account, an inactive and a locked one get the same
+/// answer; attempts are limited per client address (429) and per account (lockout).
 #[utoipa::path(post, path = "/api/v1/staffs/login/", tag = "instore staffs",
     request_body = StaffLoginIn, security(),
-    responses((status = 200, body = StaffLoginOut), (status = 400, description = "Bad credentials")))]
+    responses((status = 200, body = StaffLoginOut),
+        (status = 400, description = "Bad credentials, or the account is locked"),
+        (status = 429, description = "Too many attempts from this address; see `Retry-After`")))]
 pub async fn login(
     State(state): State<AppState>,
+    _attempt: LoginAttempt,
+    agent: UserAgent,
     Json(body): Json<StaffLoginIn>,
 ) -> ApiResult<axum::Json<StaffLoginOut>> {
     let (login, password, store) = check(body)?;
     let found = credentials(&state.db, &login).await?;
-    let (id, hash, active) = match found {
-        Some(c) => (Some(c.id), Some(c.password_hash), c.is_active),
-        None => (None, None, false),
+    let name = match &login {
+        Login::Username(u) => format!("username:{u}"),
+        Login::Email(e) => format!("email:{e}"),
     };
-    let matches = state.passwords.verify(password, hash).await?;
-    let id = match id {
-        Some(id) if matches && active => id,
-        _ => return Err(ApiError::field("non_field_errors", BAD_CREDENTIALS)),
-    };
+    let id = lockout::check_password(&state, AccountKind::Staff, &name, found, password).await?;
     check_store(&state.db, id, store).await?;
     let mut tx = state.db.begin().await?;
     let now = time::now();
@@ -78,7 +74,7 @@ pub async fn login(
     .bind(id)
     .execute(&mut tx)
     .await?;
-    let token = token::issue(&mut tx, AccountKind::Staff, id).await?;
+    let token = token::issue_for(&mut tx, AccountKind::Staff, id, agent.0.as_deref()).await?;
     tx.commit().await?;
     let staff = queries::by_id(&state.db, id)
         .await?
@@ -128,12 +124,12 @@ fn check(body: StaffLoginIn) -> ApiResult<(Login, String, i64)> {
 }
 
 /// The account a login names; an email that several staffs share names none of them.
-async fn credentials(db: &Db, login: &Login) -> ApiResult<Option<Credentials>> {
+async fn credentials(db: &Db, login: &Login) -> ApiResult<Option<LoginAccount>> {
     let (column, value) = match login {
         Login::Username(u) => ("username", u),
         Login::Email(e) => ("email", e),
     };
-    let mut found: Vec<Credentials> = Query::new(format!(
+    let mut found: Vec<LoginAccount> = Query::new(format!(
         "SELECT id, password_hash, is_active FROM staffs WHERE {} ORDER BY id LIMIT 2",
         db.dialect().same_text(column, "$1")
     ))

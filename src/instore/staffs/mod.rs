@@ -1,6 +1,7 @@
 //! `/api/v1/staffs/` (seeds 002 and 003): the staffs who work in retail stores, their
 //! assignments, permission groups, passwords and login.
 
+pub mod access;
 pub mod export;
 pub mod filter;
 pub mod login;

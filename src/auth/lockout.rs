@@ -1,0 +1,270 @@
+//! Per-account brute-force protection of both logins, kept in the database (`login_guards`) so
+//! it holds across processes.
+//!
+//! Before a password is hashed, the attempt claims a slot of its account in one short write
+//! transaction (the row locked on PostgreSQL, the writer's turn on SQLite). An account has
+//! `KADRO_LOGIN_MAX_FAILURES` slots; the claim of the last one locks the account for
+//! `KADRO_LOGIN_LOCKOUT_SECONDS` (doubling with each further lock, up to 15 minutes), and a
+//! correct password lifts the lock and forgets every count. So however many attempts run in
+//! parallel, at most that many passwords are evaluated before the lock, and an attempt
+//! that dies half-way (a crash, a dropped connection) still counts as a failure.
+//!
+//! A locked account answers exactly as a wrong password does. A login name that matches no
+//! account is guarded under the name itself, so it gets locked (and stops costing a hash) just
+//! like a real account: the answers and their timing do not tell whether an account exists.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use super::token::AccountKind;
+use crate::config::Config;
+use crate::db::{Db, Query};
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::time;
+use crate::state::AppState;
+
+/// The same answer for an unknown account, a wrong password, an inactive or a locked account.
+pub const BAD_CREDENTIALS: &str = "Unable to log in with provided credentials.";
+
+/// The longest a lock lasts, however often it doubled (unless the first lock is longer).
+const LONGEST_LOCK: Duration = Duration::from_secs(15 * 60);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LockoutPolicy {
+    /// Slots before a lock; 0 turns the lockout off.
+    pub max_failures: u32,
+    pub first_lock: Duration,
+}
+
+impl LockoutPolicy {
+    pub fn from_config(config: &Config) -> Self {
+        Self {
+            max_failures: config.login_max_failures,
+            first_lock: Duration::from_secs(config.login_lockout_seconds),
+        }
+    }
+
+    /// How long the lock after `earlier` locks lasts.
+    fn lock_length(&self, earlier: i64) -> Duration {
+        let doublings = u32::try_from(earlier.clamp(0, 20)).unwrap_or(20);
+        self.first_lock
+            .saturating_mul(1 << doublings)
+            .min(LONGEST_LOCK.max(self.first_lock))
+    }
+}
+
+/// An account's row in `login_guards`.
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+struct Guard {
+    /// Slots claimed since the last success or lock.
+    failures: i64,
+    /// Locks since the last success or unlock (each doubles the next).
+    locks: i64,
+    locked_until: Option<DateTime<Utc>>,
+}
+
+/// Claims a slot for one attempt at `now`: the new state, and whether the password may be
+/// checked. Pure, so every case is unit-tested.
+fn claim_at(mut guard: Guard, now: DateTime<Utc>, policy: &LockoutPolicy) -> (Guard, bool) {
+    if let Some(until) = guard.locked_until {
+        if until > now {
+            return (guard, false);
+        }
+        guard.locked_until = None;
+        guard.failures = 0;
+    }
+    let lock = |guard: &mut Guard| {
+        let length = policy.lock_length(guard.locks);
+        let length = chrono::Duration::from_std(length).unwrap_or(chrono::Duration::MAX);
+        guard.locked_until = Some(now + length);
+        guard.locks += 1;
+        guard.failures = 0;
+    };
+    let max = i64::from(policy.max_failures);
+    if guard.failures >= max {
+        // Only when the limit was lowered since: lock now.
+        lock(&mut guard);
+        return (guard, false);
+    }
+    guard.failures += 1;
+    if guard.failures >= max {
+        // The last slot: locked unless this very attempt turns out right.
+        lock(&mut guard);
+    }
+    (guard, true)
+}
+
+/// The `login_guards` key of an account.
+pub fn account_key(kind: AccountKind, id: i64) -> String {
+    format!("{}:{id}", kind.as_str())
+}
+
+/// The `login_guards` key of a login name that matches no account.
+fn name_key(kind: AccountKind, login: &str) -> String {
+    format!("{}?{}", kind.as_str(), login.trim().to_lowercase())
+}
+
+/// Claims a slot for one attempt on `account`; false: the account is locked.
+async fn claim(db: &Db, account: &str, policy: &LockoutPolicy) -> Result<bool, sqlx::Error> {
+    let now = time::now();
+    let mut tx = db.begin().await?;
+    Query::new(
+        "INSERT INTO login_guards (account, failures, locks, updated_at) VALUES ($1, 0, 0, $2) \
+         ON CONFLICT (account) DO NOTHING",
+    )
+    .bind(account)
+    .bind(now)
+    .execute(&mut tx)
+    .await?;
+    let guard: Guard = Query::new(format!(
+        "SELECT failures, locks, locked_until FROM login_guards WHERE account = $1 {}",
+        db.dialect().for_update()
+    ))
+    .bind(account)
+    .fetch_one(&mut tx)
+    .await?;
+    let (guard, granted) = claim_at(guard, now, policy);
+    Query::new(
+        "UPDATE login_guards SET failures = $2, locks = $3, locked_until = $4, updated_at = $5 \
+         WHERE account = $1",
+    )
+    .bind(account)
+    .bind(guard.failures)
+    .bind(guard.locks)
+    .bind(guard.locked_until)
+    .bind(now)
+    .execute(&mut tx)
+    .await?;
+    tx.commit().await?;
+    Ok(granted)
+}
+
+/// Forgets an account's failures and locks (a correct password, or an unlock).
+pub async fn reset(db: &Db, account: &str) -> Result<(), sqlx::Error> {
+    Query::new("DELETE FROM login_guards WHERE account = $1")
+        .bind(account)
+        .execute(db)
+        .await
+        .map(|_| ())
+}
+
+/// An account a login names, as the login reads it.
+#[derive(Debug, sqlx::FromRow)]
+pub struct LoginAccount {
+    pub id: i64,
+    pub password_hash: String,
+    pub is_active: bool,
+}
+
+/// Checks a login's password under the lockout: the account's id when the password is right,
+/// the account active and not locked; otherwise the one 400 of every failed login. An unknown
+/// account costs the same hash as a wrong password.
+pub async fn check_password(
+    state: &AppState,
+    kind: AccountKind,
+    login: &str,
+    found: Option<LoginAccount>,
+    password: String,
+) -> ApiResult<i64> {
+    let bad = || ApiError::field("non_field_errors", BAD_CREDENTIALS);
+    let policy = LockoutPolicy::from_config(&state.config);
+    let key = match &found {
+        Some(account) => account_key(kind, account.id),
+        None => name_key(kind, login),
+    };
+    if policy.max_failures > 0 && !claim(&state.db, &key, &policy).await? {
+        return Err(bad());
+    }
+    let (id, hash, active) = match found {
+        Some(a) => (Some(a.id), Some(a.password_hash), a.is_active),
+        None => (None, None, false),
+    };
+    let matches = state.passwords.verify(password, hash).await?;
+    match id {
+        Some(id) if matches => {
+            if policy.max_failures > 0 {
+                reset(&state.db, &key).await?;
+            }
+            if active { Ok(id) } else { Err(bad()) }
+        }
+        _ => Err(bad()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy(max: u32, first: u64) -> LockoutPolicy {
+        LockoutPolicy {
+            max_failures: max,
+            first_lock: Duration::from_secs(first),
+        }
+    }
+
+    fn fresh() -> Guard {
+        Guard {
+            failures: 0,
+            locks: 0,
+            locked_until: None,
+        }
+    }
+
+    #[test]
+    fn the_last_slot_locks_and_the_lock_refuses_until_it_ends() {
+        let p = policy(3, 60);
+        let t = time::now();
+        let mut g = fresh();
+        for n in 1..=2 {
+            let (next, granted) = claim_at(g, t, &p);
+            assert!(granted);
+            assert_eq!((next.failures, next.locked_until), (n, None));
+            g = next;
+        }
+        let (g, granted) = claim_at(g, t, &p);
+        assert!(granted, "the third attempt is still checked");
+        assert_eq!(g.locked_until, Some(t + chrono::Duration::seconds(60)));
+        assert_eq!((g.failures, g.locks), (0, 1));
+        let (same, granted) = claim_at(g.clone(), t + chrono::Duration::seconds(59), &p);
+        assert!(!granted);
+        assert_eq!(same, g, "a refused attempt changes nothing");
+        let (after, granted) = claim_at(g, t + chrono::Duration::seconds(60), &p);
+        assert!(granted);
+        assert_eq!(
+            (after.failures, after.locks, after.locked_until),
+            (1, 1, None)
+        );
+    }
+
+    #[test]
+    fn locks_double_up_to_fifteen_minutes() {
+        let p = policy(5, 60);
+        let lengths: Vec<u64> = (0..7).map(|n| p.lock_length(n).as_secs()).collect();
+        assert_eq!(lengths, [60, 120, 240, 480, 900, 900, 900]);
+        assert_eq!(p.lock_length(i64::MAX).as_secs(), 900);
+        // A first lock longer than the cap is kept as configured.
+        assert_eq!(policy(5, 3600).lock_length(3).as_secs(), 3600);
+    }
+
+    #[test]
+    fn a_lowered_limit_locks_at_once() {
+        let g = Guard {
+            failures: 7,
+            locks: 0,
+            locked_until: None,
+        };
+        let (g, granted) = claim_at(g, time::now(), &policy(5, 60));
+        assert!(!granted);
+        assert!(g.locked_until.is_some());
+    }
+
+    #[test]
+    fn names_without_an_account_fold_case() {
+        assert_eq!(
+            name_key(AccountKind::User, " Root@Example.COM "),
+            "user?root@example.com"
+        );
+        assert_eq!(account_key(AccountKind::Staff, 4), "staff:4");
+    }
+}
