@@ -155,6 +155,17 @@ pub async fn count(db: &Db) -> Result<i64, sqlx::Error> {
     Query::new("SELECT COUNT(*) FROM users").scalar(db).await
 }
 
+/// How many active superusers have a password to sign in with.
+pub async fn superusers_who_can_sign_in(db: &Db) -> Result<i64, sqlx::Error> {
+    Query::new(
+        "SELECT COUNT(*) FROM users WHERE is_superuser = TRUE AND is_active = TRUE \
+         AND is_staff = TRUE AND registering = FALSE AND password_hash LIKE $1",
+    )
+    .bind("$argon2%")
+    .scalar(db)
+    .await
+}
+
 /// Locks the active superusers until the transaction ends (PostgreSQL; SQLite's write
 /// transaction already excludes every other writer) and says whether `id` is the only one:
 /// then demoting or deactivating it would leave nobody able to administer kadro. Holding the
