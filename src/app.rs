@@ -40,8 +40,7 @@ impl App {
                 max_connections: config.db_max_connections,
             },
         )
-        .await
-        .context("connecting to the database")?;
+        .await?;
         db.migrate().await.context("applying migrations")?;
         instore::permissions::sync(&db)
             .await

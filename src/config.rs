@@ -38,7 +38,12 @@ pub enum LogFormat {
     Json,
 }
 
-/// Every setting of a kadro process. `--help` lists them with their variables.
+/// The help heading of the options every command takes; the command line keeps these three
+/// global and every other field to `kadro serve` (and bare `kadro`), whatever its attributes say.
+pub const GLOBAL_OPTIONS: &str = "Global options";
+
+/// Every setting of a kadro process: flags of `kadro serve` and `KADRO_*` variables, which
+/// every other command reads too. `kadro serve --help` lists them with their variables.
 #[derive(Clone, Debug, Args)]
 pub struct Config {
     /// Database URL: `sqlite://FILE` (created if missing) or `postgres://USER@HOST:PORT/DB`.
@@ -47,22 +52,18 @@ pub struct Config {
         long,
         env = "KADRO_DATABASE_URL",
         default_value = "sqlite://kadro.db",
+        hide_env_values = true,
         global = true,
-        hide_env_values = true
+        help_heading = GLOBAL_OPTIONS
     )]
     pub database_url: Secret,
 
     /// Address and port to listen on.
-    #[arg(
-        long,
-        env = "KADRO_BIND",
-        default_value = "127.0.0.1:8000",
-        global = true
-    )]
+    #[arg(long, env = "KADRO_BIND", default_value = "127.0.0.1:8000")]
     pub bind: String,
 
     /// Base of absolute links (pagination, export downloads); default: from the request's Host.
-    #[arg(long, env = "KADRO_PUBLIC_URL", global = true)]
+    #[arg(long, env = "KADRO_PUBLIC_URL")]
     pub public_url: Option<String>,
 
     /// Host names this server answers for, comma-separated, as Django's `ALLOWED_HOSTS`:
@@ -115,70 +116,39 @@ pub struct Config {
     pub max_connections: Option<usize>,
 
     /// Directory where export files are written.
-    #[arg(
-        long,
-        env = "KADRO_EXPORT_DIR",
-        default_value = "./exports",
-        global = true
-    )]
+    #[arg(long, env = "KADRO_EXPORT_DIR", default_value = "./exports")]
     pub export_dir: PathBuf,
 
     /// How long export keys and files live, in seconds.
-    #[arg(
-        long,
-        env = "KADRO_EXPORT_TTL_SECONDS",
-        default_value_t = 86_400,
-        global = true
-    )]
+    #[arg(long, env = "KADRO_EXPORT_TTL_SECONDS", default_value_t = 86_400)]
     pub export_ttl_seconds: u64,
 
     /// Base URL of the Commerce platform; unset: local mode (kadro is the system of record).
-    #[arg(long, env = "KADRO_COMMERCE_URL", global = true)]
+    #[arg(long, env = "KADRO_COMMERCE_URL")]
     pub commerce_url: Option<String>,
 
     /// Token sent to the Commerce platform as `Authorization: Token …`.
-    #[arg(
-        long,
-        env = "KADRO_COMMERCE_TOKEN",
-        global = true,
-        hide_env_values = true
-    )]
+    #[arg(long, env = "KADRO_COMMERCE_TOKEN", hide_env_values = true)]
     pub commerce_token: Option<Secret>,
 
     /// Timeout of each Commerce call, in milliseconds.
-    #[arg(
-        long,
-        env = "KADRO_COMMERCE_TIMEOUT_MS",
-        default_value_t = 5_000,
-        global = true
-    )]
+    #[arg(long, env = "KADRO_COMMERCE_TIMEOUT_MS", default_value_t = 5_000)]
     pub commerce_timeout_ms: u64,
 
     /// Most Commerce calls in flight at once; further calls wait up to the timeout, then 502.
-    #[arg(
-        long,
-        env = "KADRO_COMMERCE_MAX_IN_FLIGHT",
-        default_value_t = 8,
-        global = true
-    )]
+    #[arg(long, env = "KADRO_COMMERCE_MAX_IN_FLIGHT", default_value_t = 8)]
     pub commerce_max_in_flight: usize,
 
     /// Consecutive Commerce failures or timeouts that open the circuit breaker: while it is
     /// open, Commerce-dependent writes answer 502 at once.
-    #[arg(
-        long,
-        env = "KADRO_COMMERCE_BREAKER_FAILURES",
-        default_value_t = 5,
-        global = true
-    )]
+    #[arg(long, env = "KADRO_COMMERCE_BREAKER_FAILURES", default_value_t = 5)]
     pub commerce_breaker_failures: u32,
 
     /// Milliseconds an open breaker waits before it lets one trial call through.
     #[arg(
         long,
         env = "KADRO_COMMERCE_BREAKER_COOLDOWN_MS",
-        default_value_t = 5_000,
-        global = true
+        default_value_t = 5_000
     )]
     pub commerce_breaker_cooldown_ms: u64,
 
@@ -187,26 +157,26 @@ pub struct Config {
         long,
         env = "KADRO_SERVICE_TOKENS",
         value_delimiter = ',',
-        global = true,
         hide_env_values = true
     )]
     pub service_tokens: Vec<Secret>,
 
     /// Key for signed download links; generated and stored in the database when unset.
-    #[arg(long, env = "KADRO_SECRET_KEY", global = true, hide_env_values = true)]
+    #[arg(long, env = "KADRO_SECRET_KEY", hide_env_values = true)]
     pub secret_key: Option<Secret>,
 
     /// Minimum password length.
-    #[arg(
-        long,
-        env = "KADRO_PASSWORD_MIN_LENGTH",
-        default_value_t = 8,
-        global = true
-    )]
+    #[arg(long, env = "KADRO_PASSWORD_MIN_LENGTH", default_value_t = 8)]
     pub password_min_length: usize,
 
     /// Log filter, e.g. `info` or `kadro=debug,sqlx=warn`.
-    #[arg(long, env = "KADRO_LOG", default_value = "info", global = true)]
+    #[arg(
+        long,
+        env = "KADRO_LOG",
+        default_value = "info",
+        global = true,
+        help_heading = GLOBAL_OPTIONS
+    )]
     pub log: String,
 
     /// Log line format.
@@ -215,36 +185,27 @@ pub struct Config {
         env = "KADRO_LOG_FORMAT",
         value_enum,
         default_value = "text",
-        global = true
+        global = true,
+        help_heading = GLOBAL_OPTIONS
     )]
     pub log_format: LogFormat,
 
     /// Background job workers in this process (0: this process runs no jobs).
-    #[arg(long, env = "KADRO_WORKERS", default_value_t = 2, global = true)]
+    #[arg(long, env = "KADRO_WORKERS", default_value_t = 2)]
     pub workers: usize,
 
     /// Database connections in the pool.
-    #[arg(
-        long,
-        env = "KADRO_DB_MAX_CONNECTIONS",
-        default_value_t = 16,
-        global = true
-    )]
+    #[arg(long, env = "KADRO_DB_MAX_CONNECTIONS", default_value_t = 16)]
     pub db_max_connections: u32,
 
     /// Milliseconds a token's caller may be reused without reading the database (0: never).
     /// Writes through this process forget them at once; other processes' changes are seen
     /// within this time.
-    #[arg(long, env = "KADRO_AUTH_CACHE_MS", default_value_t = 0, global = true)]
+    #[arg(long, env = "KADRO_AUTH_CACHE_MS", default_value_t = 0)]
     pub auth_cache_ms: u64,
 
     /// Password hashes computed at once; further logins wait, other requests are unaffected.
-    #[arg(
-        long,
-        env = "KADRO_HASH_CONCURRENCY",
-        default_value_t = 2,
-        global = true
-    )]
+    #[arg(long, env = "KADRO_HASH_CONCURRENCY", default_value_t = 2)]
     pub hash_concurrency: usize,
 
     /// Wrong passwords in a row that lock an account's login (0: no lockout).

@@ -5,7 +5,12 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::auth::password::Passwords;
+use crate::auth::token::{self, AccountKind};
+use crate::b2b::user_filter::UserFilter;
+use crate::db::list::{ListSource, Window, list_page};
 use crate::db::{Db, Query, Tx};
+use crate::http::error::{ApiError, ApiResult};
 use crate::http::time::{self, optional_timestamp, timestamp};
 
 /// Every column of `users` but the password hash.
@@ -150,6 +155,17 @@ pub async fn count(db: &Db) -> Result<i64, sqlx::Error> {
     Query::new("SELECT COUNT(*) FROM users").scalar(db).await
 }
 
+/// How many active superusers have a password to sign in with.
+pub async fn superusers_who_can_sign_in(db: &Db) -> Result<i64, sqlx::Error> {
+    Query::new(
+        "SELECT COUNT(*) FROM users WHERE is_superuser = TRUE AND is_active = TRUE \
+         AND is_staff = TRUE AND registering = FALSE AND password_hash LIKE $1",
+    )
+    .bind("$argon2%")
+    .scalar(db)
+    .await
+}
+
 /// Locks the active superusers until the transaction ends (PostgreSQL; SQLite's write
 /// transaction already excludes every other writer) and says whether `id` is the only one:
 /// then demoting or deactivating it would leave nobody able to administer kadro. Holding the
@@ -161,4 +177,43 @@ pub async fn is_last_superuser(tx: &mut Tx, id: i64) -> Result<bool, sqlx::Error
     );
     let ids: Vec<i64> = Query::new(lock).scalars(&mut *tx).await?;
     Ok(ids == [id])
+}
+
+/// Every account (staff or not) that has finished registering, for the command line's list.
+const EVERY_ACCOUNT: ListSource = ListSource {
+    always: "users.registering = FALSE",
+    ..ListSource::new("users", ACCOUNT_COLUMNS, "users.id")
+};
+
+/// One page of every account, in id order.
+pub async fn list(
+    db: &Db,
+    filter: &UserFilter,
+    window: Window,
+) -> Result<(i64, Vec<Account>), sqlx::Error> {
+    list_page(db, &EVERY_ACCOUNT, window, filter).await
+}
+
+/// Sets the password an account signs in with (checked against the policy) and revokes its tokens, so whoever held the old password is signed
+/// out. `NotFound` when there is no such account.
+pub async fn set_password(
+    db: &Db,
+    passwords: &Passwords,
+    id: i64,
+    password: String,
+) -> ApiResult<()> {
+    passwords.validate("password", &password)?;
+    let hash = passwords.hash(password).await?;
+    let mut tx = db.begin().await?;
+    let changed = Query::new("UPDATE users SET password_hash = $1 WHERE id = $2")
+        .bind(hash)
+        .bind(id)
+        .execute(&mut tx)
+        .await?;
+    if changed == 0 {
+        return Err(ApiError::NotFound);
+    }
+    token::revoke_all(&mut tx, AccountKind::User, id).await?;
+    tx.commit().await?;
+    Ok(())
 }

@@ -17,9 +17,9 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
+use sqlx::{Connection, PgPool, Postgres, Sqlite, SqlitePool, Transaction};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// Which SQL dialect a query is written for, where the two differ.
@@ -115,6 +115,44 @@ macro_rules! on_backend {
     };
 }
 
+/// How long a first connection to PostgreSQL may take before kadro gives up (start-up and
+/// every command).
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// A connection error in a few words, without sqlx's prefixes or repeated causes.
+fn describe(err: &sqlx::Error) -> String {
+    match err {
+        sqlx::Error::Database(e) => e.message().to_owned(),
+        sqlx::Error::Io(e) => match e.kind() {
+            std::io::ErrorKind::ConnectionRefused => "connection refused".into(),
+            std::io::ErrorKind::TimedOut => "timed out".into(),
+            _ => e.to_string(),
+        },
+        sqlx::Error::Configuration(e) => e.to_string(),
+        sqlx::Error::PoolTimedOut => "no connection within the pool's timeout".into(),
+        other => other.to_string(),
+    }
+}
+
+/// Where `url` points, for people: the SQLite file (absolute once it exists) or PostgreSQL's
+/// `HOST:PORT/DATABASE`, never a password.
+pub fn location(url: &str) -> String {
+    if let Ok(pg) = PgConnectOptions::from_str(url)
+        && !url.starts_with("sqlite:")
+    {
+        let database = pg.get_database().unwrap_or_default();
+        return format!("PostgreSQL {}:{}/{database}", pg.get_host(), pg.get_port());
+    }
+    match SqliteConnectOptions::from_str(url) {
+        Ok(sqlite) => {
+            let file = sqlite.get_filename();
+            let file = std::fs::canonicalize(file).unwrap_or_else(|_| file.to_owned());
+            format!("SQLite {}", file.display())
+        }
+        Err(_) => "an unsupported database".into(),
+    }
+}
+
 /// Pool sizing and connection settings.
 #[derive(Clone, Debug)]
 pub struct DbOptions {
@@ -131,18 +169,33 @@ impl Default for DbOptions {
 
 impl Db {
     /// Opens a pool for `url` (`sqlite://path` or `postgres://…`). A SQLite file is created when
-    /// missing, in WAL mode with foreign keys on and a busy timeout.
+    /// missing, in WAL mode with foreign keys on and a busy timeout. A PostgreSQL server that
+    /// does not answer within [`CONNECT_TIMEOUT`] is an error at once, in words an operator can
+    /// act on (`cannot connect to HOST:PORT: connection refused`); the URL is never repeated.
     pub async fn connect(url: &str, options: &DbOptions) -> anyhow::Result<Db> {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            let connect = PgConnectOptions::from_str(url)?;
+            let connect = PgConnectOptions::from_str(url)
+                .map_err(|e| anyhow::anyhow!("invalid database URL: {}", describe(&e)))?;
+            let server = format!("{}:{}", connect.get_host(), connect.get_port());
+            // One connection first, bounded: the pool would retry a refused connection until
+            // its acquire timeout and then report only that it timed out.
+            match tokio::time::timeout(CONNECT_TIMEOUT, PgConnection::connect_with(&connect)).await
+            {
+                Ok(Ok(probe)) => probe.close().await?,
+                Ok(Err(e)) => anyhow::bail!("cannot connect to {server}: {}", describe(&e)),
+                Err(_) => anyhow::bail!(
+                    "cannot connect to {server}: no answer within {} s",
+                    CONNECT_TIMEOUT.as_secs()
+                ),
+            }
             let pool = PgPoolOptions::new()
                 .max_connections(options.max_connections)
                 .acquire_timeout(Duration::from_secs(10))
-                .connect_with(connect)
-                .await?;
+                .connect_lazy_with(connect);
             Ok(Db::Postgres(pool))
         } else if url.starts_with("sqlite:") {
-            let connect = SqliteConnectOptions::from_str(url)?
+            let connect = SqliteConnectOptions::from_str(url)
+                .map_err(|e| anyhow::anyhow!("invalid database URL: {}", describe(&e)))?
                 .create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
@@ -152,11 +205,15 @@ impl Db {
                 // for non-ASCII text, which SQLite's LIKE compares case-sensitively.
                 .with_regexp()
                 .collation(UNICODE_NOCASE, unicode_nocase);
+            let file = connect.get_filename().display().to_string();
             let pool = SqlitePoolOptions::new()
                 .max_connections(options.max_connections)
                 .acquire_timeout(Duration::from_secs(10))
                 .connect_with(connect)
-                .await?;
+                .await
+                .map_err(|e| {
+                    anyhow::anyhow!("cannot open the SQLite database {file}: {}", describe(&e))
+                })?;
             Ok(Db::Sqlite(pool, Arc::new(Semaphore::new(1))))
         } else {
             anyhow::bail!("unsupported database URL (expected sqlite:// or postgres://)")

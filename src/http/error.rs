@@ -36,6 +36,11 @@ impl FieldErrors {
         }
     }
 
+    /// Each field with its messages, fields in name order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &[String])> {
+        self.0.iter().map(|(f, m)| (f.as_str(), m.as_slice()))
+    }
+
     pub fn contains(&self, field: &str) -> bool {
         self.0.contains_key(field)
     }

@@ -11,6 +11,7 @@ mod b2b_commerce_faults;
 mod b2b_divisions;
 mod b2b_users;
 mod cli;
+mod cli_accounts;
 mod conventions;
 mod exports;
 mod instore_geography;

@@ -171,12 +171,25 @@ fn forward(from: impl Read + Send + 'static, stream: Stream, to: mpsc::Sender<(S
 
 /// Runs `cmd` to its end with `stdin` as input: (success, stdout, stderr).
 pub fn run(cmd: Command, stdin: &str) -> (bool, String, String) {
+    let (code, stdout, stderr) = run_code(cmd, stdin);
+    (code == 0, stdout, stderr)
+}
+
+/// Runs `cmd` to its end with `stdin` as input: (exit code, stdout, stderr).
+pub fn run_code(cmd: Command, stdin: &str) -> (i32, String, String) {
     let mut child = Kadro::spawn(cmd);
     child.input(stdin);
     let status = child.wait(DEADLINE);
     (
-        status.success(),
+        status.code().unwrap_or(-1),
         child.text(Stream::Stdout),
         child.text(Stream::Stderr),
     )
+}
+
+/// `kadro ARGS` on `db` with `stdin`: (exit code, stdout, stderr).
+pub fn kadro_args(db: &TestDb, args: &[&str], stdin: &str) -> (i32, String, String) {
+    let mut cmd = kadro(db);
+    cmd.args(args);
+    run_code(cmd, stdin)
 }

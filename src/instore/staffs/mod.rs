@@ -6,7 +6,7 @@ pub mod export;
 pub mod filter;
 pub mod login;
 pub mod queries;
-mod write;
+pub mod write;
 
 pub use export::StaffsExport;
 pub use filter::StaffFilter;
