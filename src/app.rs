@@ -14,7 +14,7 @@ use crate::auth::password::Passwords;
 use crate::commerce::Commerce;
 use crate::config::Config;
 use crate::db::{Db, DbOptions};
-use crate::exports::{ExportSources, LocalDirStore};
+use crate::exports::ExportSources;
 use crate::http::json::BODY_LIMIT;
 use crate::http::request::PublicUrl;
 use crate::jobs::worker::JobRunner;
@@ -58,7 +58,7 @@ impl App {
         let state = AppState {
             db,
             commerce,
-            exports: Arc::new(LocalDirStore::new(config.export_dir.clone())),
+            exports: exports::store::from_config(&config).context("KADRO_EXPORT_STORE")?,
             export_sources: Arc::new(instore::export_sources(b2b::export_sources(
                 ExportSources::default(),
             ))),
