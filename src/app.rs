@@ -15,9 +15,9 @@ use crate::auth::throttle::LoginRate;
 use crate::commerce::Commerce;
 use crate::config::Config;
 use crate::db::{Db, DbOptions};
-use crate::exports::{ExportSources, LocalDirStore};
-use crate::http::hosts::AllowedHosts;
+use crate::exports::ExportSources;
 use crate::http::client::TrustedProxies;
+use crate::http::hosts::AllowedHosts;
 use crate::http::json::BODY_LIMIT;
 use crate::http::request::PublicUrl;
 use crate::jobs::worker::JobRunner;
@@ -61,7 +61,7 @@ impl App {
         let state = AppState {
             db,
             commerce,
-            exports: Arc::new(LocalDirStore::new(config.export_dir.clone())),
+            exports: exports::store::from_config(&config).context("KADRO_EXPORT_STORE")?,
             export_sources: Arc::new(instore::export_sources(b2b::export_sources(
                 ExportSources::default(),
             ))),

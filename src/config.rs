@@ -119,6 +119,37 @@ pub struct Config {
     #[arg(long, env = "KADRO_EXPORT_DIR", default_value = "./exports")]
     pub export_dir: PathBuf,
 
+    /// Where finished export files are kept: `file://DIR` or `s3://BUCKET/PREFIX`; default:
+    /// `file://` + the export directory. With S3 the export directory holds scratch files only.
+    #[arg(long, env = "KADRO_EXPORT_STORE", global = true)]
+    pub export_store: Option<String>,
+
+    /// Endpoint of an S3-compatible service (e.g. `http://127.0.0.1:9000`); default: AWS S3.
+    #[arg(long, env = "KADRO_S3_ENDPOINT", global = true)]
+    pub s3_endpoint: Option<String>,
+
+    /// Region of the S3 bucket.
+    #[arg(
+        long,
+        env = "KADRO_S3_REGION",
+        default_value = "us-east-1",
+        global = true
+    )]
+    pub s3_region: String,
+
+    /// S3 access key id (the standard AWS variable).
+    #[arg(long, env = "AWS_ACCESS_KEY_ID", global = true, hide_env_values = true)]
+    pub aws_access_key_id: Option<Secret>,
+
+    /// S3 secret access key (the standard AWS variable); never shown or logged.
+    #[arg(
+        long,
+        env = "AWS_SECRET_ACCESS_KEY",
+        global = true,
+        hide_env_values = true
+    )]
+    pub aws_secret_access_key: Option<Secret>,
+
     /// How long export keys and files live, in seconds.
     #[arg(long, env = "KADRO_EXPORT_TTL_SECONDS", default_value_t = 86_400)]
     pub export_ttl_seconds: u64,

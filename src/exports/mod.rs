@@ -52,6 +52,7 @@ mod http;
 pub mod job;
 pub mod link;
 pub mod record;
+pub mod s3;
 pub mod source;
 pub mod store;
 pub mod xls;
@@ -61,6 +62,7 @@ use axum::routing::get;
 
 pub use http::{ExportParams, ExportProgress, ExportStarted, ExportStatus, intercept, start};
 pub use job::{BUILD_JOB, BuildExport};
+pub use s3::S3Store;
 pub use source::{ExportList, ExportSource, ExportSources, RowSource};
 pub use store::{ExportStore, LocalDirStore};
 

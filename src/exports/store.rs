@@ -1,13 +1,18 @@
 //! Where finished export files live. The exporters write into a local scratch file and hand it
-//! to an [`ExportStore`], so an S3-compatible store (upload on `publish`, stream on `open`) can
-//! be added without touching them.
+//! to an [`ExportStore`]: a local directory ([`LocalDirStore`]) or an S3-compatible bucket
+//! ([`super::s3::S3Store`]: upload on `publish`, stream on `open`), chosen by
+//! `KADRO_EXPORT_STORE` ([`from_config`]).
 
 use std::fmt::Debug;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
+use std::sync::Arc;
 
 use tokio::io::AsyncRead;
+
+use super::s3::{S3Settings, S3Store};
+use crate::config::Config;
 
 /// A stored file opened for download.
 pub struct StoredFile {
@@ -30,6 +35,45 @@ pub trait ExportStore: Send + Sync + Debug {
     async fn open(&self, name: &str) -> io::Result<Option<StoredFile>>;
     /// Deletes the stored `name`; deleting a missing file is not an error.
     async fn delete(&self, name: &str) -> io::Result<()>;
+    /// Fails while the store cannot be reached (readiness).
+    async fn check(&self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The store `KADRO_EXPORT_STORE` names: `file://DIR`, `s3://BUCKET[/PREFIX]`, or unset for
+/// `KADRO_EXPORT_DIR`.
+pub fn from_config(config: &Config) -> anyhow::Result<Arc<dyn ExportStore>> {
+    let Some(url) = config.export_store.as_deref().filter(|u| !u.is_empty()) else {
+        return Ok(Arc::new(LocalDirStore::new(config.export_dir.clone())));
+    };
+    if let Some(dir) = url.strip_prefix("file://") {
+        anyhow::ensure!(
+            !dir.is_empty(),
+            "KADRO_EXPORT_STORE: file:// needs a directory"
+        );
+        return Ok(Arc::new(LocalDirStore::new(dir)));
+    }
+    let Some(location) = url.strip_prefix("s3://") else {
+        anyhow::bail!("KADRO_EXPORT_STORE must be file://DIR or s3://BUCKET/PREFIX");
+    };
+    let (bucket, prefix) = location.split_once('/').unwrap_or((location, ""));
+    anyhow::ensure!(
+        !bucket.is_empty(),
+        "KADRO_EXPORT_STORE: s3:// needs a bucket"
+    );
+    let settings = S3Settings {
+        endpoint: config.s3_endpoint.clone().filter(|e| !e.is_empty()),
+        region: config.s3_region.clone(),
+        access_key_id: config.aws_access_key_id.clone(),
+        secret_access_key: config.aws_secret_access_key.clone(),
+    };
+    Ok(Arc::new(S3Store::new(
+        bucket,
+        prefix,
+        &settings,
+        config.export_dir.clone(),
+    )?))
 }
 
 /// Files in a local directory (`KADRO_EXPORT_DIR`); scratch files in its `.partial/`
@@ -55,7 +99,7 @@ impl LocalDirStore {
 }
 
 /// Names are kadro's own (`<hex>.<ext>`); anything else could escape the directory.
-fn check_name(name: &str) -> io::Result<()> {
+pub(super) fn check_name(name: &str) -> io::Result<()> {
     let ok = !name.is_empty()
         && !name.starts_with('.')
         && name

@@ -40,19 +40,24 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
             axum::Json(serde_json::json!({ "status": "shutting down" })),
         );
     }
-    match state.db.ping().await {
-        Ok(()) => (
-            StatusCode::OK,
-            axum::Json(serde_json::json!({ "status": "ready" })),
-        ),
-        Err(e) => {
-            tracing::warn!(error = %e, "database not reachable");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                axum::Json(serde_json::json!({ "status": "database unreachable" })),
-            )
-        }
+    if let Err(e) = state.db.ping().await {
+        tracing::warn!(error = %e, "database not reachable");
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            axum::Json(serde_json::json!({ "status": "database unreachable" })),
+        );
     }
+    if let Err(e) = state.exports.check().await {
+        tracing::warn!(error = %e, "export store not reachable");
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            axum::Json(serde_json::json!({ "status": "export store unreachable" })),
+        );
+    }
+    (
+        StatusCode::OK,
+        axum::Json(serde_json::json!({ "status": "ready" })),
+    )
 }
 
 async fn metrics_text(State(state): State<AppState>) -> impl IntoResponse {

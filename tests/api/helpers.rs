@@ -148,6 +148,10 @@ pub fn test_config(url: &str, export_dir: &std::path::Path) -> Config {
     config.bind = "127.0.0.1:0".into();
     config.public_url = None;
     config.export_dir = export_dir.to_owned();
+    config.export_store = None;
+    config.s3_endpoint = None;
+    config.aws_access_key_id = None;
+    config.aws_secret_access_key = None;
     config.commerce_url = None;
     config.commerce_token = None;
     config.service_tokens = vec![];
