@@ -10,8 +10,8 @@ use std::pin::Pin;
 
 use super::{AccountKind, Caller, StaffCaller, token};
 use crate::b2b::accounts::{self, StaffUserOut};
-use crate::http::error::{ApiError, ApiResult, FieldErrors};
-use crate::http::json::Json;
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::json::{Body, present};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -21,10 +21,15 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/auth/me", get(me))
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+/// Both fields are required.
+#[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct LoginIn {
-    pub email: String,
-    pub password: String,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = String, required = true)]
+    pub email: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = String, required = true)]
+    pub password: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -41,22 +46,15 @@ pub const BAD_CREDENTIALS: &str = "Unable to log in with provided credentials.";
     responses((status = 200, body = LoginOut), (status = 400, description = "Bad credentials")))]
 pub async fn login(
     State(state): State<AppState>,
-    Json(body): Json<LoginIn>,
+    body: Body<LoginIn>,
 ) -> ApiResult<axum::Json<LoginOut>> {
-    let mut errors = FieldErrors::new();
-    if body.email.trim().is_empty() {
-        errors.add("email", "This field may not be blank.");
-    }
-    if body.password.is_empty() {
-        errors.add("password", "This field may not be blank.");
-    }
-    errors.into_result()?;
-    let found = accounts::credentials_by_email(&state.db, body.email.trim()).await?;
+    let (email, password) = credentials_of(body)?;
+    let found = accounts::credentials_by_email(&state.db, &email).await?;
     let (id, hash, active) = match found {
         Some(c) => (Some(c.id), Some(c.password_hash), c.is_active),
         None => (None, None, false),
     };
-    let matches = state.passwords.verify(body.password, hash).await?;
+    let matches = state.passwords.verify(password, hash).await?;
     let id = match id {
         Some(id) if matches && active => id,
         _ => return Err(ApiError::field("non_field_errors", BAD_CREDENTIALS)),
@@ -72,6 +70,26 @@ pub async fn login(
         token,
         user: account.into(),
     }))
+}
+
+/// The trimmed email and the password of a login body, or the 400 naming what is missing.
+fn credentials_of(body: Body<LoginIn>) -> ApiResult<(String, String)> {
+    let (body, mut v) = body.into_parts();
+    if let Some(email) = v.required("email", body.email.as_ref())
+        && email.trim().is_empty()
+    {
+        v.add("email", "This field may not be blank.");
+    }
+    if let Some(password) = v.required("password", body.password.as_ref())
+        && password.is_empty()
+    {
+        v.add("password", "This field may not be blank.");
+    }
+    v.finish()?;
+    match (body.email, body.password) {
+        (Some(email), Some(password)) => Ok((email.trim().to_owned(), password)),
+        _ => Err(ApiError::field("non_field_errors", BAD_CREDENTIALS)),
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]

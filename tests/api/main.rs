@@ -9,6 +9,7 @@ mod b2b_commerce;
 mod b2b_commerce_faults;
 mod b2b_divisions;
 mod b2b_users;
+mod body_errors;
 mod cli;
 mod conventions;
 mod exports;

@@ -14,10 +14,10 @@ use super::user_filter::DIVISION_TYPES;
 use crate::auth::{Caller, Superuser};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::filters::Filter;
-use crate::http::json::{Json, present};
+use crate::http::json::{Body, present};
 use crate::http::pagination::{PageRequest, Paginated};
 use crate::http::request::IdPath;
-use crate::http::validate::{Validator, invalid_pk};
+use crate::http::validate::invalid_pk;
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -73,7 +73,7 @@ pub async fn list(
 pub async fn create(
     State(state): State<AppState>,
     _: Superuser,
-    Json(body): Json<DivisionIn>,
+    body: Body<DivisionIn>,
 ) -> ApiResult<(StatusCode, axum::Json<DivisionOut>)> {
     let mut tx = state.db.begin().await?;
     let fields = merge(&mut tx, None, body, true).await?;
@@ -102,7 +102,7 @@ pub async fn replace(
     state: State<AppState>,
     caller: Caller,
     id: IdPath,
-    body: Json<DivisionIn>,
+    body: Body<DivisionIn>,
 ) -> ApiResult<axum::Json<DivisionOut>> {
     write(state, caller, id, body, true).await
 }
@@ -113,7 +113,7 @@ pub async fn modify(
     state: State<AppState>,
     caller: Caller,
     id: IdPath,
-    body: Json<DivisionIn>,
+    body: Body<DivisionIn>,
 ) -> ApiResult<axum::Json<DivisionOut>> {
     write(state, caller, id, body, false).await
 }
@@ -122,7 +122,7 @@ async fn write(
     State(state): State<AppState>,
     caller: Caller,
     IdPath(id): IdPath,
-    Json(body): Json<DivisionIn>,
+    body: Body<DivisionIn>,
     complete: bool,
 ) -> ApiResult<axum::Json<DivisionOut>> {
     caller.require_superuser()?;
@@ -213,10 +213,10 @@ pub async fn my_divisions(
 async fn merge(
     tx: &mut crate::db::Tx,
     current: Option<&DivisionRow>,
-    body: DivisionIn,
+    body: Body<DivisionIn>,
     complete: bool,
 ) -> ApiResult<DivisionFields> {
-    let mut v = Validator::new();
+    let (body, mut v) = body.into_parts();
     if complete {
         v.required("name", body.name.as_ref());
         v.required("division_type", body.division_type.as_ref());

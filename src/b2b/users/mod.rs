@@ -17,7 +17,7 @@ use crate::b2b::export::UsersExport;
 use crate::exports::{self, ExportList, ExportParams};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::filters::Filter;
-use crate::http::json::Json;
+use crate::http::json::Body;
 use crate::http::pagination::{PageRequest, Paginated};
 use crate::http::request::{IdPath, RequestUrl};
 use crate::state::AppState;
@@ -89,7 +89,7 @@ pub async fn list(
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
-    Json(body): Json<UserCreateIn>,
+    body: Body<UserCreateIn>,
 ) -> ApiResult<axum::Json<UserCreatedOut>> {
     let scope = scope_of(&caller)?;
     Ok(axum::Json(service::create(&state, scope, body).await?))
@@ -117,7 +117,7 @@ pub async fn update(
     State(state): State<AppState>,
     caller: Caller,
     IdPath(id): IdPath,
-    Json(body): Json<UserUpdateIn>,
+    body: Body<UserUpdateIn>,
 ) -> ApiResult<axum::Json<UserUpdatedOut>> {
     let scope = scope_of(&caller)?;
     Ok(axum::Json(service::update(&state, scope, id, body).await?))
@@ -130,7 +130,7 @@ pub async fn partial_update(
     state: State<AppState>,
     caller: Caller,
     id: IdPath,
-    body: Json<UserUpdateIn>,
+    body: Body<UserUpdateIn>,
 ) -> ApiResult<axum::Json<UserUpdatedOut>> {
     update(state, caller, id, body).await
 }

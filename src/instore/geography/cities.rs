@@ -14,7 +14,7 @@ use super::{CITY_COLUMNS, Children, CityOut, CityRow};
 use crate::db::list::ListSource;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::filters::Filter;
-use crate::http::json::{Json, present};
+use crate::http::json::{Body, present};
 use crate::http::pagination::{PageRequest, Paginated};
 use crate::http::request::IdPath;
 use crate::state::AppState;
@@ -101,9 +101,11 @@ pub async fn detail(
     responses((status = 201, body = CityOut), (status = 400)))]
 pub async fn create(
     State(state): State<AppState>,
-    Json(body): Json<CityIn>,
+    body: Body<CityIn>,
 ) -> ApiResult<(StatusCode, axum::Json<CityOut>)> {
-    let out = CITIES.save(&state.db, None, body.into(), false).await?;
+    let out = CITIES
+        .save(&state.db, None, body.map(Into::into), false)
+        .await?;
     Ok((StatusCode::CREATED, axum::Json(out)))
 }
 
@@ -114,9 +116,11 @@ pub async fn create(
 pub async fn update(
     State(state): State<AppState>,
     IdPath(id): IdPath,
-    Json(body): Json<CityIn>,
+    body: Body<CityIn>,
 ) -> ApiResult<axum::Json<CityOut>> {
-    let out = CITIES.save(&state.db, Some(id), body.into(), false).await?;
+    let out = CITIES
+        .save(&state.db, Some(id), body.map(Into::into), false)
+        .await?;
     Ok(axum::Json(out))
 }
 
@@ -127,9 +131,11 @@ pub async fn update(
 pub async fn partial_update(
     State(state): State<AppState>,
     IdPath(id): IdPath,
-    Json(body): Json<CityIn>,
+    body: Body<CityIn>,
 ) -> ApiResult<axum::Json<CityOut>> {
-    let out = CITIES.save(&state.db, Some(id), body.into(), true).await?;
+    let out = CITIES
+        .save(&state.db, Some(id), body.map(Into::into), true)
+        .await?;
     Ok(axum::Json(out))
 }
 

@@ -11,12 +11,11 @@ use crate::db::list::{Conditions, ListFilter, ListSource, linked_ids, list_page,
 use crate::db::{Db, Query, Tx};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::filters::{Filter, FilterParser, FromQuery};
-use crate::http::json::{Json, present};
+use crate::http::json::{Body, present};
 use crate::http::pagination::{PageRequest, Paginated};
 use crate::http::request::IdPath;
 use crate::http::time;
 use crate::http::time::timestamp;
-use crate::http::validate::Validator;
 use crate::instore::references::{Table, existing_ids};
 use crate::state::AppState;
 
@@ -111,7 +110,7 @@ pub async fn detail(
     responses((status = 201, body = PermissionGroupOut), (status = 400)))]
 pub async fn create(
     State(state): State<AppState>,
-    Json(body): Json<PermissionGroupIn>,
+    body: Body<PermissionGroupIn>,
 ) -> ApiResult<(StatusCode, axum::Json<PermissionGroupOut>)> {
     let out = save(&state.db, None, body, false).await?;
     Ok((StatusCode::CREATED, axum::Json(out)))
@@ -124,7 +123,7 @@ pub async fn create(
 pub async fn update(
     State(state): State<AppState>,
     IdPath(id): IdPath,
-    Json(body): Json<PermissionGroupIn>,
+    body: Body<PermissionGroupIn>,
 ) -> ApiResult<axum::Json<PermissionGroupOut>> {
     Ok(axum::Json(save(&state.db, Some(id), body, false).await?))
 }
@@ -136,7 +135,7 @@ pub async fn update(
 pub async fn partial_update(
     State(state): State<AppState>,
     IdPath(id): IdPath,
-    Json(body): Json<PermissionGroupIn>,
+    body: Body<PermissionGroupIn>,
 ) -> ApiResult<axum::Json<PermissionGroupOut>> {
     Ok(axum::Json(save(&state.db, Some(id), body, true).await?))
 }
@@ -194,14 +193,14 @@ async fn with_permissions(
 async fn save(
     db: &Db,
     id: Option<i64>,
-    body: PermissionGroupIn,
+    body: Body<PermissionGroupIn>,
     partial: bool,
 ) -> ApiResult<PermissionGroupOut> {
     let current = match id {
         Some(id) => Some(by_id(db, id).await?.ok_or(ApiError::NotFound)?),
         None => None,
     };
-    let mut check = Validator::new();
+    let (body, mut check) = body.into_parts();
     if !partial {
         check.required("name", body.name.as_ref());
     }

@@ -21,7 +21,7 @@ use crate::auth::Caller;
 use crate::exports::{self, ExportList, ExportParams};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::filters::Filter;
-use crate::http::json::{Json, present};
+use crate::http::json::{Body, present};
 use crate::http::pagination::{PageRequest, Paginated};
 use crate::http::request::{IdPath, RequestUrl};
 use crate::http::time::{optional_timestamp, timestamp};
@@ -215,7 +215,7 @@ pub async fn detail(
     responses((status = 201, body = StaffOut), (status = 400)))]
 pub async fn create(
     State(state): State<AppState>,
-    Json(body): Json<StaffIn>,
+    body: Body<StaffIn>,
 ) -> ApiResult<(StatusCode, axum::Json<StaffOut>)> {
     let id = write::save(&state.db, &state.passwords, None, body, Mode::Create).await?;
     let staff = queries::by_id(&state.db, id)
@@ -231,7 +231,7 @@ pub async fn create(
 pub async fn update(
     State(state): State<AppState>,
     IdPath(id): IdPath,
-    Json(body): Json<StaffIn>,
+    body: Body<StaffIn>,
 ) -> ApiResult<axum::Json<StaffOut>> {
     write::save(&state.db, &state.passwords, Some(id), body, Mode::Replace).await?;
     Ok(axum::Json(
@@ -248,7 +248,7 @@ pub async fn update(
 pub async fn partial_update(
     State(state): State<AppState>,
     IdPath(id): IdPath,
-    Json(body): Json<StaffIn>,
+    body: Body<StaffIn>,
 ) -> ApiResult<axum::Json<StaffOut>> {
     write::save(&state.db, &state.passwords, Some(id), body, Mode::Patch).await?;
     Ok(axum::Json(
@@ -289,9 +289,9 @@ pub async fn permission_info(
     request_body = ChangePasswordIn, responses((status = 200), (status = 400)))]
 pub async fn change_password(
     State(state): State<AppState>,
-    Json(body): Json<ChangePasswordIn>,
+    body: Body<ChangePasswordIn>,
 ) -> ApiResult<StatusCode> {
-    write::change_password(&state.db, &state.passwords, body.staff, body.new_password).await?;
+    write::change_password(&state.db, &state.passwords, body).await?;
     Ok(StatusCode::OK)
 }
 
