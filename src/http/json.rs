@@ -7,11 +7,11 @@ use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use axum::http::header;
 use serde::de::DeserializeOwned;
-use serde_json::Value;
+use serde_json::{Map, Value};
 use serde_path_to_error::{Path, Segment};
 
 use super::error::{ApiError, FieldErrors};
-use super::validate::Validator;
+use super::validate::{NULL_CHARACTERS, Validator};
 
 /// Largest accepted request body.
 pub const BODY_LIMIT: usize = 1024 * 1024;
@@ -107,8 +107,9 @@ fn is_json(content_type: &str) -> bool {
 }
 
 /// Reads a body: malformed JSON → `{"detail": "JSON parse error - …"}`; anything but an object
-/// → `non_field_errors`; then each field of the wrong type is named and left out, until the
-/// rest reads. Each round leaves one field out, so this ends within the body's field count.
+/// → `non_field_errors`; a field holding a NUL character is named and left out; then each
+/// field of the wrong type is named and left out, until the rest reads. Each round leaves one
+/// field out, so this ends within the body's field count.
 pub fn read_body<T: DeserializeOwned>(bytes: &[u8]) -> Result<Body<T>, ApiError> {
     let mut object: Value = serde_json::from_slice(bytes)
         .map_err(|e| ApiError::BadRequest(format!("JSON parse error - {e}")))?;
@@ -122,6 +123,9 @@ pub fn read_body<T: DeserializeOwned>(bytes: &[u8]) -> Result<Body<T>, ApiError>
         ));
     }
     let mut errors = FieldErrors::new();
+    if let Some(fields) = object.as_object_mut() {
+        leave_out_null_characters(fields, &mut errors);
+    }
     loop {
         let err = match serde_path_to_error::deserialize::<_, T>(&object) {
             Ok(value) => return Ok(Body { value, errors }),
@@ -142,6 +146,33 @@ pub fn read_body<T: DeserializeOwned>(bytes: &[u8]) -> Result<Body<T>, ApiError>
             // leave out, so this is all that can be said.
             return Err(ApiError::Validation(errors));
         }
+    }
+}
+
+/// Names and leaves out every field holding a NUL character anywhere: in a string or a key,
+/// at any depth (a division's `extra_data` too). PostgreSQL cannot store one and DRF refuses
+/// it; refusing it here spares every handler from checking.
+fn leave_out_null_characters(fields: &mut Map<String, Value>, errors: &mut FieldErrors) {
+    let holding: Vec<String> = fields
+        .iter()
+        .filter(|(key, value)| key.contains('\0') || holds_null_character(value))
+        .map(|(key, _)| key.clone())
+        .collect();
+    for field in holding {
+        fields.remove(&field);
+        errors.add(field, NULL_CHARACTERS);
+    }
+}
+
+/// Whether a NUL character is in `value` or below it (serde_json caps nesting at 128 levels).
+fn holds_null_character(value: &Value) -> bool {
+    match value {
+        Value::String(text) => text.contains('\0'),
+        Value::Array(items) => items.iter().any(holds_null_character),
+        Value::Object(map) => map
+            .iter()
+            .any(|(key, value)| key.contains('\0') || holds_null_character(value)),
+        Value::Null | Value::Bool(_) | Value::Number(_) => false,
     }
 }
 
@@ -292,5 +323,20 @@ mod tests {
             .into_parts();
         assert_eq!(read.name.as_deref(), Some("Main"));
         assert!(read.stores.is_none() && v.has("stores"));
+    }
+
+    #[test]
+    fn null_characters_are_refused_at_any_depth() {
+        let body = br#"{"name": "a\u0000", "stores": "x", "parent": 3,
+            "extra_data": {"deep": [{"k": "v\u0000"}]}, "is_active": {"k\u0000": 1}}"#;
+        assert_eq!(
+            message::<Division>(body),
+            serde_json::json!({
+                "name": ["Null characters are not allowed."],
+                "extra_data": ["Null characters are not allowed."],
+                "is_active": ["Null characters are not allowed."],
+                "stores": ["Expected a list of items but got type \"str\"."],
+            })
+        );
     }
 }

@@ -36,7 +36,7 @@ const TABLES: [&str; 15] = [
 
 /// The row counts of every table, and what `path` shows (for updates: its modified date and
 /// every field).
-async fn snapshot(app: &TestApp, path: &str) -> Value {
+pub async fn snapshot(app: &TestApp, path: &str) -> Value {
     let mut counts = serde_json::Map::new();
     for table in TABLES {
         let count = app.count(&format!("SELECT COUNT(*) FROM {table}")).await;

@@ -21,6 +21,7 @@ mod instore_staffs;
 #[allow(dead_code)] // each group of Instore tests uses part of it
 mod instore_support;
 mod jobs;
+mod null_characters;
 mod ops;
 mod process;
 mod request_tracing;

@@ -57,7 +57,9 @@ pub struct DivisionIn {
 #[utoipa::path(get, path = "/api/v1/divisions/", tag = "b2b divisions",
     params(("name" = Option<String>, Query), ("erp_code" = Option<String>, Query), ("division_type" = Option<String>, Query),
         ("is_active" = Option<bool>, Query), ("page" = Option<u32>, Query), ("limit" = Option<u32>, Query)),
-    responses((status = 200, body = Paginated<DivisionOut>), (status = 403)))]
+    responses((status = 200, body = Paginated<DivisionOut>),
+        (status = 400, description = "A bad filter value, or a NUL character in a query parameter"),
+        (status = 403), (status = 404, description = "Invalid page")))]
 pub async fn list(
     State(state): State<AppState>,
     _: Superuser,
@@ -191,7 +193,9 @@ pub async fn deactivate(
 
 /// The caller's division and, for a main division, its sub-divisions.
 #[utoipa::path(get, path = "/api/v1/my-divisions/", tag = "b2b divisions",
-    responses((status = 200, body = Paginated<DivisionOut>), (status = 401)))]
+    responses((status = 200, body = Paginated<DivisionOut>),
+        (status = 400, description = "A bad filter value, or a NUL character in a query parameter"),
+        (status = 401), (status = 404, description = "Invalid page")))]
 pub async fn my_divisions(
     State(state): State<AppState>,
     caller: Caller,

@@ -59,7 +59,7 @@ pub fn scope_of(caller: &Caller) -> Result<UserScope, ApiError> {
         ("page" = Option<u32>, Query), ("limit" = Option<u32>, Query), ExportParams),
     responses((status = 200, body = Paginated<UserOut>,
         description = "The page; with `fields`: `ExportStarted`; with `status_cache_key`: `ExportStatus`"),
-        (status = 400, description = "Bad filter, unknown export field or format"), (status = 403),
+        (status = 400, description = "Bad filter, unknown export field or format, or a NUL character in a query parameter"), (status = 403),
         (status = 404, description = "Invalid page, or unknown export key")))]
 pub async fn list(
     State(state): State<AppState>,

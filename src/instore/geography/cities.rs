@@ -75,7 +75,9 @@ impl From<CityIn> for PlaceIn {
     params(("page" = Option<u32>, Query), ("limit" = Option<u32>, Query),
         ("name" = Option<String>, Query), ("country" = Option<i64>, Query),
         ("omnitron_id" = Option<i64>, Query)),
-    responses((status = 200, body = Paginated<CityOut>), (status = 403)))]
+    responses((status = 200, body = Paginated<CityOut>),
+        (status = 400, description = "A bad filter value, or a NUL character in a query parameter"),
+        (status = 403), (status = 404, description = "Invalid page")))]
 pub async fn list(
     State(state): State<AppState>,
     Filter(filter): Filter<PlaceFilter<CityRow>>,

@@ -53,7 +53,9 @@ pub struct CountryIn {
     params(("page" = Option<u32>, Query), ("limit" = Option<u32>, Query),
         ("name" = Option<String>, Query), ("code" = Option<String>, Query),
         ("omnitron_id" = Option<i64>, Query)),
-    responses((status = 200, body = Paginated<CountryOut>), (status = 403)))]
+    responses((status = 200, body = Paginated<CountryOut>),
+        (status = 400, description = "A bad filter value, or a NUL character in a query parameter"),
+        (status = 403), (status = 404, description = "Invalid page")))]
 pub async fn list(
     State(state): State<AppState>,
     Filter(filter): Filter<CountryFilter>,

@@ -79,7 +79,9 @@ impl From<TownshipIn> for PlaceIn {
     params(("page" = Option<u32>, Query), ("limit" = Option<u32>, Query),
         ("name" = Option<String>, Query), ("city" = Option<i64>, Query),
         ("omnitron_id" = Option<i64>, Query)),
-    responses((status = 200, body = Paginated<TownshipOut>), (status = 403)))]
+    responses((status = 200, body = Paginated<TownshipOut>),
+        (status = 400, description = "A bad filter value, or a NUL character in a query parameter"),
+        (status = 403), (status = 404, description = "Invalid page")))]
 pub async fn list(
     State(state): State<AppState>,
     Filter(filter): Filter<PlaceFilter<TownshipRow>>,

@@ -60,7 +60,9 @@ pub struct PermissionGroupIn {
 #[utoipa::path(get, path = "/api/v1/permission_groups/", tag = "instore permissions",
     params(("page" = Option<u32>, Query), ("limit" = Option<u32>, Query),
         ("name" = Option<String>, Query)),
-    responses((status = 200, body = Paginated<PermissionGroupOut>), (status = 403)))]
+    responses((status = 200, body = Paginated<PermissionGroupOut>),
+        (status = 400, description = "A bad filter value, or a NUL character in a query parameter"),
+        (status = 403), (status = 404, description = "Invalid page")))]
 pub async fn list(
     State(state): State<AppState>,
     Filter(filter): Filter<GroupFilter>,

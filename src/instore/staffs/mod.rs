@@ -174,7 +174,7 @@ pub struct ChangePasswordIn {
         ("current_store" = Option<i64>, Query), ExportParams),
     responses((status = 200, body = Paginated<StaffOut>,
         description = "The page; with `fields`: `ExportStarted`; with `status_cache_key`: `ExportStatus`"),
-        (status = 400, description = "Bad filter, unknown export field or format"), (status = 403),
+        (status = 400, description = "Bad filter, unknown export field or format, or a NUL character in a query parameter"), (status = 403),
         (status = 404, description = "Invalid page, or unknown export key")))]
 pub async fn list(
     State(state): State<AppState>,

@@ -141,7 +141,9 @@ impl ListFilter for StoreFilter {
         ("name" = Option<String>, Query), ("is_active" = Option<bool>, Query),
         ("remote_id" = Option<String>, Query), ("omnitron_id" = Option<i64>, Query),
         ("township" = Option<i64>, Query), ("city" = Option<i64>, Query)),
-    responses((status = 200, body = Paginated<StoreOut>), (status = 403)))]
+    responses((status = 200, body = Paginated<StoreOut>),
+        (status = 400, description = "A bad filter value, or a NUL character in a query parameter"),
+        (status = 403), (status = 404, description = "Invalid page")))]
 pub async fn list(
     State(state): State<AppState>,
     Filter(filter): Filter<StoreFilter>,
