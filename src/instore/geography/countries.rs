@@ -188,9 +188,7 @@ async fn save(
     let omnitron_id = body
         .omnitron_id
         .unwrap_or(current.as_ref().and_then(|c| c.omnitron_id));
-    if !check.has("name") {
-        check.text("name", &name, NAME_MAX, false);
-    }
+    check.text("name", &name, NAME_MAX, false);
     if !check.has("code") && !is_country_code(&code) {
         check.add(
             "code",

@@ -123,9 +123,7 @@ impl<R: LevelRow> Level<R> {
             .omnitron_id
             .unwrap_or(current.as_ref().and_then(R::omnitron_id));
         let name = name.unwrap_or_default();
-        if !check.has("name") {
-            check.text("name", &name, NAME_MAX, false);
-        }
+        check.text("name", &name, NAME_MAX, false);
         check.non_negative("omnitron_id", omnitron_id);
         check.finish()?;
         let parent = parent.unwrap_or_default();

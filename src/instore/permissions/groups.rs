@@ -207,9 +207,7 @@ async fn save(
         check.required("name", body.name.as_ref());
     }
     let name = body.name.or(current.map(|c| c.name)).unwrap_or_default();
-    if !check.has("name") {
-        check.text("name", &name, NAME_MAX, false);
-    }
+    check.text("name", &name, NAME_MAX, false);
     if let Some(permissions) = &body.permissions {
         check.ids("permissions", permissions);
     }

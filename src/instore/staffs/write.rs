@@ -93,13 +93,9 @@ fn merge(
         ("first_name", &m.first_name, FIRST_NAME_MAX),
         ("last_name", &m.last_name, LAST_NAME_MAX),
     ] {
-        if !check.has(field) {
-            check.text(field, value, max, false);
-        }
+        check.text(field, value, max, false);
     }
-    if !check.has("email") {
-        check.email("email", &m.email, false);
-    }
+    check.email("email", &m.email, false);
     if let Some(username) = &m.username {
         check.text("username", username, USERNAME_MAX, false);
         if !check.has("username") && !is_username(username) {

@@ -183,9 +183,7 @@ fn merge(current: Option<&StoreOut>, body: Body<StoreIn>, partial: bool) -> ApiR
             .postcode
             .unwrap_or(old.and_then(|a| a.postcode.clone())),
     };
-    if !check.has("name") {
-        check.text("name", &merged.name, NAME_MAX, false);
-    }
+    check.text("name", &merged.name, NAME_MAX, false);
     check.email("email", &merged.email, true);
     if let Some(remote_id) = &merged.remote_id {
         check.text("remote_id", remote_id, REMOTE_ID_MAX, true);
