@@ -13,8 +13,8 @@ use super::throttle::LoginAttempt;
 use super::{AccountKind, Caller, StaffCaller, token};
 use crate::b2b::accounts::{self, StaffUserOut};
 use crate::http::client::UserAgent;
-use crate::http::error::{ApiError, ApiResult, FieldErrors};
-use crate::http::json::Json;
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::json::{Body, present};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -24,10 +24,15 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/auth/me", get(me))
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+/// Both fields are required.
+#[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct LoginIn {
-    pub email: String,
-    pub password: String,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = String, required = true)]
+    pub email: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = String, required = true)]
+    pub password: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -48,26 +53,17 @@ pub async fn login(
     State(state): State<AppState>,
     _attempt: LoginAttempt,
     agent: UserAgent,
-    Json(body): Json<LoginIn>,
+    body: Body<LoginIn>,
 ) -> ApiResult<axum::Json<LoginOut>> {
-    let mut errors = FieldErrors::new();
-    if body.email.trim().is_empty() {
-        errors.add("email", "This field may not be blank.");
-    }
-    if body.password.is_empty() {
-        errors.add("password", "This field may not be blank.");
-    }
-    errors.into_result()?;
-    let email = body.email.trim();
-    let found = accounts::credentials_by_email(&state.db, email)
+    let (email, password) = credentials_of(body)?;
+    let found = accounts::credentials_by_email(&state.db, &email)
         .await?
         .map(|c| LoginAccount {
             id: c.id,
             password_hash: c.password_hash,
             is_active: c.is_active,
         });
-    let id =
-        lockout::check_password(&state, AccountKind::User, email, found, body.password).await?;
+    let id = lockout::check_password(&state, AccountKind::User, &email, found, password).await?;
     accounts::touch_last_login(&state.db, id).await?;
     let mut tx = state.db.begin().await?;
     let token = token::issue_for(&mut tx, AccountKind::User, id, agent.0.as_deref()).await?;
@@ -79,6 +75,26 @@ pub async fn login(
         token,
         user: account.into(),
     }))
+}
+
+/// The trimmed email and the password of a login body, or the 400 naming what is missing.
+fn credentials_of(body: Body<LoginIn>) -> ApiResult<(String, String)> {
+    let (body, mut v) = body.into_parts();
+    if let Some(email) = v.required("email", body.email.as_ref())
+        && email.trim().is_empty()
+    {
+        v.add("email", "This field may not be blank.");
+    }
+    if let Some(password) = v.required("password", body.password.as_ref())
+        && password.is_empty()
+    {
+        v.add("password", "This field may not be blank.");
+    }
+    v.finish()?;
+    match (body.email, body.password) {
+        (Some(email), Some(password)) => Ok((email.trim().to_owned(), password)),
+        _ => Err(ApiError::field("non_field_errors", BAD_CREDENTIALS)),
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -17,7 +17,7 @@ use crate::db::{Db, Query};
 use crate::exports::{self, ExportList, ExportParams};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::filters::Filter;
-use crate::http::json::Json;
+use crate::http::json::Body;
 use crate::http::pagination::{PageRequest, Paginated};
 use crate::http::request::{IdPath, RequestUrl};
 use crate::state::AppState;
@@ -39,7 +39,7 @@ pub fn router() -> Router<AppState> {
     params(("page" = Option<u32>, Query), ("limit" = Option<u32>, Query), ExportParams),
     responses((status = 200, body = Paginated<StaffUserOut>,
         description = "The page; with `fields`: `ExportStarted`; with `status_cache_key`: `ExportStatus`"),
-        (status = 400, description = "Bad filter, unknown export field or format"),
+        (status = 400, description = "Bad filter, unknown export field or format, or a NUL character in a query parameter"),
         (status = 403), (status = 404, description = "Invalid page, or unknown export key")))]
 pub async fn list(
     State(state): State<AppState>,
@@ -89,12 +89,15 @@ pub async fn update(
     State(state): State<AppState>,
     _: Superuser,
     IdPath(id): IdPath,
-    Json(patch): Json<StaffUserPatch>,
+    patch: Body<StaffUserPatch>,
 ) -> ApiResult<axum::Json<StaffUserPatch>> {
     let current = staff_by_id(&state.db, id)
         .await?
         .ok_or(ApiError::NotFound)?;
-    let wanted = patch.is_superuser.unwrap_or(current.is_superuser);
+    let wanted = patch
+        .into_inner()?
+        .is_superuser
+        .unwrap_or(current.is_superuser);
     if wanted != current.is_superuser && !set_superuser(&state.db, id, wanted).await? {
         return Err(ApiError::field(
             "is_superuser",

@@ -14,6 +14,7 @@ use crate::b2b::users::service::{self, UserCreateIn};
 use crate::b2b::users::store::UserScope;
 use crate::config::Config;
 use crate::db::list::Window;
+use crate::http::json::Body;
 use crate::http::validate::Validator;
 use crate::state::AppState;
 
@@ -190,7 +191,7 @@ pub async fn user(config: Config, command: UserCommand) -> anyhow::Result<()> {
                 phone_number: Some(phone_number),
                 division: Some(division),
             };
-            let created = service::create(state, UserScope::All, body)
+            let created = service::create(state, UserScope::All, Body::new(body))
                 .await
                 .map_err(|e| human(e, &[], ""))?;
             println!("{}", created.id);

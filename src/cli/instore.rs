@@ -9,8 +9,9 @@ use super::words::{human, password_refusal};
 use crate::app::App;
 use crate::config::Config;
 use crate::db::list::Window;
+use crate::http::json::Body;
 use crate::instore::staffs::write::{self, Mode};
-use crate::instore::staffs::{StaffFilter, StaffIn, queries};
+use crate::instore::staffs::{ChangePasswordIn, StaffFilter, StaffIn, queries};
 
 #[derive(Debug, Subcommand)]
 pub enum InstoreCommand {
@@ -113,16 +114,23 @@ pub async fn run(
                 permission_groups: Some(args.groups),
                 ..StaffIn::default()
             };
-            let id = write::save(db, passwords, None, body, Mode::Create)
+            let id = write::save(db, passwords, None, Body::new(body), Mode::Create)
                 .await
                 .map_err(|e| human(e, LABELS, ""))?;
             println!("{id}");
         }
         StaffCommand::SetPassword { id, password_stdin } => {
             let password = prompt::new_password(password_stdin, policy)?;
-            write::change_password(db, passwords, Some(id), Some(password))
-                .await
-                .map_err(|e| human(e, LABELS, ""))?;
+            write::change_password(
+                db,
+                passwords,
+                Body::new(ChangePasswordIn {
+                    staff: Some(id),
+                    new_password: Some(password),
+                }),
+            )
+            .await
+            .map_err(|e| human(e, LABELS, ""))?;
             eprintln!("password of staff {id} set; its tokens are revoked");
         }
         StaffCommand::Deactivate { id } => {

@@ -68,6 +68,7 @@ fn invalid_link() -> ApiError {
     responses((status = 200, description = "The file, as an attachment",
             content(("text/csv"), ("application/vnd.ms-excel"),
                 ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
+        (status = 400, description = "A NUL character in a query parameter"),
         (status = 403, description = "Tampered or expired link"),
         (status = 404, description = "No such file (any more)")))]
 pub async fn download(

@@ -6,8 +6,9 @@ use axum::extract::FromRequestParts;
 use axum::http::HeaderMap;
 use axum::http::request::Parts;
 
-use super::error::ApiError;
+use super::error::{ApiError, FieldErrors};
 use super::hosts::CheckedHost;
+use super::validate::NULL_CHARACTERS;
 
 /// Base URL from `KADRO_PUBLIC_URL`, put in the request extensions by the app; absent: Host.
 #[derive(Clone, Debug)]
@@ -125,11 +126,26 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestUrl {
         if !path.ends_with('/') {
             path.push('/');
         }
-        let pairs = form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes())
-            .map(|(k, v)| (k.into_owned(), v.into_owned()))
-            .collect();
+        let pairs: Vec<(String, String)> =
+            form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes())
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect();
+        refuse_null_characters(&pairs)?;
         Ok(RequestUrl { base, path, pairs })
     }
+}
+
+/// A query parameter holding a NUL character (`%00`) is a 400 naming it, whatever reads it
+/// next (a filter, an export key, a page): PostgreSQL cannot compare text with one. Every
+/// query string reaches the handlers through [`RequestUrl`], so this is the one check.
+fn refuse_null_characters(pairs: &[(String, String)]) -> Result<(), ApiError> {
+    let mut errors = FieldErrors::new();
+    for (key, value) in pairs {
+        if (key.contains('\0') || value.contains('\0')) && !errors.contains(key) {
+            errors.add(key.as_str(), NULL_CHARACTERS);
+        }
+    }
+    errors.into_result()
 }
 
 /// An integer id from the path; anything else is a 404, as an unmatched Django URL would be.

@@ -8,6 +8,9 @@ use super::error::{ApiError, FieldErrors};
 /// within what a single `IN (...)` may bind on either backend.
 pub const MAX_IDS: usize = 1000;
 
+/// DRF's message for a NUL character (U+0000), which PostgreSQL cannot store in text or JSON.
+pub const NULL_CHARACTERS: &str = "Null characters are not allowed.";
+
 /// Collects the field errors of one request body. A field is reported with its first problem:
 /// once a field has an error, later checks of it are skipped (as DRF stops at a field's type
 /// error), so a body read with a wrong type is not also told it is missing or blank.
@@ -105,7 +108,7 @@ impl Validator {
 /// them), blank when it may not be, or longer than `max` characters.
 pub fn text_problem(value: &str, max: usize, allow_blank: bool) -> Option<String> {
     if value.contains('\0') {
-        Some("Null characters are not allowed.".into())
+        Some(NULL_CHARACTERS.into())
     } else if !allow_blank && value.trim().is_empty() {
         Some("This field may not be blank.".into())
     } else if value.chars().count() > max {

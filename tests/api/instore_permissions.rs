@@ -202,7 +202,7 @@ async fn permission_groups_crud(app: TestApp) {
             Method::POST,
             "/api/v1/permission_groups/",
             json!({"name": "Ids", "permissions": "1,2"}),
-            json!({"permissions": ["Expected a list of items."]}),
+            json!({"permissions": ["Expected a list of items but got type \"str\"."]}),
         ),
         (
             Method::POST,

@@ -85,7 +85,7 @@ async fn bad_input_writes_nothing(app: TestApp) {
         ),
         (
             with(json!({"retail_stores": shop})),
-            json!({"retail_stores": ["Expected a list of items."]}),
+            json!({"retail_stores": ["Expected a list of items but got type \"int\"."]}),
         ),
         (
             with(json!({"retail_stores": ["three"]})),

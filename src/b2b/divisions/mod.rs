@@ -14,10 +14,10 @@ use super::user_filter::DIVISION_TYPES;
 use crate::auth::{Caller, Superuser};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::filters::Filter;
-use crate::http::json::{Json, present};
+use crate::http::json::{Body, present};
 use crate::http::pagination::{PageRequest, Paginated};
 use crate::http::request::IdPath;
-use crate::http::validate::{Validator, invalid_pk};
+use crate::http::validate::invalid_pk;
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -57,7 +57,9 @@ pub struct DivisionIn {
 #[utoipa::path(get, path = "/api/v1/divisions/", tag = "b2b divisions",
     params(("name" = Option<String>, Query), ("erp_code" = Option<String>, Query), ("division_type" = Option<String>, Query),
         ("is_active" = Option<bool>, Query), ("page" = Option<u32>, Query), ("limit" = Option<u32>, Query)),
-    responses((status = 200, body = Paginated<DivisionOut>), (status = 403)))]
+    responses((status = 200, body = Paginated<DivisionOut>),
+        (status = 400, description = "A bad filter value, or a NUL character in a query parameter"),
+        (status = 403), (status = 404, description = "Invalid page")))]
 pub async fn list(
     State(state): State<AppState>,
     _: Superuser,
@@ -73,7 +75,7 @@ pub async fn list(
 pub async fn create(
     State(state): State<AppState>,
     _: Superuser,
-    Json(body): Json<DivisionIn>,
+    body: Body<DivisionIn>,
 ) -> ApiResult<(StatusCode, axum::Json<DivisionOut>)> {
     let mut tx = state.db.begin().await?;
     let fields = merge(&mut tx, None, body, true).await?;
@@ -102,7 +104,7 @@ pub async fn replace(
     state: State<AppState>,
     caller: Caller,
     id: IdPath,
-    body: Json<DivisionIn>,
+    body: Body<DivisionIn>,
 ) -> ApiResult<axum::Json<DivisionOut>> {
     write(state, caller, id, body, true).await
 }
@@ -113,7 +115,7 @@ pub async fn modify(
     state: State<AppState>,
     caller: Caller,
     id: IdPath,
-    body: Json<DivisionIn>,
+    body: Body<DivisionIn>,
 ) -> ApiResult<axum::Json<DivisionOut>> {
     write(state, caller, id, body, false).await
 }
@@ -122,7 +124,7 @@ async fn write(
     State(state): State<AppState>,
     caller: Caller,
     IdPath(id): IdPath,
-    Json(body): Json<DivisionIn>,
+    body: Body<DivisionIn>,
     complete: bool,
 ) -> ApiResult<axum::Json<DivisionOut>> {
     caller.require_superuser()?;
@@ -191,7 +193,9 @@ pub async fn deactivate(
 
 /// The caller's division and, for a main division, its sub-divisions.
 #[utoipa::path(get, path = "/api/v1/my-divisions/", tag = "b2b divisions",
-    responses((status = 200, body = Paginated<DivisionOut>), (status = 401)))]
+    responses((status = 200, body = Paginated<DivisionOut>),
+        (status = 400, description = "A bad filter value, or a NUL character in a query parameter"),
+        (status = 401), (status = 404, description = "Invalid page")))]
 pub async fn my_divisions(
     State(state): State<AppState>,
     caller: Caller,
@@ -213,10 +217,10 @@ pub async fn my_divisions(
 async fn merge(
     tx: &mut crate::db::Tx,
     current: Option<&DivisionRow>,
-    body: DivisionIn,
+    body: Body<DivisionIn>,
     complete: bool,
 ) -> ApiResult<DivisionFields> {
-    let mut v = Validator::new();
+    let (body, mut v) = body.into_parts();
     if complete {
         v.required("name", body.name.as_ref());
         v.required("division_type", body.division_type.as_ref());

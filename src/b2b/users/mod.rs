@@ -18,7 +18,7 @@ use crate::b2b::export::UsersExport;
 use crate::exports::{self, ExportList, ExportParams};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::filters::Filter;
-use crate::http::json::Json;
+use crate::http::json::Body;
 use crate::http::pagination::{PageRequest, Paginated};
 use crate::http::request::{IdPath, RequestUrl};
 use crate::state::AppState;
@@ -61,7 +61,7 @@ pub fn scope_of(caller: &Caller) -> Result<UserScope, ApiError> {
         ("page" = Option<u32>, Query), ("limit" = Option<u32>, Query), ExportParams),
     responses((status = 200, body = Paginated<UserOut>,
         description = "The page; with `fields`: `ExportStarted`; with `status_cache_key`: `ExportStatus`"),
-        (status = 400, description = "Bad filter, unknown export field or format"), (status = 403),
+        (status = 400, description = "Bad filter, unknown export field or format, or a NUL character in a query parameter"), (status = 403),
         (status = 404, description = "Invalid page, or unknown export key")))]
 pub async fn list(
     State(state): State<AppState>,
@@ -91,7 +91,7 @@ pub async fn list(
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
-    Json(body): Json<UserCreateIn>,
+    body: Body<UserCreateIn>,
 ) -> ApiResult<axum::Json<UserCreatedOut>> {
     let scope = scope_of(&caller)?;
     Ok(axum::Json(service::create(&state, scope, body).await?))
@@ -119,7 +119,7 @@ pub async fn update(
     State(state): State<AppState>,
     caller: Caller,
     IdPath(id): IdPath,
-    Json(body): Json<UserUpdateIn>,
+    body: Body<UserUpdateIn>,
 ) -> ApiResult<axum::Json<UserUpdatedOut>> {
     let scope = scope_of(&caller)?;
     Ok(axum::Json(service::update(&state, scope, id, body).await?))
@@ -132,7 +132,7 @@ pub async fn partial_update(
     state: State<AppState>,
     caller: Caller,
     id: IdPath,
-    body: Json<UserUpdateIn>,
+    body: Body<UserUpdateIn>,
 ) -> ApiResult<axum::Json<UserUpdatedOut>> {
     update(state, caller, id, body).await
 }

@@ -16,8 +16,8 @@ use crate::b2b::accounts;
 use crate::commerce::{self, Commerce};
 use crate::db::Tx;
 use crate::http::error::{ApiError, ApiResult};
-use crate::http::json::present;
-use crate::http::validate::{Validator, invalid_pk};
+use crate::http::json::{Body, present};
+use crate::http::validate::invalid_pk;
 use crate::jobs;
 use crate::state::AppState;
 
@@ -80,9 +80,9 @@ pub struct UserUpdatedOut {
 pub async fn create(
     state: &AppState,
     scope: UserScope,
-    body: UserCreateIn,
+    body: Body<UserCreateIn>,
 ) -> ApiResult<UserCreatedOut> {
-    let mut v = Validator::new();
+    let (body, mut v) = body.into_parts();
     for (field, value) in [
         ("first_name", &body.first_name),
         ("last_name", &body.last_name),
@@ -231,9 +231,9 @@ pub async fn update(
     state: &AppState,
     scope: UserScope,
     id: i64,
-    body: UserUpdateIn,
+    body: Body<UserUpdateIn>,
 ) -> ApiResult<UserUpdatedOut> {
-    let mut v = Validator::new();
+    let (body, mut v) = body.into_parts();
     for (field, value) in [
         ("first_name", &body.first_name),
         ("last_name", &body.last_name),

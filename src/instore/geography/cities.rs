@@ -14,7 +14,7 @@ use super::{CITY_COLUMNS, Children, CityOut, CityRow};
 use crate::db::list::ListSource;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::filters::Filter;
-use crate::http::json::{Json, present};
+use crate::http::json::{Body, present};
 use crate::http::pagination::{PageRequest, Paginated};
 use crate::http::request::IdPath;
 use crate::state::AppState;
@@ -75,7 +75,9 @@ impl From<CityIn> for PlaceIn {
     params(("page" = Option<u32>, Query), ("limit" = Option<u32>, Query),
         ("name" = Option<String>, Query), ("country" = Option<i64>, Query),
         ("omnitron_id" = Option<i64>, Query)),
-    responses((status = 200, body = Paginated<CityOut>), (status = 403)))]
+    responses((status = 200, body = Paginated<CityOut>),
+        (status = 400, description = "A bad filter value, or a NUL character in a query parameter"),
+        (status = 403), (status = 404, description = "Invalid page")))]
 pub async fn list(
     State(state): State<AppState>,
     Filter(filter): Filter<PlaceFilter<CityRow>>,
@@ -101,9 +103,11 @@ pub async fn detail(
     responses((status = 201, body = CityOut), (status = 400)))]
 pub async fn create(
     State(state): State<AppState>,
-    Json(body): Json<CityIn>,
+    body: Body<CityIn>,
 ) -> ApiResult<(StatusCode, axum::Json<CityOut>)> {
-    let out = CITIES.save(&state.db, None, body.into(), false).await?;
+    let out = CITIES
+        .save(&state.db, None, body.map(Into::into), false)
+        .await?;
     Ok((StatusCode::CREATED, axum::Json(out)))
 }
 
@@ -114,9 +118,11 @@ pub async fn create(
 pub async fn update(
     State(state): State<AppState>,
     IdPath(id): IdPath,
-    Json(body): Json<CityIn>,
+    body: Body<CityIn>,
 ) -> ApiResult<axum::Json<CityOut>> {
-    let out = CITIES.save(&state.db, Some(id), body.into(), false).await?;
+    let out = CITIES
+        .save(&state.db, Some(id), body.map(Into::into), false)
+        .await?;
     Ok(axum::Json(out))
 }
 
@@ -127,9 +133,11 @@ pub async fn update(
 pub async fn partial_update(
     State(state): State<AppState>,
     IdPath(id): IdPath,
-    Json(body): Json<CityIn>,
+    body: Body<CityIn>,
 ) -> ApiResult<axum::Json<CityOut>> {
-    let out = CITIES.save(&state.db, Some(id), body.into(), true).await?;
+    let out = CITIES
+        .save(&state.db, Some(id), body.map(Into::into), true)
+        .await?;
     Ok(axum::Json(out))
 }
 

@@ -11,11 +11,10 @@ use crate::db::list::{Conditions, ListFilter, ListSource, list_page};
 use crate::db::{Db, Query};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::filters::{Filter, FilterParser, FromQuery};
-use crate::http::json::{Json, present};
+use crate::http::json::{Body, present};
 use crate::http::pagination::{PageRequest, Paginated};
 use crate::http::request::IdPath;
 use crate::http::time::{self, timestamp};
-use crate::http::validate::Validator;
 use crate::state::AppState;
 
 const COLUMNS: &str = "id, name, code, omnitron_id, created_date, modified_date";
@@ -54,7 +53,9 @@ pub struct CountryIn {
     params(("page" = Option<u32>, Query), ("limit" = Option<u32>, Query),
         ("name" = Option<String>, Query), ("code" = Option<String>, Query),
         ("omnitron_id" = Option<i64>, Query)),
-    responses((status = 200, body = Paginated<CountryOut>), (status = 403)))]
+    responses((status = 200, body = Paginated<CountryOut>),
+        (status = 400, description = "A bad filter value, or a NUL character in a query parameter"),
+        (status = 403), (status = 404, description = "Invalid page")))]
 pub async fn list(
     State(state): State<AppState>,
     Filter(filter): Filter<CountryFilter>,
@@ -108,7 +109,7 @@ pub async fn detail(
     responses((status = 201, body = CountryOut), (status = 400)))]
 pub async fn create(
     State(state): State<AppState>,
-    Json(body): Json<CountryIn>,
+    body: Body<CountryIn>,
 ) -> ApiResult<(StatusCode, axum::Json<CountryOut>)> {
     let out = save(&state.db, None, body, false).await?;
     Ok((StatusCode::CREATED, axum::Json(out)))
@@ -121,7 +122,7 @@ pub async fn create(
 pub async fn update(
     State(state): State<AppState>,
     IdPath(id): IdPath,
-    Json(body): Json<CountryIn>,
+    body: Body<CountryIn>,
 ) -> ApiResult<axum::Json<CountryOut>> {
     Ok(axum::Json(save(&state.db, Some(id), body, false).await?))
 }
@@ -133,7 +134,7 @@ pub async fn update(
 pub async fn partial_update(
     State(state): State<AppState>,
     IdPath(id): IdPath,
-    Json(body): Json<CountryIn>,
+    body: Body<CountryIn>,
 ) -> ApiResult<axum::Json<CountryOut>> {
     Ok(axum::Json(save(&state.db, Some(id), body, true).await?))
 }
@@ -161,12 +162,17 @@ pub async fn by_id(db: &Db, id: i64) -> Result<Option<CountryOut>, sqlx::Error> 
 
 /// Creates (`id` none) or updates a country: the body is merged over the stored row, checked,
 /// then written in one statement.
-async fn save(db: &Db, id: Option<i64>, body: CountryIn, partial: bool) -> ApiResult<CountryOut> {
+async fn save(
+    db: &Db,
+    id: Option<i64>,
+    body: Body<CountryIn>,
+    partial: bool,
+) -> ApiResult<CountryOut> {
     let current = match id {
         Some(id) => Some(by_id(db, id).await?.ok_or(ApiError::NotFound)?),
         None => None,
     };
-    let mut check = Validator::new();
+    let (body, mut check) = body.into_parts();
     if !partial {
         check.required("name", body.name.as_ref());
         check.required("code", body.code.as_ref());
@@ -182,9 +188,7 @@ async fn save(db: &Db, id: Option<i64>, body: CountryIn, partial: bool) -> ApiRe
     let omnitron_id = body
         .omnitron_id
         .unwrap_or(current.as_ref().and_then(|c| c.omnitron_id));
-    if !check.has("name") {
-        check.text("name", &name, NAME_MAX, false);
-    }
+    check.text("name", &name, NAME_MAX, false);
     if !check.has("code") && !is_country_code(&code) {
         check.add(
             "code",

@@ -11,8 +11,9 @@ use crate::db::list::{Conditions, ListFilter, ListSource, Window, list_page};
 use crate::db::{Db, Query, Row};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::filters::{FilterParser, FromQuery};
+use crate::http::json::Body;
 use crate::http::time;
-use crate::http::validate::{Validator, invalid_pk};
+use crate::http::validate::invalid_pk;
 
 /// A stored city or township as read with its level's columns, and the JSON it is shown as.
 pub trait LevelRow: Row {
@@ -104,14 +105,14 @@ impl<R: LevelRow> Level<R> {
         &self,
         db: &Db,
         id: Option<i64>,
-        body: PlaceIn,
+        body: Body<PlaceIn>,
         partial: bool,
     ) -> ApiResult<R::Out> {
         let current = match id {
             Some(id) => Some(self.by_id(db, id).await?.ok_or(ApiError::NotFound)?),
             None => None,
         };
-        let mut check = Validator::new();
+        let (body, mut check) = body.into_parts();
         if !partial {
             check.required("name", body.name.as_ref());
             check.required(self.parent, body.parent.as_ref());
@@ -122,9 +123,7 @@ impl<R: LevelRow> Level<R> {
             .omnitron_id
             .unwrap_or(current.as_ref().and_then(R::omnitron_id));
         let name = name.unwrap_or_default();
-        if !check.has("name") {
-            check.text("name", &name, NAME_MAX, false);
-        }
+        check.text("name", &name, NAME_MAX, false);
         check.non_negative("omnitron_id", omnitron_id);
         check.finish()?;
         let parent = parent.unwrap_or_default();

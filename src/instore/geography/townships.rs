@@ -14,7 +14,7 @@ use super::{Children, TOWNSHIP_COLUMNS, TownshipOut, TownshipRow};
 use crate::db::list::ListSource;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::filters::Filter;
-use crate::http::json::{Json, present};
+use crate::http::json::{Body, present};
 use crate::http::pagination::{PageRequest, Paginated};
 use crate::http::request::IdPath;
 use crate::state::AppState;
@@ -79,7 +79,9 @@ impl From<TownshipIn> for PlaceIn {
     params(("page" = Option<u32>, Query), ("limit" = Option<u32>, Query),
         ("name" = Option<String>, Query), ("city" = Option<i64>, Query),
         ("omnitron_id" = Option<i64>, Query)),
-    responses((status = 200, body = Paginated<TownshipOut>), (status = 403)))]
+    responses((status = 200, body = Paginated<TownshipOut>),
+        (status = 400, description = "A bad filter value, or a NUL character in a query parameter"),
+        (status = 403), (status = 404, description = "Invalid page")))]
 pub async fn list(
     State(state): State<AppState>,
     Filter(filter): Filter<PlaceFilter<TownshipRow>>,
@@ -105,9 +107,11 @@ pub async fn detail(
     responses((status = 201, body = TownshipOut), (status = 400)))]
 pub async fn create(
     State(state): State<AppState>,
-    Json(body): Json<TownshipIn>,
+    body: Body<TownshipIn>,
 ) -> ApiResult<(StatusCode, axum::Json<TownshipOut>)> {
-    let out = TOWNSHIPS.save(&state.db, None, body.into(), false).await?;
+    let out = TOWNSHIPS
+        .save(&state.db, None, body.map(Into::into), false)
+        .await?;
     Ok((StatusCode::CREATED, axum::Json(out)))
 }
 
@@ -118,10 +122,10 @@ pub async fn create(
 pub async fn update(
     State(state): State<AppState>,
     IdPath(id): IdPath,
-    Json(body): Json<TownshipIn>,
+    body: Body<TownshipIn>,
 ) -> ApiResult<axum::Json<TownshipOut>> {
     let out = TOWNSHIPS
-        .save(&state.db, Some(id), body.into(), false)
+        .save(&state.db, Some(id), body.map(Into::into), false)
         .await?;
     Ok(axum::Json(out))
 }
@@ -133,10 +137,10 @@ pub async fn update(
 pub async fn partial_update(
     State(state): State<AppState>,
     IdPath(id): IdPath,
-    Json(body): Json<TownshipIn>,
+    body: Body<TownshipIn>,
 ) -> ApiResult<axum::Json<TownshipOut>> {
     let out = TOWNSHIPS
-        .save(&state.db, Some(id), body.into(), true)
+        .save(&state.db, Some(id), body.map(Into::into), true)
         .await?;
     Ok(axum::Json(out))
 }

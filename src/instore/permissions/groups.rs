@@ -11,12 +11,11 @@ use crate::db::list::{Conditions, ListFilter, ListSource, linked_ids, list_page,
 use crate::db::{Db, Query, Tx};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::filters::{Filter, FilterParser, FromQuery};
-use crate::http::json::{Json, present};
+use crate::http::json::{Body, present};
 use crate::http::pagination::{PageRequest, Paginated};
 use crate::http::request::IdPath;
 use crate::http::time;
 use crate::http::time::timestamp;
-use crate::http::validate::Validator;
 use crate::instore::references::{Table, existing_ids};
 use crate::state::AppState;
 
@@ -61,7 +60,9 @@ pub struct PermissionGroupIn {
 #[utoipa::path(get, path = "/api/v1/permission_groups/", tag = "instore permissions",
     params(("page" = Option<u32>, Query), ("limit" = Option<u32>, Query),
         ("name" = Option<String>, Query)),
-    responses((status = 200, body = Paginated<PermissionGroupOut>), (status = 403)))]
+    responses((status = 200, body = Paginated<PermissionGroupOut>),
+        (status = 400, description = "A bad filter value, or a NUL character in a query parameter"),
+        (status = 403), (status = 404, description = "Invalid page")))]
 pub async fn list(
     State(state): State<AppState>,
     Filter(filter): Filter<GroupFilter>,
@@ -111,7 +112,7 @@ pub async fn detail(
     responses((status = 201, body = PermissionGroupOut), (status = 400)))]
 pub async fn create(
     State(state): State<AppState>,
-    Json(body): Json<PermissionGroupIn>,
+    body: Body<PermissionGroupIn>,
 ) -> ApiResult<(StatusCode, axum::Json<PermissionGroupOut>)> {
     let out = save(&state.db, None, body, false).await?;
     Ok((StatusCode::CREATED, axum::Json(out)))
@@ -124,7 +125,7 @@ pub async fn create(
 pub async fn update(
     State(state): State<AppState>,
     IdPath(id): IdPath,
-    Json(body): Json<PermissionGroupIn>,
+    body: Body<PermissionGroupIn>,
 ) -> ApiResult<axum::Json<PermissionGroupOut>> {
     Ok(axum::Json(save(&state.db, Some(id), body, false).await?))
 }
@@ -136,7 +137,7 @@ pub async fn update(
 pub async fn partial_update(
     State(state): State<AppState>,
     IdPath(id): IdPath,
-    Json(body): Json<PermissionGroupIn>,
+    body: Body<PermissionGroupIn>,
 ) -> ApiResult<axum::Json<PermissionGroupOut>> {
     Ok(axum::Json(save(&state.db, Some(id), body, true).await?))
 }
@@ -194,21 +195,19 @@ async fn with_permissions(
 async fn save(
     db: &Db,
     id: Option<i64>,
-    body: PermissionGroupIn,
+    body: Body<PermissionGroupIn>,
     partial: bool,
 ) -> ApiResult<PermissionGroupOut> {
     let current = match id {
         Some(id) => Some(by_id(db, id).await?.ok_or(ApiError::NotFound)?),
         None => None,
     };
-    let mut check = Validator::new();
+    let (body, mut check) = body.into_parts();
     if !partial {
         check.required("name", body.name.as_ref());
     }
     let name = body.name.or(current.map(|c| c.name)).unwrap_or_default();
-    if !check.has("name") {
-        check.text("name", &name, NAME_MAX, false);
-    }
+    check.text("name", &name, NAME_MAX, false);
     if let Some(permissions) = &body.permissions {
         check.ids("permissions", permissions);
     }

@@ -74,7 +74,9 @@ pub struct PermissionOut {
     params(("page" = Option<u32>, Query), ("limit" = Option<u32>, Query),
         ("name" = Option<String>, Query), ("path" = Option<String>, Query),
         ("method" = Option<String>, Query), ("parent" = Option<String>, Query)),
-    responses((status = 200, body = Paginated<PermissionOut>), (status = 403)))]
+    responses((status = 200, body = Paginated<PermissionOut>),
+        (status = 400, description = "A bad filter value, or a NUL character in a query parameter"),
+        (status = 403), (status = 404, description = "Invalid page")))]
 pub async fn list(
     State(state): State<AppState>,
     Filter(filter): Filter<PermissionFilter>,

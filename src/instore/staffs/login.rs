@@ -13,9 +13,8 @@ use crate::auth::token::{self, AccountKind};
 use crate::db::{Db, Query};
 use crate::http::client::UserAgent;
 use crate::http::error::{ApiError, ApiResult};
-use crate::http::json::Json;
+use crate::http::json::Body;
 use crate::http::time;
-use crate::http::validate::Validator;
 use crate::state::AppState;
 
 pub const AMBIGUOUS_EMAIL: &str =
@@ -54,7 +53,7 @@ pub async fn login(
     State(state): State<AppState>,
     _attempt: LoginAttempt,
     agent: UserAgent,
-    Json(body): Json<StaffLoginIn>,
+    body: Body<StaffLoginIn>,
 ) -> ApiResult<axum::Json<StaffLoginOut>> {
     let (login, password, store) = check(body)?;
     let found = credentials(&state.db, &login).await?;
@@ -87,8 +86,8 @@ enum Login {
     Email(String),
 }
 
-fn check(body: StaffLoginIn) -> ApiResult<(Login, String, i64)> {
-    let mut c = Validator::new();
+fn check(body: Body<StaffLoginIn>) -> ApiResult<(Login, String, i64)> {
+    let (body, mut c) = body.into_parts();
     let username = body.username.filter(|u| !u.trim().is_empty());
     let email = body.email.filter(|e| !e.trim().is_empty());
     for (field, value, max) in [
@@ -108,13 +107,14 @@ fn check(body: StaffLoginIn) -> ApiResult<(Login, String, i64)> {
     let login = match (username, email) {
         (Some(username), _) => Some(Login::Username(username.trim().to_owned())),
         (None, Some(email)) => Some(Login::Email(email.trim().to_owned())),
-        (None, None) => {
+        (None, None) if !c.has("username") && !c.has("email") => {
             c.add(
                 "non_field_errors",
                 "Must include \"username\" or \"email\".",
             );
             None
         }
+        (None, None) => None,
     };
     c.finish()?;
     match (login, body.password, body.retail_store) {

@@ -22,7 +22,7 @@ use crate::auth::Caller;
 use crate::exports::{self, ExportList, ExportParams};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::filters::Filter;
-use crate::http::json::{Json, present};
+use crate::http::json::{Body, present};
 use crate::http::pagination::{PageRequest, Paginated};
 use crate::http::request::{IdPath, RequestUrl};
 use crate::http::time::{optional_timestamp, timestamp};
@@ -175,7 +175,7 @@ pub struct ChangePasswordIn {
         ("current_store" = Option<i64>, Query), ExportParams),
     responses((status = 200, body = Paginated<StaffOut>,
         description = "The page; with `fields`: `ExportStarted`; with `status_cache_key`: `ExportStatus`"),
-        (status = 400, description = "Bad filter, unknown export field or format"), (status = 403),
+        (status = 400, description = "Bad filter, unknown export field or format, or a NUL character in a query parameter"), (status = 403),
         (status = 404, description = "Invalid page, or unknown export key")))]
 pub async fn list(
     State(state): State<AppState>,
@@ -216,7 +216,7 @@ pub async fn detail(
     responses((status = 201, body = StaffOut), (status = 400)))]
 pub async fn create(
     State(state): State<AppState>,
-    Json(body): Json<StaffIn>,
+    body: Body<StaffIn>,
 ) -> ApiResult<(StatusCode, axum::Json<StaffOut>)> {
     let id = write::save(&state.db, &state.passwords, None, body, Mode::Create).await?;
     let staff = queries::by_id(&state.db, id)
@@ -232,7 +232,7 @@ pub async fn create(
 pub async fn update(
     State(state): State<AppState>,
     IdPath(id): IdPath,
-    Json(body): Json<StaffIn>,
+    body: Body<StaffIn>,
 ) -> ApiResult<axum::Json<StaffOut>> {
     write::save(&state.db, &state.passwords, Some(id), body, Mode::Replace).await?;
     Ok(axum::Json(
@@ -249,7 +249,7 @@ pub async fn update(
 pub async fn partial_update(
     State(state): State<AppState>,
     IdPath(id): IdPath,
-    Json(body): Json<StaffIn>,
+    body: Body<StaffIn>,
 ) -> ApiResult<axum::Json<StaffOut>> {
     write::save(&state.db, &state.passwords, Some(id), body, Mode::Patch).await?;
     Ok(axum::Json(
@@ -290,9 +290,9 @@ pub async fn permission_info(
     request_body = ChangePasswordIn, responses((status = 200), (status = 400)))]
 pub async fn change_password(
     State(state): State<AppState>,
-    Json(body): Json<ChangePasswordIn>,
+    body: Body<ChangePasswordIn>,
 ) -> ApiResult<StatusCode> {
-    write::change_password(&state.db, &state.passwords, body.staff, body.new_password).await?;
+    write::change_password(&state.db, &state.passwords, body).await?;
     Ok(StatusCode::OK)
 }
 

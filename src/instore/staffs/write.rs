@@ -1,14 +1,15 @@
 //! Staff writes: create, full and partial update, deactivation and password change, each
 //! checked completely before anything is written and then done in one transaction.
 
-use super::StaffIn;
 use super::queries::{self, StaffRow};
 use super::queries::{STAFF_GROUPS, STAFF_STORES};
+use super::{ChangePasswordIn, StaffIn};
 use crate::auth::password::Passwords;
 use crate::auth::token::{self, AccountKind};
 use crate::db::list::{push_id_list, replace_links};
 use crate::db::{Db, Query, Tx};
 use crate::http::error::{ApiError, ApiResult};
+use crate::http::json::Body;
 use crate::http::time;
 use crate::http::validate::{Validator, invalid_pk};
 use crate::instore::references::{Table, existing_ids};
@@ -44,10 +45,10 @@ pub enum Mode {
 fn merge(
     current: Option<&StaffRow>,
     body: StaffIn,
+    mut check: Validator,
     mode: Mode,
     passwords: &Passwords,
 ) -> ApiResult<Merged> {
-    let mut check = Validator::new();
     if mode != Mode::Patch {
         check.required("retail_stores", body.retail_stores.as_ref());
         check.required("first_name", body.first_name.as_ref());
@@ -92,13 +93,9 @@ fn merge(
         ("first_name", &m.first_name, FIRST_NAME_MAX),
         ("last_name", &m.last_name, LAST_NAME_MAX),
     ] {
-        if !check.has(field) {
-            check.text(field, value, max, false);
-        }
+        check.text(field, value, max, false);
     }
-    if !check.has("email") {
-        check.email("email", &m.email, false);
-    }
+    check.email("email", &m.email, false);
     if let Some(username) = &m.username {
         check.text("username", username, USERNAME_MAX, false);
         if !check.has("username") && !is_username(username) {
@@ -140,7 +137,7 @@ pub async fn save(
     db: &Db,
     passwords: &Passwords,
     id: Option<i64>,
-    body: StaffIn,
+    body: Body<StaffIn>,
     mode: Mode,
 ) -> ApiResult<i64> {
     let current = match id {
@@ -148,8 +145,9 @@ pub async fn save(
         None => None,
     };
     // Passwords change through `change_password/` only; PUT and PATCH ignore the field.
+    let (body, check) = body.into_parts();
     let password = body.password.clone().filter(|_| mode == Mode::Create);
-    let m = merge(current.as_ref(), body, mode, passwords)?;
+    let m = merge(current.as_ref(), body, check, mode, passwords)?;
     let hash = match password {
         Some(password) => Some(passwords.hash(password).await?),
         None => None,
@@ -265,10 +263,15 @@ pub async fn deactivate(db: &Db, id: i64) -> Result<bool, sqlx::Error> {
 pub async fn change_password(
     db: &Db,
     passwords: &Passwords,
-    staff: Option<i64>,
-    new_password: Option<String>,
+    body: Body<ChangePasswordIn>,
 ) -> ApiResult<()> {
-    let mut check = Validator::new();
+    let (
+        ChangePasswordIn {
+            staff,
+            new_password,
+        },
+        mut check,
+    ) = body.into_parts();
     check.required("staff", staff.as_ref());
     check.required("new_password", new_password.as_ref());
     if let Some(password) = &new_password {

@@ -14,7 +14,7 @@ use utoipa::ToSchema;
 use crate::db::list::{Conditions, ListFilter};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::filters::{Filter, FilterParser, FromQuery};
-use crate::http::json::{Json, present};
+use crate::http::json::{Body, present};
 use crate::http::pagination::{PageRequest, Paginated};
 use crate::http::request::IdPath;
 use crate::http::time::timestamp;
@@ -141,7 +141,9 @@ impl ListFilter for StoreFilter {
         ("name" = Option<String>, Query), ("is_active" = Option<bool>, Query),
         ("remote_id" = Option<String>, Query), ("omnitron_id" = Option<i64>, Query),
         ("township" = Option<i64>, Query), ("city" = Option<i64>, Query)),
-    responses((status = 200, body = Paginated<StoreOut>), (status = 403)))]
+    responses((status = 200, body = Paginated<StoreOut>),
+        (status = 400, description = "A bad filter value, or a NUL character in a query parameter"),
+        (status = 403), (status = 404, description = "Invalid page")))]
 pub async fn list(
     State(state): State<AppState>,
     Filter(filter): Filter<StoreFilter>,
@@ -168,7 +170,7 @@ pub async fn detail(
     request_body = StoreIn, responses((status = 201, body = StoreOut), (status = 400)))]
 pub async fn create(
     State(state): State<AppState>,
-    Json(body): Json<StoreIn>,
+    body: Body<StoreIn>,
 ) -> ApiResult<(StatusCode, axum::Json<StoreOut>)> {
     let out = queries::save(&state.db, None, body, false).await?;
     Ok((StatusCode::CREATED, axum::Json(out)))
@@ -181,7 +183,7 @@ pub async fn create(
 pub async fn update(
     State(state): State<AppState>,
     IdPath(id): IdPath,
-    Json(body): Json<StoreIn>,
+    body: Body<StoreIn>,
 ) -> ApiResult<axum::Json<StoreOut>> {
     Ok(axum::Json(
         queries::save(&state.db, Some(id), body, false).await?,
@@ -195,7 +197,7 @@ pub async fn update(
 pub async fn partial_update(
     State(state): State<AppState>,
     IdPath(id): IdPath,
-    Json(body): Json<StoreIn>,
+    body: Body<StoreIn>,
 ) -> ApiResult<axum::Json<StoreOut>> {
     Ok(axum::Json(
         queries::save(&state.db, Some(id), body, true).await?,

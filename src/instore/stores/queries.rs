@@ -7,8 +7,9 @@ use super::{AddressOut, StoreFilter, StoreIn, StoreOut};
 use crate::db::list::{ListSource, Window, list_page, push_id_list};
 use crate::db::{Db, Query, Tx};
 use crate::http::error::{ApiError, ApiResult};
+use crate::http::json::Body;
 use crate::http::time;
-use crate::http::validate::{Validator, invalid_pk, text_problem};
+use crate::http::validate::{invalid_pk, text_problem};
 use crate::instore::geography::{TownshipRow, township_columns};
 
 const FROM: &str = "retail_stores rs JOIN addresses a ON a.retail_store_id = rs.id \
@@ -124,8 +125,8 @@ struct Merged {
     postcode: Option<String>,
 }
 
-fn merge(current: Option<&StoreOut>, body: StoreIn, partial: bool) -> ApiResult<Merged> {
-    let mut check = Validator::new();
+fn merge(current: Option<&StoreOut>, body: Body<StoreIn>, partial: bool) -> ApiResult<Merged> {
+    let (body, mut check) = body.into_parts();
     if !partial {
         check.required("name", body.name.as_ref());
         check.required("address", body.address.as_ref());
@@ -182,9 +183,7 @@ fn merge(current: Option<&StoreOut>, body: StoreIn, partial: bool) -> ApiResult<
             .postcode
             .unwrap_or(old.and_then(|a| a.postcode.clone())),
     };
-    if !check.has("name") {
-        check.text("name", &merged.name, NAME_MAX, false);
-    }
+    check.text("name", &merged.name, NAME_MAX, false);
     check.email("email", &merged.email, true);
     if let Some(remote_id) = &merged.remote_id {
         check.text("remote_id", remote_id, REMOTE_ID_MAX, true);
@@ -212,7 +211,12 @@ fn merge(current: Option<&StoreOut>, body: StoreIn, partial: bool) -> ApiResult<
 }
 
 /// Creates (`id` none) or updates a store and its address in one transaction.
-pub async fn save(db: &Db, id: Option<i64>, body: StoreIn, partial: bool) -> ApiResult<StoreOut> {
+pub async fn save(
+    db: &Db,
+    id: Option<i64>,
+    body: Body<StoreIn>,
+    partial: bool,
+) -> ApiResult<StoreOut> {
     let current = match id {
         Some(id) => Some(by_id(db, id).await?.ok_or(ApiError::NotFound)?),
         None => None,
