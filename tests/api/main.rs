@@ -23,4 +23,5 @@ mod jobs;
 mod ops;
 mod process;
 mod request_tracing;
+mod server_limits;
 mod unicode;
