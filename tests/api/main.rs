@@ -12,6 +12,7 @@ mod b2b_users;
 mod cli;
 mod conventions;
 mod exports;
+mod hardening;
 mod instore_geography;
 mod instore_login;
 mod instore_permissions;
