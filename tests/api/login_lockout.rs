@@ -1,6 +1,7 @@
 //! Brute-force protection of both logins: the per-account lockout (kept in the database, safe
 //! under parallel attempts), the per-address rate limit (429), and unlocking.
 
+use kadro::auth::lockout;
 use kadro::config::Config;
 use kadro::db::Query;
 use reqwest::{Method, StatusCode};
@@ -18,6 +19,7 @@ per_backend!(
     staff_login_locks_and_unlocks_too,
     addresses_are_rate_limited_with_retry_after,
     unlock_is_for_superusers_and_known_accounts,
+    idle_guards_are_forgotten,
 );
 
 const BAD: &str = "Unable to log in with provided credentials.";
@@ -354,4 +356,35 @@ async fn unlock_is_for_superusers_and_known_accounts(backend: Backend) {
         login(&app, "jane@example.com", "s3cret-enough").await.0,
         StatusCode::OK
     );
+}
+
+async fn idle_guards_are_forgotten(backend: Backend) {
+    let Some(app) = spawn(backend, |_| {}).await else {
+        return;
+    };
+    account(&app, "jane@example.com").await;
+    for email in [
+        "jane@example.com",
+        "nobody@example.com",
+        "ghost@example.com",
+    ] {
+        login(&app, email, "wrong").await;
+    }
+    // Lock one name far into the future: a lock in force is kept however idle.
+    Query::new(
+        "UPDATE login_guards SET locked_until = $1 WHERE account = 'user?ghost@example.com'",
+    )
+    .bind(chrono::Utc::now() + chrono::Duration::days(2))
+    .execute(&app.state.db)
+    .await
+    .unwrap();
+    let now = chrono::Utc::now();
+    assert_eq!(lockout::forget_idle(&app.state.db, now).await.unwrap(), 0);
+    let later = now + lockout::FORGET_AFTER + chrono::Duration::seconds(1);
+    assert_eq!(lockout::forget_idle(&app.state.db, later).await.unwrap(), 2);
+    let left: Vec<String> = Query::new("SELECT account FROM login_guards")
+        .scalars(&app.state.db)
+        .await
+        .unwrap();
+    assert_eq!(left, ["user?ghost@example.com"]);
 }
