@@ -138,7 +138,17 @@ async fn claim(db: &Db, account: &str, policy: &LockoutPolicy) -> Result<bool, s
     .bind(account)
     .fetch_one(&mut tx)
     .await?;
+    let locks_before = guard.locks;
     let (guard, granted) = claim_at(guard, now, policy);
+    if guard.locks > locks_before {
+        // Names that match no account stay out of the logs (they may be anyone's typo).
+        let account = if account.contains('?') {
+            "unknown name"
+        } else {
+            account
+        };
+        tracing::warn!(account, until = %time::format(&guard.locked_until.unwrap_or(now)), "login locked");
+    }
     Query::new(
         "UPDATE login_guards SET failures = $2, locks = $3, locked_until = $4, updated_at = $5 \
          WHERE account = $1",
