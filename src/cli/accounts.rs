@@ -127,7 +127,7 @@ pub async fn create_staff(
     superuser: bool,
 ) -> anyhow::Result<()> {
     let mut v = Validator::new();
-    v.email("email", &args.email);
+    v.email("email", &args.email, false);
     v.finish().map_err(|e| human(e, &[], ""))?;
     let app = App::build(config).await?;
     let password = new_password(&app.state, args.password_stdin)?;
