@@ -11,6 +11,7 @@ use crate::auth::set_password;
 use crate::helpers::{Backend, TestApp, create_b2b_staff};
 use crate::instore_support::{PASSWORD, geo, login as staff_login, staff, staff_token, store};
 use crate::per_backend;
+use crate::process::kadro_args;
 
 per_backend!(
     lockout_refuses_even_the_right_password_and_a_success_resets,
@@ -20,6 +21,7 @@ per_backend!(
     addresses_are_rate_limited_with_retry_after,
     unlock_is_for_superusers_and_known_accounts,
     idle_guards_are_forgotten,
+    unlock_commands_lift_locks,
 );
 
 const BAD: &str = "Unable to log in with provided credentials.";
@@ -387,4 +389,46 @@ async fn idle_guards_are_forgotten(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(left, ["user?ghost@example.com"]);
+}
+
+async fn unlock_commands_lift_locks(backend: Backend) {
+    let Some(app) = spawn(backend, |_| {}).await else {
+        return;
+    };
+    account(&app, "jane@example.com").await;
+    let g = geo(&app).await;
+    let shop = store(&app, g.township, "Shop").await;
+    let sid = staff(&app, "ok@example.com", Some("ok"), &[shop], &[]).await;
+    let staff_attempt =
+        |password: &str| json!({"username": "ok", "password": password, "retail_store": shop});
+    for _ in 0..3 {
+        login(&app, "jane@example.com", "wrong").await;
+        staff_login(&app, staff_attempt("wrong")).await;
+    }
+    assert_eq!(
+        login(&app, "jane@example.com", "s3cret-enough").await.0,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        staff_login(&app, staff_attempt(PASSWORD)).await.0,
+        StatusCode::BAD_REQUEST
+    );
+
+    let (code, _, stderr) = kadro_args(&app.db, &["user", "unlock", "JANE@example.com"], "");
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        login(&app, "jane@example.com", "s3cret-enough").await.0,
+        StatusCode::OK
+    );
+    let sid = sid.to_string();
+    let (code, _, stderr) = kadro_args(&app.db, &["instore", "staff", "unlock", &sid], "");
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        staff_login(&app, staff_attempt(PASSWORD)).await.0,
+        StatusCode::OK
+    );
+    let (code, _, stderr) = kadro_args(&app.db, &["instore", "staff", "unlock", "999999"], "");
+    assert_eq!((code, stderr.trim()), (1, "kadro: no staff with id 999999"));
+    let (code, _, stderr) = kadro_args(&app.db, &["user", "unlock", "nobody@example.com"], "");
+    assert_eq!(code, 1, "{stderr}");
 }
