@@ -122,6 +122,16 @@ fn name_key(kind: AccountKind, login: &str) -> String {
 /// Claims a slot for one attempt on `account`; false: the account is locked.
 async fn claim(db: &Db, account: &str, policy: &LockoutPolicy) -> Result<bool, sqlx::Error> {
     let now = time::now();
+    // A lock in force refuses with one read: a storm on a locked account costs no writes.
+    // (Reading a lock just lifted only refuses one attempt that could have gone on.)
+    let locked_until: Option<Option<DateTime<Utc>>> =
+        Query::new("SELECT locked_until FROM login_guards WHERE account = $1")
+            .bind(account)
+            .scalar_optional(db)
+            .await?;
+    if locked_until.flatten().is_some_and(|until| until > now) {
+        return Ok(false);
+    }
     let mut tx = db.begin().await?;
     Query::new(
         "INSERT INTO login_guards (account, failures, locks, updated_at) VALUES ($1, 0, 0, $2) \

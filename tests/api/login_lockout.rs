@@ -131,7 +131,18 @@ async fn locked_wrong_and_unknown_answer_alike_at_the_same_cost(backend: Backend
             assert_eq!(hashes() - before, 1, "{email}");
         }
     }
-    // Both are locked now, the real and the unknown account alike: the same answer, no hash.
+    // Both are locked now, the real and the unknown account alike: the same answer, no hash,
+    // and no write.
+    let guards = || async {
+        let rows: Vec<(String, chrono::DateTime<chrono::Utc>)> =
+            Query::new("SELECT account, updated_at FROM login_guards ORDER BY account")
+                .fetch_all(&app.state.db)
+                .await
+                .unwrap();
+        rows
+    };
+    let before_locked = guards().await;
+    assert_eq!(before_locked.len(), 2);
     for (email, password) in [
         ("jane@example.com", "s3cret-enough"),
         ("nobody@example.com", "s3cret-enough"),
@@ -146,6 +157,7 @@ async fn locked_wrong_and_unknown_answer_alike_at_the_same_cost(backend: Backend
         );
         assert_eq!(hashes(), before, "{email}: a locked account costs no hash");
     }
+    assert_eq!(guards().await, before_locked);
 }
 
 async fn fifty_parallel_attempts_check_at_most_the_limit(backend: Backend) {
