@@ -132,6 +132,10 @@ impl App {
                 state.clone(),
                 stop.clone(),
             ));
+            workers.spawn(auth::lockout::forget_idle_periodically(
+                state.db.clone(),
+                stop.clone(),
+            ));
         }
         let shutting_down = state.shutting_down.clone();
         let signal = stop.clone();

@@ -16,6 +16,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use tokio_util::sync::CancellationToken;
 
 use super::token::AccountKind;
 use crate::config::Config;
@@ -62,11 +63,24 @@ struct Guard {
     /// Locks since the last success or unlock (each doubles the next).
     locks: i64,
     locked_until: Option<DateTime<Utc>>,
+    /// The last attempt.
+    updated_at: DateTime<Utc>,
 }
+
+/// Failures and locks are forgotten this long after an account's last attempt (when no lock is
+/// in force), so a few typos a month apart never add up to a lock.
+pub const FORGET_AFTER: chrono::Duration = chrono::Duration::hours(12);
 
 /// Claims a slot for one attempt at `now`: the new state, and whether the password may be
 /// checked. Pure, so every case is unit-tested.
 fn claim_at(mut guard: Guard, now: DateTime<Utc>, policy: &LockoutPolicy) -> (Guard, bool) {
+    let in_force = guard.locked_until.is_some_and(|until| until > now);
+    if !in_force && now - guard.updated_at >= FORGET_AFTER {
+        guard.failures = 0;
+        guard.locks = 0;
+        guard.locked_until = None;
+    }
+    guard.updated_at = now;
     if let Some(until) = guard.locked_until {
         if until > now {
             return (guard, false);
@@ -108,6 +122,16 @@ fn name_key(kind: AccountKind, login: &str) -> String {
 /// Claims a slot for one attempt on `account`; false: the account is locked.
 async fn claim(db: &Db, account: &str, policy: &LockoutPolicy) -> Result<bool, sqlx::Error> {
     let now = time::now();
+    // A lock in force refuses with one read: a storm on a locked account costs no writes.
+    // (Reading a lock just lifted only refuses one attempt that could have gone on.)
+    let locked_until: Option<Option<DateTime<Utc>>> =
+        Query::new("SELECT locked_until FROM login_guards WHERE account = $1")
+            .bind(account)
+            .scalar_optional(db)
+            .await?;
+    if locked_until.flatten().is_some_and(|until| until > now) {
+        return Ok(false);
+    }
     let mut tx = db.begin().await?;
     Query::new(
         "INSERT INTO login_guards (account, failures, locks, updated_at) VALUES ($1, 0, 0, $2) \
@@ -118,13 +142,23 @@ async fn claim(db: &Db, account: &str, policy: &LockoutPolicy) -> Result<bool, s
     .execute(&mut tx)
     .await?;
     let guard: Guard = Query::new(format!(
-        "SELECT failures, locks, locked_until FROM login_guards WHERE account = $1 {}",
+        "SELECT failures, locks, locked_until, updated_at FROM login_guards WHERE account = $1 {}",
         db.dialect().for_update()
     ))
     .bind(account)
     .fetch_one(&mut tx)
     .await?;
+    let locks_before = guard.locks;
     let (guard, granted) = claim_at(guard, now, policy);
+    if guard.locks > locks_before {
+        // Names that match no account stay out of the logs (they may be anyone's typo).
+        let account = if account.contains('?') {
+            "unknown name"
+        } else {
+            account
+        };
+        tracing::warn!(account, until = %time::format(&guard.locked_until.unwrap_or(now)), "login locked");
+    }
     Query::new(
         "UPDATE login_guards SET failures = $2, locks = $3, locked_until = $4, updated_at = $5 \
          WHERE account = $1",
@@ -147,6 +181,36 @@ pub async fn reset(db: &Db, account: &str) -> Result<(), sqlx::Error> {
         .execute(db)
         .await
         .map(|_| ())
+}
+
+/// Deletes the rows of accounts and names idle for [`FORGET_AFTER`] with no lock in force at
+/// `now` (they would be forgotten at their next attempt anyway); how many went.
+pub async fn forget_idle(db: &Db, now: DateTime<Utc>) -> Result<u64, sqlx::Error> {
+    Query::new(
+        "DELETE FROM login_guards WHERE updated_at <= $1 AND (locked_until IS NULL OR locked_until <= $2)",
+    )
+    .bind(now - FORGET_AFTER)
+    .bind(now)
+    .execute(db)
+    .await
+}
+
+/// Runs [`forget_idle`] every ten minutes until `stop` is cancelled (in processes with workers),
+/// so names that match no account do not pile up.
+pub async fn forget_idle_periodically(db: Db, stop: CancellationToken) {
+    let mut ticks = tokio::time::interval(std::time::Duration::from_secs(600));
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = ticks.tick() => {}
+            _ = stop.cancelled() => return,
+        }
+        match forget_idle(&db, time::now()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(forgotten = n, "idle login guards"),
+            Err(e) => tracing::warn!(error = %e, "forgetting idle login guards failed"),
+        }
+    }
 }
 
 /// An account a login names, as the login reads it.
@@ -208,6 +272,7 @@ mod tests {
             failures: 0,
             locks: 0,
             locked_until: None,
+            updated_at: time::now(),
         }
     }
 
@@ -228,7 +293,11 @@ mod tests {
         assert_eq!((g.failures, g.locks), (0, 1));
         let (same, granted) = claim_at(g.clone(), t + chrono::Duration::seconds(59), &p);
         assert!(!granted);
-        assert_eq!(same, g, "a refused attempt changes nothing");
+        assert_eq!(
+            (same.failures, same.locks, same.locked_until),
+            (g.failures, g.locks, g.locked_until),
+            "a refused attempt changes no count"
+        );
         let (after, granted) = claim_at(g, t + chrono::Duration::seconds(60), &p);
         assert!(granted);
         assert_eq!(
@@ -251,12 +320,44 @@ mod tests {
     fn a_lowered_limit_locks_at_once() {
         let g = Guard {
             failures: 7,
-            locks: 0,
-            locked_until: None,
+            ..fresh()
         };
         let (g, granted) = claim_at(g, time::now(), &policy(5, 60));
         assert!(!granted);
         assert!(g.locked_until.is_some());
+    }
+
+    #[test]
+    fn failures_and_locks_are_forgotten_after_a_quiet_spell() {
+        let p = policy(3, 60);
+        let t = time::now();
+        let old = Guard {
+            failures: 2,
+            locks: 4,
+            locked_until: Some(t - chrono::Duration::hours(13)),
+            updated_at: t - chrono::Duration::hours(13),
+        };
+        let (g, granted) = claim_at(old.clone(), t, &p);
+        assert!(granted);
+        assert_eq!(
+            (g.failures, g.locks, g.locked_until, g.updated_at),
+            (1, 0, None, t)
+        );
+        // Within the spell the counts stand: the next failure locks, for 2^4 minutes' cap.
+        let recent = Guard {
+            updated_at: t - chrono::Duration::hours(11),
+            locked_until: None,
+            ..old.clone()
+        };
+        let (g, granted) = claim_at(recent, t, &p);
+        assert!(granted);
+        assert_eq!(g.locked_until, Some(t + chrono::Duration::seconds(900)));
+        // A lock in force is never forgotten.
+        let locked = Guard {
+            locked_until: Some(t + chrono::Duration::seconds(5)),
+            ..old
+        };
+        assert!(!claim_at(locked, t, &p).1);
     }
 
     #[test]

@@ -52,7 +52,7 @@ impl LoginRate {
         if self.per_minute == 0 {
             return Ok(());
         }
-        match self.take(client, Instant::now()) {
+        match self.take(bucket_of(client), Instant::now()) {
             None => Ok(()),
             Some(wait) => Err(ApiError::Throttled(
                 wait.as_secs_f64().ceil().max(1.0) as u64
@@ -88,6 +88,15 @@ impl LoginRate {
         } else {
             Some(Duration::from_secs_f64((1.0 - bucket.tokens) / per_second))
         }
+    }
+}
+
+/// The bucket an address draws on: IPv4 addresses one each, IPv6 addresses by /64 (one
+/// subscriber's network; its owner can use any of its addresses).
+fn bucket_of(client: IpAddr) -> IpAddr {
+    match client.to_canonical() {
+        IpAddr::V6(v6) => IpAddr::V6((u128::from(v6) & (u128::MAX << 64)).into()),
+        v4 => v4,
     }
 }
 
@@ -128,6 +137,17 @@ mod tests {
         // A third of a minute later one attempt is back.
         assert_eq!(rate.take(a, t0 + Duration::from_secs(20)), None);
         assert!(rate.take(a, t0 + Duration::from_secs(21)).is_some());
+    }
+
+    #[test]
+    fn an_ipv6_network_shares_one_bucket() {
+        let rate = LoginRate::new(1);
+        let one: IpAddr = "2001:db8:1:2::1".parse().unwrap();
+        let same_net: IpAddr = "2001:db8:1:2:ffff::9".parse().unwrap();
+        let other_net: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert!(rate.check(Some(one)).is_ok());
+        assert!(rate.check(Some(same_net)).is_err());
+        assert!(rate.check(Some(other_net)).is_ok());
     }
 
     #[test]

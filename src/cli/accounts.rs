@@ -7,6 +7,7 @@ use clap::{Args, Subcommand};
 use super::prompt;
 use super::words::{human, password_refusal};
 use crate::app::App;
+use crate::auth::account_admin;
 use crate::auth::token::{self, AccountKind};
 use crate::b2b::accounts::{self, NewStaffAccount};
 use crate::b2b::user_filter::UserFilter;
@@ -81,6 +82,8 @@ pub enum UserCommand {
     /// Deactivate an account (with Commerce configured, on Commerce first, as the API does);
     /// the last active superuser is refused.
     Deactivate(AccountRef),
+    /// Lift an account's login lock (after too many wrong passwords) and forget its failures.
+    Unlock(AccountRef),
     /// List accounts (staff and users), in id order.
     List {
         /// Only emails containing this text (case-insensitive).
@@ -209,6 +212,13 @@ pub async fn user(config: Config, command: UserCommand) -> anyhow::Result<()> {
         }
         UserCommand::Activate(account) => set_active(state, &account.account, true).await?,
         UserCommand::Deactivate(account) => set_active(state, &account.account, false).await?,
+        UserCommand::Unlock(account) => {
+            let id = resolve(state, &account.account).await?;
+            account_admin::unlock(&state.db, AccountKind::User, id)
+                .await
+                .map_err(|e| human(e, &[], &format!("no account with id {id}")))?;
+            eprintln!("account {id} unlocked");
+        }
         UserCommand::List {
             email,
             division,

@@ -7,6 +7,8 @@ use super::accounts::range;
 use super::prompt;
 use super::words::{human, password_refusal};
 use crate::app::App;
+use crate::auth::AccountKind;
+use crate::auth::account_admin;
 use crate::config::Config;
 use crate::db::list::Window;
 use crate::http::json::Body;
@@ -15,7 +17,7 @@ use crate::instore::staffs::{ChangePasswordIn, StaffFilter, StaffIn, queries};
 
 #[derive(Debug, Subcommand)]
 pub enum InstoreCommand {
-    /// Instore staffs: create, set a password, deactivate, list.
+    /// Instore staffs: create, set a password, deactivate, unlock, list.
     #[command(subcommand)]
     Staff(StaffCommand),
 }
@@ -34,6 +36,11 @@ pub enum StaffCommand {
     },
     /// Deactivate a staff: it can no longer sign in and its tokens are revoked.
     Deactivate {
+        /// The staff's id.
+        id: i64,
+    },
+    /// Lift a staff's login lock (after too many wrong passwords) and forget its failures.
+    Unlock {
         /// The staff's id.
         id: i64,
     },
@@ -136,6 +143,12 @@ pub async fn run(
         StaffCommand::Deactivate { id } => {
             anyhow::ensure!(write::deactivate(db, id).await?, "no staff with id {id}");
             eprintln!("staff {id} deactivated");
+        }
+        StaffCommand::Unlock { id } => {
+            account_admin::unlock(db, AccountKind::Staff, id)
+                .await
+                .map_err(|e| human(e, LABELS, &format!("no staff with id {id}")))?;
+            eprintln!("staff {id} unlocked");
         }
         StaffCommand::List {
             store,

@@ -311,3 +311,50 @@ async fn expired_tokens_are_refused(backend: Backend) {
     // A token within its lifetime still works.
     assert_eq!(me(&app, &app.token).await, StatusCode::OK);
 }
+
+#[test]
+fn the_openapi_document_lists_the_new_endpoints() {
+    let spec = serde_json::to_value(kadro::openapi::spec()).unwrap();
+    let paths = &spec["paths"];
+    for (path, method, statuses) in [
+        (
+            "/api/v1/users/{id}/unlock/",
+            "post",
+            &["204", "403", "404"][..],
+        ),
+        ("/api/v1/users/{id}/tokens/", "get", &["200", "403", "404"]),
+        (
+            "/api/v1/users/{id}/tokens/",
+            "delete",
+            &["204", "403", "404"],
+        ),
+        (
+            "/api/v1/users/{id}/tokens/{token_id}/",
+            "delete",
+            &["204", "404"],
+        ),
+        (
+            "/api/v1/staffs/{id}/unlock/",
+            "post",
+            &["204", "403", "404"],
+        ),
+        ("/api/v1/staffs/{id}/tokens/", "get", &["200", "403", "404"]),
+        ("/api/v1/staffs/{id}/tokens/", "delete", &["204", "404"]),
+        (
+            "/api/v1/staffs/{id}/tokens/{token_id}/",
+            "delete",
+            &["204", "404"],
+        ),
+        ("/api/v1/auth/login/", "post", &["200", "400", "429"]),
+        ("/api/v1/staffs/login/", "post", &["200", "400", "429"]),
+    ] {
+        let responses = &paths[path][method]["responses"];
+        for status in statuses {
+            assert!(responses.get(*status).is_some(), "{method} {path} {status}");
+        }
+    }
+    let token = &spec["components"]["schemas"]["TokenOut"]["properties"];
+    let mut fields: Vec<&String> = token.as_object().unwrap().keys().collect();
+    fields.sort();
+    assert_eq!(fields, ["created_date", "id", "last_used", "user_agent"]);
+}

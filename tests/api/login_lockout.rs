@@ -1,6 +1,7 @@
 //! Brute-force protection of both logins: the per-account lockout (kept in the database, safe
 //! under parallel attempts), the per-address rate limit (429), and unlocking.
 
+use kadro::auth::lockout;
 use kadro::config::Config;
 use kadro::db::Query;
 use reqwest::{Method, StatusCode};
@@ -10,6 +11,7 @@ use crate::auth::set_password;
 use crate::helpers::{Backend, TestApp, create_b2b_staff};
 use crate::instore_support::{PASSWORD, geo, login as staff_login, staff, staff_token, store};
 use crate::per_backend;
+use crate::process::kadro_args;
 
 per_backend!(
     lockout_refuses_even_the_right_password_and_a_success_resets,
@@ -18,6 +20,8 @@ per_backend!(
     staff_login_locks_and_unlocks_too,
     addresses_are_rate_limited_with_retry_after,
     unlock_is_for_superusers_and_known_accounts,
+    idle_guards_are_forgotten,
+    unlock_commands_lift_locks,
 );
 
 const BAD: &str = "Unable to log in with provided credentials.";
@@ -127,7 +131,18 @@ async fn locked_wrong_and_unknown_answer_alike_at_the_same_cost(backend: Backend
             assert_eq!(hashes() - before, 1, "{email}");
         }
     }
-    // Both are locked now, the real and the unknown account alike: the same answer, no hash.
+    // Both are locked now, the real and the unknown account alike: the same answer, no hash,
+    // and no write.
+    let guards = || async {
+        let rows: Vec<(String, chrono::DateTime<chrono::Utc>)> =
+            Query::new("SELECT account, updated_at FROM login_guards ORDER BY account")
+                .fetch_all(&app.state.db)
+                .await
+                .unwrap();
+        rows
+    };
+    let before_locked = guards().await;
+    assert_eq!(before_locked.len(), 2);
     for (email, password) in [
         ("jane@example.com", "s3cret-enough"),
         ("nobody@example.com", "s3cret-enough"),
@@ -142,6 +157,7 @@ async fn locked_wrong_and_unknown_answer_alike_at_the_same_cost(backend: Backend
         );
         assert_eq!(hashes(), before, "{email}: a locked account costs no hash");
     }
+    assert_eq!(guards().await, before_locked);
 }
 
 async fn fifty_parallel_attempts_check_at_most_the_limit(backend: Backend) {
@@ -354,4 +370,77 @@ async fn unlock_is_for_superusers_and_known_accounts(backend: Backend) {
         login(&app, "jane@example.com", "s3cret-enough").await.0,
         StatusCode::OK
     );
+}
+
+async fn idle_guards_are_forgotten(backend: Backend) {
+    let Some(app) = spawn(backend, |_| {}).await else {
+        return;
+    };
+    account(&app, "jane@example.com").await;
+    for email in [
+        "jane@example.com",
+        "nobody@example.com",
+        "ghost@example.com",
+    ] {
+        login(&app, email, "wrong").await;
+    }
+    // Lock one name far into the future: a lock in force is kept however idle.
+    Query::new(
+        "UPDATE login_guards SET locked_until = $1 WHERE account = 'user?ghost@example.com'",
+    )
+    .bind(chrono::Utc::now() + chrono::Duration::days(2))
+    .execute(&app.state.db)
+    .await
+    .unwrap();
+    let now = chrono::Utc::now();
+    assert_eq!(lockout::forget_idle(&app.state.db, now).await.unwrap(), 0);
+    let later = now + lockout::FORGET_AFTER + chrono::Duration::seconds(1);
+    assert_eq!(lockout::forget_idle(&app.state.db, later).await.unwrap(), 2);
+    let left: Vec<String> = Query::new("SELECT account FROM login_guards")
+        .scalars(&app.state.db)
+        .await
+        .unwrap();
+    assert_eq!(left, ["user?ghost@example.com"]);
+}
+
+async fn unlock_commands_lift_locks(backend: Backend) {
+    let Some(app) = spawn(backend, |_| {}).await else {
+        return;
+    };
+    account(&app, "jane@example.com").await;
+    let g = geo(&app).await;
+    let shop = store(&app, g.township, "Shop").await;
+    let sid = staff(&app, "ok@example.com", Some("ok"), &[shop], &[]).await;
+    let staff_attempt =
+        |password: &str| json!({"username": "ok", "password": password, "retail_store": shop});
+    for _ in 0..3 {
+        login(&app, "jane@example.com", "wrong").await;
+        staff_login(&app, staff_attempt("wrong")).await;
+    }
+    assert_eq!(
+        login(&app, "jane@example.com", "s3cret-enough").await.0,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        staff_login(&app, staff_attempt(PASSWORD)).await.0,
+        StatusCode::BAD_REQUEST
+    );
+
+    let (code, _, stderr) = kadro_args(&app.db, &["user", "unlock", "JANE@example.com"], "");
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        login(&app, "jane@example.com", "s3cret-enough").await.0,
+        StatusCode::OK
+    );
+    let sid = sid.to_string();
+    let (code, _, stderr) = kadro_args(&app.db, &["instore", "staff", "unlock", &sid], "");
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        staff_login(&app, staff_attempt(PASSWORD)).await.0,
+        StatusCode::OK
+    );
+    let (code, _, stderr) = kadro_args(&app.db, &["instore", "staff", "unlock", "999999"], "");
+    assert_eq!((code, stderr.trim()), (1, "kadro: no staff with id 999999"));
+    let (code, _, stderr) = kadro_args(&app.db, &["user", "unlock", "nobody@example.com"], "");
+    assert_eq!(code, 1, "{stderr}");
 }
