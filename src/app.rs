@@ -149,29 +149,34 @@ impl App {
     }
 }
 
-/// Cancels `stop` on SIGINT or SIGTERM.
+/// Cancels `stop` on SIGINT or SIGTERM. The handlers are in place when this returns, so a
+/// signal that arrives right after (say, once "listening" is logged) is never lost.
 pub fn cancel_on_signals(stop: CancellationToken) {
-    tokio::spawn(async move {
-        let ctrl_c = tokio::signal::ctrl_c();
-        #[cfg(unix)]
-        {
-            let mut term =
-                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                    Ok(s) => s,
-                    Err(e) => {
-                        tracing::error!(error = %e, "cannot listen for SIGTERM");
-                        let _ = ctrl_c.await;
-                        stop.cancel();
-                        return;
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        ) {
+            (Ok(mut int), Ok(mut term)) => {
+                tokio::spawn(async move {
+                    tokio::select! {
+                        _ = int.recv() => {}
+                        _ = term.recv() => {}
                     }
-                };
-            tokio::select! {
-                _ = ctrl_c => {}
-                _ = term.recv() => {}
+                    tracing::info!("shutting down: finishing in-flight requests");
+                    stop.cancel();
+                });
+            }
+            (Err(e), _) | (_, Err(e)) => {
+                tracing::error!(error = %e, "cannot listen for SIGINT and SIGTERM");
             }
         }
-        #[cfg(not(unix))]
-        let _ = ctrl_c.await;
+    }
+    #[cfg(not(unix))]
+    tokio::spawn(async move {
+        let _ = tokio::signal::ctrl_c().await;
         tracing::info!("shutting down: finishing in-flight requests");
         stop.cancel();
     });

@@ -12,6 +12,7 @@ mod b2b_divisions;
 mod b2b_users;
 mod cli;
 mod cli_accounts;
+mod cli_start;
 mod conventions;
 mod exports;
 mod instore_geography;
