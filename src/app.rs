@@ -100,14 +100,18 @@ impl App {
                 self.state.config.handler_timeout(),
                 http::hardening::handler_timeout,
             ))
-            .layer(axum::middleware::from_fn(http::observe))
             .layer(axum::Extension(PublicUrl(
                 self.state.config.public_url.as_deref().map(Arc::from),
             )))
-            .layer(axum::Extension(self.state.trusted_proxies.clone()))
             .layer(DefaultBodyLimit::max(BODY_LIMIT))
             .with_state(self.state.clone());
-        let routes = Router::new().merge(ops::docs()).merge(api);
+        let routes = Router::new()
+            .merge(ops::docs())
+            .route("/", axum::routing::get(ops::to_docs))
+            .merge(api)
+            .layer(axum::middleware::from_fn(http::observe))
+            // Outside `observe`, which names the client through the trusted proxies.
+            .layer(axum::Extension(self.state.trusted_proxies.clone()));
         // Routing happens inside the fallback, after the path has been normalised.
         Router::new()
             .fallback_service(routes)

@@ -148,3 +148,68 @@ async fn readme_tour_runs_as_written(backend: Backend) {
     assert_eq!(active("firstname.lastname@akinon.com").await, 0);
     pool.close().await;
 }
+
+/// Piped logs carry no colour codes; a request's line names the caller, the client, the
+/// route, the status and the duration in milliseconds with one decimal.
+#[tokio::test]
+async fn request_lines_name_the_caller_without_colours() {
+    let db = TestDb::create(Backend::Sqlite).await.unwrap();
+    let mut cmd = kadro(&db);
+    cmd.env("KADRO_LOG", "info")
+        .args(["serve", "--bind", "127.0.0.1:0", "--workers", "0"]);
+    let mut child = Kadro::spawn(cmd);
+    let curl = child.wait_for_line("curl line", DEADLINE, |stream, line| {
+        stream == Stream::Stdout && line.trim_start().starts_with("curl ")
+    });
+    let token = curl
+        .split("Token ")
+        .nth(1)
+        .unwrap()
+        .split('\'')
+        .next()
+        .unwrap();
+    let url = curl.rsplit(' ').next().unwrap();
+    let client = reqwest::Client::new();
+    let me = client
+        .get(url)
+        .header("Authorization", format!("Token {token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), 200);
+    let docs = client
+        .get(url.replace("/api/v1/auth/me/", "/api/docs/"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(docs.status(), 200);
+    let line = child.wait_for_line("request line", DEADLINE, |stream, line| {
+        stream == Stream::Stderr && line.contains("route=/api/v1/auth/me")
+    });
+    assert!(
+        line.contains("client=127.0.0.1")
+            && line.contains("caller=user:1")
+            && line.contains("status=200"),
+        "{line}"
+    );
+    let ms = line
+        .split("duration_ms=")
+        .nth(1)
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap();
+    let (whole, tenth) = ms.split_once('.').unwrap_or((ms, ""));
+    assert!(
+        whole.chars().all(|c| c.is_ascii_digit()) && tenth.len() == 1,
+        "{line}"
+    );
+    child.wait_for_line("docs line", DEADLINE, |stream, line| {
+        stream == Stream::Stderr && line.contains("route=/api/docs")
+    });
+    let stderr = child.text(Stream::Stderr);
+    assert!(
+        !stderr.contains('\u{1b}'),
+        "colour codes in piped logs:\n{stderr}"
+    );
+}

@@ -8,6 +8,7 @@ use crate::helpers::{TestApp, until, within};
 use crate::on_both_backends;
 
 on_both_backends!(
+    root_redirects_to_the_docs,
     probes_metrics_and_request_ids,
     schema_and_offline_docs,
     graceful_shutdown_finishes_in_flight_requests
@@ -37,6 +38,13 @@ async fn probes_metrics_and_request_ids(app: TestApp) {
         .await
         .unwrap();
     assert!(metrics.contains("kadro_http_requests_total"), "{metrics}");
+    for line in metrics.lines().filter(|l| l.starts_with("# TYPE ")) {
+        let name = line.split(' ').nth(2).unwrap();
+        assert!(
+            metrics.contains(&format!("# HELP {name} ")),
+            "no # HELP for {name}:\n{metrics}"
+        );
+    }
     assert!(
         metrics.contains("route=\"/api/v1/staff-users\""),
         "{metrics}"
@@ -170,4 +178,17 @@ async fn read_head(stream: &mut tokio::net::TcpStream) -> String {
         head.push(stream.read_u8().await.unwrap());
     }
     String::from_utf8(head).unwrap()
+}
+
+async fn root_redirects_to_the_docs(app: TestApp) {
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let response = client.get(app.url("/")).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::TEMPORARY_REDIRECT);
+    assert_eq!(response.headers()["location"], "/api/docs/");
+    let followed = app.client.get(app.url("/")).send().await.unwrap();
+    assert_eq!(followed.status(), StatusCode::OK);
+    assert!(followed.text().await.unwrap().contains("swagger"));
 }
