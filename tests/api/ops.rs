@@ -58,6 +58,23 @@ async fn schema_and_offline_docs(app: TestApp) {
     assert_eq!(status, StatusCode::OK);
     assert!(schema["openapi"].as_str().unwrap().starts_with("3."));
     let paths = schema["paths"].as_object().unwrap();
+    for (path, item) in paths {
+        let methods = ["get", "post", "put", "patch", "delete"];
+        for (method, operation) in item.as_object().unwrap() {
+            if !methods.contains(&method.as_str()) {
+                continue;
+            }
+            let summary = operation["summary"].as_str().unwrap_or_default();
+            assert!(!summary.is_empty(), "{method} {path} has no summary");
+            for (status, response) in operation["responses"].as_object().unwrap() {
+                let description = response["description"].as_str().unwrap_or_default();
+                assert!(
+                    !description.is_empty(),
+                    "{method} {path} {status}: no description"
+                );
+            }
+        }
+    }
     for path in [
         "/api/v1/auth/login/",
         "/api/v1/auth/me/",
