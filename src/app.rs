@@ -100,14 +100,18 @@ impl App {
                 self.state.config.handler_timeout(),
                 http::hardening::handler_timeout,
             ))
-            .layer(axum::middleware::from_fn(http::observe))
             .layer(axum::Extension(PublicUrl(
                 self.state.config.public_url.as_deref().map(Arc::from),
             )))
-            .layer(axum::Extension(self.state.trusted_proxies.clone()))
             .layer(DefaultBodyLimit::max(BODY_LIMIT))
             .with_state(self.state.clone());
-        let routes = Router::new().merge(ops::docs()).merge(api);
+        let routes = Router::new()
+            .merge(ops::docs())
+            .route("/", axum::routing::get(ops::to_docs))
+            .merge(api)
+            .layer(axum::middleware::from_fn(http::observe))
+            // Outside `observe`, which names the client through the trusted proxies.
+            .layer(axum::Extension(self.state.trusted_proxies.clone()));
         // Routing happens inside the fallback, after the path has been normalised.
         Router::new()
             .fallback_service(routes)
@@ -153,29 +157,34 @@ impl App {
     }
 }
 
-/// Cancels `stop` on SIGINT or SIGTERM.
+/// Cancels `stop` on SIGINT or SIGTERM. The handlers are in place when this returns, so a
+/// signal that arrives right after (say, once "listening" is logged) is never lost.
 pub fn cancel_on_signals(stop: CancellationToken) {
-    tokio::spawn(async move {
-        let ctrl_c = tokio::signal::ctrl_c();
-        #[cfg(unix)]
-        {
-            let mut term =
-                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                    Ok(s) => s,
-                    Err(e) => {
-                        tracing::error!(error = %e, "cannot listen for SIGTERM");
-                        let _ = ctrl_c.await;
-                        stop.cancel();
-                        return;
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        ) {
+            (Ok(mut int), Ok(mut term)) => {
+                tokio::spawn(async move {
+                    tokio::select! {
+                        _ = int.recv() => {}
+                        _ = term.recv() => {}
                     }
-                };
-            tokio::select! {
-                _ = ctrl_c => {}
-                _ = term.recv() => {}
+                    tracing::info!("shutting down: finishing in-flight requests");
+                    stop.cancel();
+                });
+            }
+            (Err(e), _) | (_, Err(e)) => {
+                tracing::error!(error = %e, "cannot listen for SIGINT and SIGTERM");
             }
         }
-        #[cfg(not(unix))]
-        let _ = ctrl_c.await;
+    }
+    #[cfg(not(unix))]
+    tokio::spawn(async move {
+        let _ = tokio::signal::ctrl_c().await;
         tracing::info!("shutting down: finishing in-flight requests");
         stop.cancel();
     });

@@ -124,7 +124,64 @@ impl Modify for Security {
 pub fn spec() -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
     unique_operation_ids(&mut doc);
+    words_everywhere(&mut doc);
     doc
+}
+
+/// Every operation gets a summary and every response a description: a handler's doc comment
+/// and its annotation's words when it has them, otherwise what its method and status mean in
+/// this API (DRF's shapes, CONTRACT §2).
+fn words_everywhere(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::RefOr;
+    for (path, item) in doc.paths.paths.iter_mut() {
+        for (verb, operation) in [
+            ("Read", &mut item.get),
+            ("Post to", &mut item.post),
+            ("Replace", &mut item.put),
+            ("Change", &mut item.patch),
+            ("Delete", &mut item.delete),
+        ] {
+            let Some(operation) = operation else { continue };
+            if operation.summary.as_deref().is_none_or(str::is_empty) {
+                operation.summary = Some(format!("{verb} {path}"));
+            }
+            for (status, response) in operation.responses.responses.iter_mut() {
+                if let RefOr::T(response) = response
+                    && response.description.is_empty()
+                {
+                    response.description = status_words(status).to_owned();
+                }
+            }
+        }
+    }
+}
+
+/// What a status means in this API, for responses whose annotation says nothing more.
+fn status_words(status: &str) -> &'static str {
+    match status {
+        "200" => "Success.",
+        "201" => "Created; the body is the new object.",
+        "204" => "Done; no body.",
+        "302" | "307" => "Redirect.",
+        "400" => {
+            "Invalid input: `{\"field\": [\"message\", …]}` naming every bad field, or `{\"detail\": …}`."
+        }
+        "401" => "No token, or a token that does not authenticate: `{\"detail\": …}`.",
+        "403" => {
+            "The caller may not do this: `{\"detail\": \"You do not have permission to perform this action.\"}`."
+        }
+        "404" => "No such object (or one the caller may not see): `{\"detail\": \"Not found.\"}`.",
+        "405" => "Method not allowed.",
+        "409" => "Conflict with the current state.",
+        "413" => "Request body too large (limit 1 MiB).",
+        "415" => "Unsupported media type: send JSON.",
+        "429" => "Too many requests; retry later.",
+        "502" => {
+            "The Commerce platform could not be reached or refused: `{\"detail\": …, \"code\": \"api_connection_error\"}`; nothing changed."
+        }
+        "503" => "Service unavailable (shutting down, or the database is unreachable).",
+        _ => "See the operation's description.",
+    }
 }
 
 /// Handlers of different areas share names (`list`, `detail`, …), which utoipa uses as

@@ -20,25 +20,20 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {bind}"))?;
     let addr = listener.local_addr()?;
-    if let Some(first) = crate::bootstrap::first_start(&app.state).await? {
-        let base = app
-            .state
-            .config
-            .public_url
-            .clone()
-            .unwrap_or_else(|| format!("http://{addr}"));
-        println!(
-            "kadro created a first superuser: {} (password: {})",
-            first.email, first.password
-        );
-        println!(
-            "Try it:\n  curl -H 'Authorization: Token {}' {base}/api/v1/auth/me/",
-            first.token
-        );
+    let start = crate::bootstrap::start(&app.state).await?;
+    let base = app
+        .state
+        .config
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{addr}"));
+    let database = crate::db::location(app.state.config.database_url.expose());
+    if let Some(advice) = crate::bootstrap::advice(&start, base.trim_end_matches('/'), &database) {
+        println!("{advice}");
     }
-    tracing::info!(%addr, mode, backend = ?app.state.db.dialect(), "kadro listening");
     let stop = CancellationToken::new();
     app::cancel_on_signals(stop.clone());
+    tracing::info!(%addr, mode, backend = ?app.state.db.dialect(), "kadro listening");
     app.serve(listener, stop).await
 }
 

@@ -2,8 +2,10 @@
 //! The log line and a `Server-Timing: db;desc="N queries"` header say how many database
 //! statements the handler sent ([`count_queries`]).
 //!
-//! Every request runs inside a `request` span carrying `request_id`, `method`, `route` and,
-//! once the [`Caller`](crate::auth::Caller) extractor has run, `caller`; every line logged
+//! Every request runs inside a `request` span carrying `request_id`, `method`, `route`, the
+//! client's address and, once the [`Caller`](crate::auth::Caller) extractor has run, `caller`
+//! (`user:12`, `staff:4`, `service`); its line gives the status and the duration in
+//! milliseconds to one decimal; every line logged
 //! while the request is handled (a 500's `internal error` line included) therefore names the
 //! request id. The id is also set as a task-local value for the request's task, so that
 //! [`jobs::enqueue`](crate::jobs::enqueue) stores it with each job the request queues and the
@@ -14,14 +16,16 @@
 //! empty, over 128 characters or not printable ASCII, and logs and measures each request by its
 //! matched route in one place; those layers would split this into three without saving code.
 
+use std::net::SocketAddr;
 use std::time::Instant;
 
-use axum::extract::{MatchedPath, Request};
+use axum::extract::{ConnectInfo, MatchedPath, Request};
 use axum::http::HeaderValue;
 use axum::middleware::Next;
 use axum::response::Response;
 use tracing::Instrument;
 
+use super::client::TrustedProxies;
 use crate::db::count_queries;
 
 /// Header carrying the request id, taken from the client or generated.
@@ -66,6 +70,15 @@ pub async fn observe(mut req: Request, next: Next) -> Response {
         .map(|p| p.as_str().to_owned())
         .unwrap_or_else(|| "unmatched".to_owned());
     let method = req.method().clone();
+    let client = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(peer)| {
+            let proxies = req.extensions().get::<TrustedProxies>();
+            let client = proxies.map_or(peer.ip(), |p| p.client(peer.ip(), req.headers()));
+            client.to_string()
+        })
+        .unwrap_or_else(|| "-".to_owned());
     let header = HeaderValue::from_str(&request_id).ok();
     if let Some(value) = &header {
         req.headers_mut().insert(REQUEST_ID, value.clone());
@@ -75,6 +88,7 @@ pub async fn observe(mut req: Request, next: Next) -> Response {
         request_id = %request_id,
         method = %method,
         route = %route,
+        client = %client,
         caller = tracing::field::Empty,
     );
     let (mut response, queries) = CURRENT_REQUEST_ID
@@ -105,7 +119,7 @@ pub async fn observe(mut req: Request, next: Next) -> Response {
             target: "kadro::request",
             status,
             queries,
-            duration_ms = elapsed.as_secs_f64() * 1000.0,
+            duration_ms = (elapsed.as_secs_f64() * 10_000.0).round() / 10.0,
             "request"
         )
     });

@@ -29,6 +29,11 @@ pub fn docs() -> SwaggerUi {
         .config(utoipa_swagger_ui::Config::default().validator_url("none"))
 }
 
+/// `GET /`: the API documentation.
+pub async fn to_docs() -> axum::response::Redirect {
+    axum::response::Redirect::temporary("/api/docs/")
+}
+
 async fn healthz() -> impl IntoResponse {
     axum::Json(serde_json::json!({ "status": "ok" }))
 }
@@ -89,6 +94,39 @@ pub fn metrics_handle() -> &'static PrometheusHandle {
         if metrics::set_global_recorder(recorder).is_err() {
             tracing::warn!("a metrics recorder was already installed");
         }
+        describe_metrics();
         handle
     })
+}
+
+/// The `# HELP` line of every metric kadro records.
+fn describe_metrics() {
+    use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
+    describe_counter!(
+        "kadro_http_requests_total",
+        "HTTP requests answered, by method, matched route and status."
+    );
+    describe_histogram!(
+        "kadro_http_request_duration_seconds",
+        Unit::Seconds,
+        "Time to answer an HTTP request, by method, matched route and status."
+    );
+    describe_gauge!(
+        "kadro_job_queue_depth",
+        "Background jobs waiting to run (read when /metrics is scraped)."
+    );
+    describe_histogram!(
+        "kadro_job_duration_seconds",
+        Unit::Seconds,
+        "Time a background job step took, by job kind."
+    );
+    describe_histogram!(
+        "kadro_export_duration_seconds",
+        Unit::Seconds,
+        "Time to build an export file, by format."
+    );
+    describe_counter!(
+        "kadro_commerce_calls_total",
+        "Calls to the Commerce platform, by outcome."
+    );
 }

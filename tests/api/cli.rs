@@ -37,6 +37,17 @@ async fn first_start_prints_a_working_curl_line(backend: Backend) {
         .to_owned();
     let url = curl.rsplit(' ').next().unwrap().to_owned();
     assert!(url.ends_with("/api/v1/auth/me/"), "{curl}");
+    let stdout = child.text(Stream::Stdout);
+    let docs = url.replace("/api/v1/auth/me/", "/api/docs/");
+    assert!(stdout.contains(&format!("API docs: {docs}\n")), "{stdout}");
+    let database = match backend {
+        Backend::Sqlite => format!(
+            "Database: SQLite {}",
+            db.url.trim_start_matches("sqlite://")
+        ),
+        Backend::Postgres => "Database: PostgreSQL ".to_owned(),
+    };
+    assert!(stdout.contains(&database), "{stdout}");
     let response = reqwest::Client::builder()
         .timeout(DEADLINE)
         .build()

@@ -13,6 +13,7 @@ mod b2b_users;
 mod body_errors;
 mod cli;
 mod cli_accounts;
+mod cli_start;
 mod conventions;
 mod exports;
 mod hardening;

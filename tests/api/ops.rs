@@ -8,6 +8,7 @@ use crate::helpers::{TestApp, until, within};
 use crate::on_both_backends;
 
 on_both_backends!(
+    root_redirects_to_the_docs,
     probes_metrics_and_request_ids,
     schema_and_offline_docs,
     graceful_shutdown_finishes_in_flight_requests
@@ -37,6 +38,13 @@ async fn probes_metrics_and_request_ids(app: TestApp) {
         .await
         .unwrap();
     assert!(metrics.contains("kadro_http_requests_total"), "{metrics}");
+    for line in metrics.lines().filter(|l| l.starts_with("# TYPE ")) {
+        let name = line.split(' ').nth(2).unwrap();
+        assert!(
+            metrics.contains(&format!("# HELP {name} ")),
+            "no # HELP for {name}:\n{metrics}"
+        );
+    }
     assert!(
         metrics.contains("route=\"/api/v1/staff-users\""),
         "{metrics}"
@@ -50,6 +58,23 @@ async fn schema_and_offline_docs(app: TestApp) {
     assert_eq!(status, StatusCode::OK);
     assert!(schema["openapi"].as_str().unwrap().starts_with("3."));
     let paths = schema["paths"].as_object().unwrap();
+    for (path, item) in paths {
+        let methods = ["get", "post", "put", "patch", "delete"];
+        for (method, operation) in item.as_object().unwrap() {
+            if !methods.contains(&method.as_str()) {
+                continue;
+            }
+            let summary = operation["summary"].as_str().unwrap_or_default();
+            assert!(!summary.is_empty(), "{method} {path} has no summary");
+            for (status, response) in operation["responses"].as_object().unwrap() {
+                let description = response["description"].as_str().unwrap_or_default();
+                assert!(
+                    !description.is_empty(),
+                    "{method} {path} {status}: no description"
+                );
+            }
+        }
+    }
     for path in [
         "/api/v1/auth/login/",
         "/api/v1/auth/me/",
@@ -170,4 +195,17 @@ async fn read_head(stream: &mut tokio::net::TcpStream) -> String {
         head.push(stream.read_u8().await.unwrap());
     }
     String::from_utf8(head).unwrap()
+}
+
+async fn root_redirects_to_the_docs(app: TestApp) {
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let response = client.get(app.url("/")).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::TEMPORARY_REDIRECT);
+    assert_eq!(response.headers()["location"], "/api/docs/");
+    let followed = app.client.get(app.url("/")).send().await.unwrap();
+    assert_eq!(followed.status(), StatusCode::OK);
+    assert!(followed.text().await.unwrap().contains("swagger"));
 }
