@@ -23,6 +23,7 @@ mod instore_staffs;
 mod instore_support;
 mod jobs;
 mod login_lockout;
+mod nodes;
 mod ops;
 mod process;
 mod query_counts;
