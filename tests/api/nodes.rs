@@ -371,3 +371,99 @@ async fn every_export_job_runs_once(cluster: &mut Cluster) {
         );
     }
 }
+
+/// Node A is killed (SIGKILL) in the middle of writing an export; once its lease has run out
+/// node B builds the export from the start, and the bucket holds only the complete file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn export_of_a_killed_node_is_finished_by_the_other() {
+    let Some(endpoint) = s3_endpoint() else {
+        return;
+    };
+    let Some(test_db) = TestDb::create(Backend::Postgres).await else {
+        return;
+    };
+    let bucket = Bucket::create(&endpoint).await;
+    let a = Node::start(&test_db, &bucket, &endpoint);
+    let db = Db::connect(&test_db.url, &DbOptions::default())
+        .await
+        .unwrap();
+    const ROWS: i64 = 300_000;
+    Query::new(
+        "INSERT INTO users (email, is_active, is_staff, date_joined) \
+         SELECT 'row' || g || '@example.com', TRUE, TRUE, now() FROM generate_series(1, $1) g",
+    )
+    .bind(ROWS)
+    .execute(&db)
+    .await
+    .unwrap();
+    let client = reqwest::Client::builder().timeout(WAIT).build().unwrap();
+    let ask = |node: &Node, path: String| {
+        client
+            .get(format!("{}{path}", node.base))
+            .header("Authorization", format!("Token {SERVICE}"))
+            .send()
+    };
+    let body: Value = ask(
+        &a,
+        "/api/v1/staff-users/?fields=id&fields=email&format=csv".into(),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let key = body["cache_key"].as_str().expect("cache_key").to_owned();
+    let progress = || async {
+        Query::new("SELECT rows_written FROM exports WHERE cache_key = $1")
+            .bind(key.clone())
+            .scalar::<i64>(&db)
+            .await
+            .unwrap()
+    };
+    until("A is writing the file", || async { progress().await > 0 }).await;
+    drop(a); // SIGKILL
+    let written = progress().await;
+    assert!(
+        written < ROWS,
+        "A finished before it was killed ({written} rows)"
+    );
+    assert_eq!(
+        bucket.objects().await,
+        vec![],
+        "no object from the killed build"
+    );
+    // A's lease (60 s) runs out; the test does not wait for it.
+    Query::new("UPDATE jobs SET locked_until = $1 WHERE status = 'running'")
+        .bind(kadro::http::time::now() - chrono::Duration::seconds(1))
+        .execute(&db)
+        .await
+        .unwrap();
+    let b = Node::start(&test_db, &bucket, &endpoint);
+    let status = format!("/api/v1/staff-users/?status_cache_key={key}");
+    let url = crate::helpers::within("B completes the export", async {
+        loop {
+            let body: Value = ask(&b, status.clone()).await.unwrap().json().await.unwrap();
+            if let Some(url) = body["url"].as_str() {
+                return url.to_owned();
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+    let text = client.get(&url).send().await.unwrap().text().await.unwrap();
+    let lines: Vec<&str> = text.split_terminator("\r\n").collect();
+    assert_eq!(lines.len() as i64, ROWS + 1, "the header and every row");
+    assert_eq!(lines[0], "id,email");
+    assert!(lines[1..].iter().any(|l| l.ends_with(",row1@example.com")));
+    let attempts: i64 = Query::new("SELECT attempts FROM jobs WHERE kind = 'export.build'")
+        .scalar(&db)
+        .await
+        .unwrap();
+    assert_eq!(attempts, 2, "A's attempt and B's");
+    let objects = bucket.objects().await;
+    assert_eq!(
+        objects,
+        vec![(format!("exports/{key}.csv"), text.len() as u64)]
+    );
+    db.close().await;
+}
