@@ -375,3 +375,62 @@ mod cached {
         );
     }
 }
+
+mod listener {
+    use kadro::db::{Db, DbOptions};
+
+    use super::*;
+    use crate::helpers::{Backend, until};
+
+    /// PostgreSQL only: the connection that hears other nodes' changes is cut; the node drops
+    /// its whole cache (it may have missed a notification) and listens again.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_lost_listener_drops_the_cache_and_reconnects() {
+        let Some(app) = TestApp::spawn_with(Backend::Postgres, |c| c.auth_cache_ms = 60_000).await
+        else {
+            return;
+        };
+        until("listening", || async { app.state.auth_cache.is_live() }).await;
+        let (staff, token) = create_b2b_staff(&app.state, "heard@example.com", false, None).await;
+        let me = || async {
+            app.call(Method::GET, "/api/v1/auth/me/", Some(&token), None)
+                .await
+                .0
+        };
+        assert_eq!(me().await, StatusCode::OK);
+        // A change no node hears of: the cached caller stays.
+        let other = Db::connect(&app.db.url, &DbOptions::default())
+            .await
+            .unwrap();
+        for sql in [
+            "ALTER TABLE users DISABLE TRIGGER users_auth_changed",
+            "UPDATE users SET is_active = FALSE WHERE id = $1",
+            "ALTER TABLE users ENABLE TRIGGER users_auth_changed",
+        ] {
+            let mut query = Query::new(sql);
+            if sql.contains("$1") {
+                query = query.bind(staff);
+            }
+            query.execute(&other).await.unwrap();
+        }
+        assert_eq!(me().await, StatusCode::OK);
+        // The listener's connection is cut: whatever it may have missed, the cache goes.
+        let cut: i64 = Query::new(
+            "SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity \
+             WHERE datname = current_database() AND query LIKE 'LISTEN %'",
+        )
+        .scalar(&other)
+        .await
+        .unwrap();
+        assert_eq!(cut, 1);
+        until("the cache is dropped", || async {
+            me().await == StatusCode::UNAUTHORIZED
+        })
+        .await;
+        until("listening again", || async {
+            app.state.auth_cache.is_live()
+        })
+        .await;
+        other.close().await;
+    }
+}
