@@ -58,6 +58,12 @@ impl App {
             .collect();
         let commerce = Commerce::from_config(&config)?;
         let trusted_proxies = TrustedProxies::parse(&config.trusted_proxies)?;
+        // On PostgreSQL the cache waits for its listener to hear other nodes' changes.
+        let auth_cache = Arc::new(AuthCache::new(
+            config.auth_cache(),
+            db.writes().clone(),
+            db.postgres().is_none(),
+        ));
         let state = AppState {
             db,
             commerce,
@@ -66,7 +72,7 @@ impl App {
                 ExportSources::default(),
             ))),
             passwords: Passwords::new(config.hash_concurrency, config.password_min_length),
-            auth_cache: Arc::new(AuthCache::new(config.auth_cache())),
+            auth_cache,
             login_rate: Arc::new(LoginRate::new(config.login_rate_per_minute)),
             config: Arc::new(config),
             service_token_digests: Arc::new(service_token_digests),
@@ -131,6 +137,15 @@ impl App {
         let mut workers =
             self.jobs
                 .spawn_workers(state.clone(), state.config.workers, stop.clone());
+        if let Some(pool) = state.db.postgres()
+            && state.auth_cache.enabled()
+        {
+            workers.spawn(auth::notify::listen(
+                pool.clone(),
+                state.auth_cache.clone(),
+                stop.clone(),
+            ));
+        }
         if state.config.workers > 0 {
             workers.spawn(exports::cleanup::run_periodically(
                 state.clone(),

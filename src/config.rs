@@ -230,9 +230,9 @@ pub struct Config {
     pub db_max_connections: u32,
 
     /// Milliseconds a token's caller may be reused without reading the database (0: never).
-    /// Writes through this process forget them at once; other processes' changes are seen
-    /// within this time.
-    #[arg(long, env = "KADRO_AUTH_CACHE_MS", default_value_t = 0)]
+    /// Writes through this process forget them at once, and so do other nodes' changes on
+    /// PostgreSQL (LISTEN/NOTIFY); on SQLite other processes' changes are seen within this time.
+    #[arg(long, env = "KADRO_AUTH_CACHE_MS", default_value_t = 5_000)]
     pub auth_cache_ms: u64,
 
     /// Password hashes computed at once; further logins wait, other requests are unaffected.

@@ -4,6 +4,7 @@
 pub mod account_admin;
 pub mod cache;
 pub mod lockout;
+pub mod notify;
 pub mod password;
 pub mod routes;
 pub mod throttle;
@@ -194,6 +195,7 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<Caller, ApiEr
         return Ok(caller);
     }
     let now = time::now();
+    let ticket = state.auth_cache.ticket();
     let owner = lookup(state, &digest).await?;
     let expires = state
         .config
@@ -213,7 +215,7 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<Caller, ApiEr
         }
     }
     let valid_for = expires.map(|expires| (expires - now).to_std().unwrap_or_default());
-    state.auth_cache.put(digest, &caller, valid_for);
+    state.auth_cache.put(digest, &caller, ticket, valid_for);
     Ok(caller)
 }
 

@@ -78,7 +78,7 @@ pub async fn touch(db: &Db, id: i64, now: DateTime<Utc>) -> Result<(), sqlx::Err
     .bind(id)
     .bind(now)
     .bind(now - every)
-    .execute(db)
+    .execute_bookkeeping(db)
     .await
     .map(|_| ())
 }

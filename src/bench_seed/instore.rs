@@ -208,10 +208,10 @@ pub async fn seed_instore(db: &Db, size: &BenchSize) -> anyhow::Result<usize> {
     // Settle the tables as a running database's autovacuum would: statistics for the planner and
     // a visibility map that lets counts and deep pages read indexes alone.
     match db {
-        Db::Postgres(pool) => {
+        Db::Postgres(pool, _) => {
             sqlx::query("VACUUM ANALYZE").execute(pool).await?;
         }
-        Db::Sqlite(pool, _) => {
+        Db::Sqlite(pool, ..) => {
             sqlx::query("ANALYZE").execute(pool).await?;
         }
     }

@@ -52,7 +52,7 @@ pub async fn seed_b2b(db: &Db, size: &BenchSize) -> anyhow::Result<usize> {
         divisions: division_ids.clone(),
     };
     let written = match db {
-        Db::Postgres(pool) => copy_users_postgres(pool, &mut generator, size.users).await?,
+        Db::Postgres(pool, _) => copy_users_postgres(pool, &mut generator, size.users).await?,
         Db::Sqlite(..) => insert_users(db, &mut generator, size.users).await?,
     };
     let rate = written as f64 / started.elapsed().as_secs_f64();

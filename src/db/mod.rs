@@ -15,6 +15,7 @@ pub use value::Arg;
 
 use std::str::FromStr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions};
@@ -88,20 +89,36 @@ fn unicode_nocase(a: &str, b: &str) -> std::cmp::Ordering {
         .cmp(b.chars().flat_map(char::to_lowercase))
 }
 
-/// A connection pool on one of the two backends.
+/// A connection pool on one of the two backends, with the count of its [`Writes`].
 #[derive(Clone, Debug)]
 pub enum Db {
     /// The pool and the writer's turn: SQLite has one writer at a time, and waiting for the
     /// turn in line here is fair and prompt, where SQLite's own busy handler sleeps and retries.
-    Sqlite(SqlitePool, Arc<Semaphore>),
-    Postgres(PgPool),
+    Sqlite(SqlitePool, Arc<Semaphore>, Writes),
+    Postgres(PgPool, Writes),
+}
+
+/// How many writes went through one [`Db`]: bumped when a transaction commits and when a
+/// statement run on the pool itself changes rows. Caches of this process (the token cache)
+/// compare it to know that something may have changed, without reading the database.
+#[derive(Clone, Debug, Default)]
+pub struct Writes(Arc<AtomicU64>);
+
+impl Writes {
+    pub fn count(&self) -> u64 {
+        self.0.load(Ordering::Acquire)
+    }
+
+    fn bump(&self) {
+        self.0.fetch_add(1, Ordering::AcqRel);
+    }
 }
 
 /// An open transaction; dropped without [`Tx::commit`] it rolls back (and, on SQLite, gives the
 /// writer's turn to the next in line).
 pub enum Tx {
-    Sqlite(Transaction<'static, Sqlite>, OwnedSemaphorePermit),
-    Postgres(Transaction<'static, Postgres>),
+    Sqlite(Transaction<'static, Sqlite>, OwnedSemaphorePermit, Writes),
+    Postgres(Transaction<'static, Postgres>, Writes),
 }
 
 /// Expands `$body` once per backend with `$conn` bound to that backend's executor, so one
@@ -109,8 +126,8 @@ pub enum Tx {
 macro_rules! on_backend {
     ($target:expr, |$conn:ident| $body:expr) => {
         match $target {
-            $crate::db::Db::Sqlite($conn, _) => $body,
-            $crate::db::Db::Postgres($conn) => $body,
+            $crate::db::Db::Sqlite($conn, ..) => $body,
+            $crate::db::Db::Postgres($conn, _) => $body,
         }
     };
 }
@@ -192,7 +209,7 @@ impl Db {
                 .max_connections(options.max_connections)
                 .acquire_timeout(Duration::from_secs(10))
                 .connect_lazy_with(connect);
-            Ok(Db::Postgres(pool))
+            Ok(Db::Postgres(pool, Writes::default()))
         } else if url.starts_with("sqlite:") {
             let connect = SqliteConnectOptions::from_str(url)
                 .map_err(|e| anyhow::anyhow!("invalid database URL: {}", describe(&e)))?
@@ -214,7 +231,11 @@ impl Db {
                 .map_err(|e| {
                     anyhow::anyhow!("cannot open the SQLite database {file}: {}", describe(&e))
                 })?;
-            Ok(Db::Sqlite(pool, Arc::new(Semaphore::new(1))))
+            Ok(Db::Sqlite(
+                pool,
+                Arc::new(Semaphore::new(1)),
+                Writes::default(),
+            ))
         } else {
             anyhow::bail!("unsupported database URL (expected sqlite:// or postgres://)")
         }
@@ -223,15 +244,30 @@ impl Db {
     pub fn dialect(&self) -> Dialect {
         match self {
             Db::Sqlite(..) => Dialect::Sqlite,
-            Db::Postgres(_) => Dialect::Postgres,
+            Db::Postgres(..) => Dialect::Postgres,
+        }
+    }
+
+    /// The writes that went through this pool (shared by its clones).
+    pub fn writes(&self) -> &Writes {
+        match self {
+            Db::Sqlite(_, _, writes) | Db::Postgres(_, writes) => writes,
+        }
+    }
+
+    /// The PostgreSQL pool, for what only PostgreSQL offers (`LISTEN`).
+    pub fn postgres(&self) -> Option<&PgPool> {
+        match self {
+            Db::Postgres(pool, _) => Some(pool),
+            Db::Sqlite(..) => None,
         }
     }
 
     /// Applies the embedded migrations of this backend's dialect.
     pub async fn migrate(&self) -> anyhow::Result<()> {
         match self {
-            Db::Sqlite(pool, _) => sqlx::migrate!("migrations/sqlite").run(pool).await?,
-            Db::Postgres(pool) => sqlx::migrate!("migrations/postgres").run(pool).await?,
+            Db::Sqlite(pool, ..) => sqlx::migrate!("migrations/sqlite").run(pool).await?,
+            Db::Postgres(pool, _) => sqlx::migrate!("migrations/postgres").run(pool).await?,
         }
         Ok(())
     }
@@ -242,20 +278,25 @@ impl Db {
             // IMMEDIATE takes the write lock up front (waiting out the busy timeout): a deferred
             // transaction that reads first fails at once with SQLITE_BUSY when it tries to write
             // after another connection committed.
-            Db::Sqlite(pool, writer) => {
+            Db::Sqlite(pool, writer, writes) => {
                 let turn = Arc::clone(writer)
                     .acquire_owned()
                     .await
                     .map_err(|_| sqlx::Error::PoolClosed)?;
-                Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?, turn)
+                let tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+                Tx::Sqlite(tx, turn, writes.clone())
             }
-            Db::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+            Db::Postgres(pool, writes) => Tx::Postgres(pool.begin().await?, writes.clone()),
         })
     }
 
     /// Cheap round trip for readiness probes.
     pub async fn ping(&self) -> Result<(), sqlx::Error> {
-        Query::new("SELECT 1").execute(self).await.map(|_| ())
+        // A read: `execute` on the pool would count a changed row as one of its writes.
+        Query::new("SELECT CAST(1 AS BIGINT)")
+            .scalar::<i64>(self)
+            .await
+            .map(|_| ())
     }
 
     pub async fn close(&self) {
@@ -267,16 +308,24 @@ impl Tx {
     pub fn dialect(&self) -> Dialect {
         match self {
             Tx::Sqlite(..) => Dialect::Sqlite,
-            Tx::Postgres(_) => Dialect::Postgres,
+            Tx::Postgres(..) => Dialect::Postgres,
         }
     }
 
     pub async fn commit(self) -> Result<(), sqlx::Error> {
         counter::counted();
-        match self {
-            Tx::Sqlite(tx, _turn) => tx.commit().await,
-            Tx::Postgres(tx) => tx.commit().await,
-        }
+        let writes = match self {
+            Tx::Sqlite(tx, _turn, writes) => {
+                tx.commit().await?;
+                writes
+            }
+            Tx::Postgres(tx, writes) => {
+                tx.commit().await?;
+                writes
+            }
+        };
+        writes.bump();
+        Ok(())
     }
 }
 

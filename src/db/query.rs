@@ -95,22 +95,22 @@ macro_rules! run {
         super::counter::counted();
         let sql = $self.sql.as_str();
         match $target.into() {
-            Target::Db(Db::Sqlite(pool, _)) => {
+            Target::Db(Db::Sqlite(pool, ..)) => {
                 bind_all!(sqlx::$build(sql), &$self.args, sqlite)
                     .$method(pool)
                     .await
             }
-            Target::Db(Db::Postgres(pool)) => {
+            Target::Db(Db::Postgres(pool, _)) => {
                 bind_all!(sqlx::$build(sql), &$self.args, postgres)
                     .$method(pool)
                     .await
             }
-            Target::Tx(Tx::Sqlite(tx, _)) => {
+            Target::Tx(Tx::Sqlite(tx, ..)) => {
                 bind_all!(sqlx::$build(sql), &$self.args, sqlite)
                     .$method(&mut **tx)
                     .await
             }
-            Target::Tx(Tx::Postgres(tx)) => {
+            Target::Tx(Tx::Postgres(tx, _)) => {
                 bind_all!(sqlx::$build(sql), &$self.args, postgres)
                     .$method(&mut **tx)
                     .await
@@ -177,31 +177,54 @@ impl Query {
         &self.sql
     }
 
+    /// Runs a statement; the number of rows it changed. On the pool itself (not in a
+    /// transaction) a statement that changed rows counts as one of the pool's writes.
     pub async fn execute<'a>(&self, target: impl Into<Target<'a>>) -> Result<u64, sqlx::Error> {
+        let target = target.into();
+        let on_pool = match &target {
+            Target::Db(db) => Some(db.writes().clone()),
+            Target::Tx(_) => None,
+        };
+        let result = self.run_statement(target).await;
+        if let (Some(writes), Ok(1..)) = (on_pool, &result) {
+            writes.bump();
+        }
+        result
+    }
+
+    /// Runs a statement on the pool that only keeps records nothing cached depends on (a
+    /// token's last use): unlike [`Query::execute`] it is not counted as one of the pool's
+    /// writes, so the token cache keeps what it holds.
+    pub async fn execute_bookkeeping(&self, db: &Db) -> Result<u64, sqlx::Error> {
+        self.run_statement(Target::Db(db)).await
+    }
+
+    async fn run_statement(&self, target: Target<'_>) -> Result<u64, sqlx::Error> {
         super::counter::counted();
-        let result: Result<u64, sqlx::Error> = match target.into() {
-            Target::Db(Db::Sqlite(pool, _)) => {
+        match target {
+            Target::Db(Db::Sqlite(pool, ..)) => {
                 bind_all!(sqlx::query(&self.sql), &self.args, sqlite)
                     .execute(pool)
                     .await
                     .map(|r| r.rows_affected())
             }
-            Target::Db(Db::Postgres(pool)) => {
+            Target::Db(Db::Postgres(pool, _)) => {
                 bind_all!(sqlx::query(&self.sql), &self.args, postgres)
                     .execute(pool)
                     .await
                     .map(|r| r.rows_affected())
             }
-            Target::Tx(Tx::Sqlite(tx, _)) => bind_all!(sqlx::query(&self.sql), &self.args, sqlite)
+            Target::Tx(Tx::Sqlite(tx, ..)) => bind_all!(sqlx::query(&self.sql), &self.args, sqlite)
                 .execute(&mut **tx)
                 .await
                 .map(|r| r.rows_affected()),
-            Target::Tx(Tx::Postgres(tx)) => bind_all!(sqlx::query(&self.sql), &self.args, postgres)
-                .execute(&mut **tx)
-                .await
-                .map(|r| r.rows_affected()),
-        };
-        result
+            Target::Tx(Tx::Postgres(tx, _)) => {
+                bind_all!(sqlx::query(&self.sql), &self.args, postgres)
+                    .execute(&mut **tx)
+                    .await
+                    .map(|r| r.rows_affected())
+            }
+        }
     }
 
     pub async fn fetch_all<'a, T: Row>(

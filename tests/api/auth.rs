@@ -253,50 +253,93 @@ async fn non_superuser_gets_403_shape(app: TestApp) {
 }
 
 mod cached {
+    use std::time::{Duration, Instant};
+
+    use kadro::db::{Db, DbOptions};
+
     use super::*;
-    use crate::helpers::Backend;
+    use crate::helpers::{Backend, until};
     use crate::per_backend;
 
-    per_backend!(auth_cache_forgets_on_writes_through_this_process);
+    per_backend!(auth_cache_forgets_what_a_write_may_have_changed);
 
-    async fn auth_cache_forgets_on_writes_through_this_process(backend: Backend) {
+    async fn set_active(db: &Db, id: i64, active: bool) {
+        Query::new("UPDATE users SET is_active = $1 WHERE id = $2")
+            .bind(active)
+            .bind(id)
+            .execute(db)
+            .await
+            .unwrap();
+    }
+
+    async fn auth_cache_forgets_what_a_write_may_have_changed(backend: Backend) {
         let Some(app) = TestApp::spawn_with(backend, |c| c.auth_cache_ms = 60_000).await else {
             return;
         };
+        until("the cache is in use", || async {
+            app.state.auth_cache.is_live()
+        })
+        .await;
         let division = crate::b2b_divisions::create_division(&app, "Main", "main", None).await;
         let (staff, token) =
             create_b2b_staff(&app.state, "cached@example.com", false, Some(division)).await;
-        assert_eq!(
+        let status = || async {
             app.call(Method::GET, "/api/v1/users/", Some(&token), None)
                 .await
-                .0,
-            StatusCode::OK
-        );
-        // A change made outside this process is seen only when the entry expires...
-        Query::new("UPDATE users SET is_active = FALSE WHERE id = $1")
-            .bind(staff)
-            .execute(&app.state.db)
+                .0
+        };
+        assert_eq!(status().await, StatusCode::OK);
+        // Another process's change (a pool of its own) that no node hears of stays unseen while
+        // the entry lives: the cache is in use.
+        let other = Db::connect(&app.db.url, &DbOptions::default())
             .await
             .unwrap();
-        assert_eq!(
-            app.call(Method::GET, "/api/v1/users/", Some(&token), None)
+        if backend == Backend::Postgres {
+            Query::new("ALTER TABLE users DISABLE TRIGGER users_auth_changed")
+                .execute(&other)
                 .await
-                .0,
-            StatusCode::OK
-        );
-        // ...but any successful write through this process forgets every cached caller.
-        let (status, _) = app
+                .unwrap();
+        }
+        set_active(&other, staff, false).await;
+        assert_eq!(status().await, StatusCode::OK);
+        if backend == Backend::Postgres {
+            Query::new("ALTER TABLE users ENABLE TRIGGER users_auth_changed")
+                .execute(&other)
+                .await
+                .unwrap();
+            set_active(&other, staff, true).await;
+            assert_eq!(status().await, StatusCode::OK);
+            // On PostgreSQL another process's deactivation is heard (NOTIFY) at once.
+            set_active(&other, staff, false).await;
+            let started = Instant::now();
+            until("the deactivation is heard", || async {
+                status().await == StatusCode::UNAUTHORIZED
+            })
+            .await;
+            assert!(started.elapsed() < Duration::from_secs(1));
+            set_active(&app.state.db, staff, true).await;
+        }
+        other.close().await;
+        // Any successful write through this process forgets every cached caller...
+        let (status_code, _) = app
             .post(
                 "/api/v1/divisions/",
                 json!({"name": "Other", "division_type": "main"}),
             )
             .await;
-        assert_eq!(status, StatusCode::CREATED);
-        let (status, body) = app
+        assert_eq!(status_code, StatusCode::CREATED);
+        if backend == Backend::Sqlite {
+            assert_eq!(status().await, StatusCode::UNAUTHORIZED);
+            set_active(&app.state.db, staff, true).await;
+        }
+        // ...and so does any write through its pool, with no request involved.
+        assert_eq!(status().await, StatusCode::OK);
+        set_active(&app.state.db, staff, false).await;
+        let (code, body) = app
             .call(Method::GET, "/api/v1/users/", Some(&token), None)
             .await;
         assert_eq!(
-            (status, body),
+            (code, body),
             (
                 StatusCode::UNAUTHORIZED,
                 json!({"detail": "User inactive or deleted."})
@@ -320,15 +363,74 @@ mod cached {
                 .0,
             StatusCode::OK
         );
-        let (status, _) = app
+        let (code, _) = app
             .post(&format!("/api/v1/users/{user}/deactivate/"), json!({}))
             .await;
-        assert_eq!(status, StatusCode::OK);
+        assert_eq!(code, StatusCode::OK);
         assert_eq!(
             app.call(Method::GET, "/api/v1/auth/me/", Some(&user_token), None)
                 .await
                 .0,
             StatusCode::UNAUTHORIZED
         );
+    }
+}
+
+mod listener {
+    use kadro::db::{Db, DbOptions};
+
+    use super::*;
+    use crate::helpers::{Backend, until};
+
+    /// PostgreSQL only: the connection that hears other nodes' changes is cut; the node drops
+    /// its whole cache (it may have missed a notification) and listens again.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_lost_listener_drops_the_cache_and_reconnects() {
+        let Some(app) = TestApp::spawn_with(Backend::Postgres, |c| c.auth_cache_ms = 60_000).await
+        else {
+            return;
+        };
+        until("listening", || async { app.state.auth_cache.is_live() }).await;
+        let (staff, token) = create_b2b_staff(&app.state, "heard@example.com", false, None).await;
+        let me = || async {
+            app.call(Method::GET, "/api/v1/auth/me/", Some(&token), None)
+                .await
+                .0
+        };
+        assert_eq!(me().await, StatusCode::OK);
+        // A change no node hears of: the cached caller stays.
+        let other = Db::connect(&app.db.url, &DbOptions::default())
+            .await
+            .unwrap();
+        for sql in [
+            "ALTER TABLE users DISABLE TRIGGER users_auth_changed",
+            "UPDATE users SET is_active = FALSE WHERE id = $1",
+            "ALTER TABLE users ENABLE TRIGGER users_auth_changed",
+        ] {
+            let mut query = Query::new(sql);
+            if sql.contains("$1") {
+                query = query.bind(staff);
+            }
+            query.execute(&other).await.unwrap();
+        }
+        assert_eq!(me().await, StatusCode::OK);
+        // The listener's connection is cut: whatever it may have missed, the cache goes.
+        let cut: i64 = Query::new(
+            "SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity \
+             WHERE datname = current_database() AND query LIKE 'LISTEN %'",
+        )
+        .scalar(&other)
+        .await
+        .unwrap();
+        assert_eq!(cut, 1);
+        until("the cache is dropped", || async {
+            me().await == StatusCode::UNAUTHORIZED
+        })
+        .await;
+        until("listening again", || async {
+            app.state.auth_cache.is_live()
+        })
+        .await;
+        other.close().await;
     }
 }

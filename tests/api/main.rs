@@ -27,6 +27,7 @@ mod instore_support;
 mod jobs;
 mod login_lockout;
 mod null_characters;
+mod nodes;
 mod ops;
 mod process;
 mod query_counts;

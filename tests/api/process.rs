@@ -104,6 +104,13 @@ impl Kadro {
         }
     }
 
+    /// Takes in every line the child has written so far, without waiting.
+    pub fn drain(&mut self) {
+        while let Ok(line) = self.lines.try_recv() {
+            self.seen.push(line);
+        }
+    }
+
     /// Waits for the child to exit, then for the rest of its output.
     pub fn wait(&mut self, within: Duration) -> ExitStatus {
         let deadline = Instant::now() + within;
