@@ -129,4 +129,16 @@ fn describe_metrics() {
         "kadro_commerce_calls_total",
         "Calls to the Commerce platform, by outcome."
     );
+    describe_gauge!(
+        "kadro_http_connections_open",
+        "Client connections open now."
+    );
+    describe_gauge!(
+        "kadro_http_connections_max",
+        "Client connections served at once (KADRO_MAX_CONNECTIONS); more wait to be accepted."
+    );
+    describe_counter!(
+        "kadro_http_connections_timed_out_total",
+        "Connections closed by a deadline, by reason (read: a request not received in time; idle)."
+    );
 }

@@ -162,6 +162,10 @@ impl Cluster {
     }
 }
 
+#[cfg_attr(
+    not(kadro_pg),
+    ignore = "KADRO_TEST_DATABASE_URL was not set when the tests were built"
+)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_nodes_share_exports_auth_and_uniqueness() {
     let Some(mut cluster) = Cluster::start().await else {
@@ -374,6 +378,10 @@ async fn every_export_job_runs_once(cluster: &mut Cluster) {
 
 /// Node A is killed (SIGKILL) in the middle of writing an export; once its lease has run out
 /// node B builds the export from the start, and the bucket holds only the complete file.
+#[cfg_attr(
+    not(kadro_pg),
+    ignore = "KADRO_TEST_DATABASE_URL was not set when the tests were built"
+)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn export_of_a_killed_node_is_finished_by_the_other() {
     let Some(endpoint) = s3_endpoint() else {
