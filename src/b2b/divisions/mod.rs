@@ -1,5 +1,6 @@
 //! `/api/v1/divisions/` (CRUD for superusers, activate/deactivate) and `/api/v1/my-divisions/`.
 
+mod service;
 pub mod store;
 
 use axum::Router;
@@ -9,15 +10,13 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use self::store::{DivisionFields, DivisionFilter, DivisionOut, DivisionRow};
-use super::user_filter::DIVISION_TYPES;
+use self::store::{DivisionFilter, DivisionOut};
 use crate::auth::{Caller, Superuser};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::filters::Filter;
 use crate::http::json::{Body, present};
 use crate::http::pagination::{PageRequest, Paginated};
 use crate::http::request::IdPath;
-use crate::http::validate::invalid_pk;
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -77,11 +76,7 @@ pub async fn create(
     _: Superuser,
     body: Body<DivisionIn>,
 ) -> ApiResult<(StatusCode, axum::Json<DivisionOut>)> {
-    let mut tx = state.db.begin().await?;
-    let fields = merge(&mut tx, None, body, true).await?;
-    let id = store::insert(&mut tx, &fields).await?;
-    let row = store::by_id(&mut tx, id).await?.ok_or(ApiError::NotFound)?;
-    tx.commit().await?;
+    let row = service::create(&state.db, body).await?;
     Ok((StatusCode::CREATED, axum::Json(row.into())))
 }
 
@@ -101,39 +96,24 @@ pub async fn detail(
 #[utoipa::path(put, path = "/api/v1/divisions/{id}/", tag = "b2b divisions", params(("id" = i64, Path)), request_body = DivisionIn,
     responses((status = 200, body = DivisionOut), (status = 400), (status = 404)))]
 pub async fn replace(
-    state: State<AppState>,
-    caller: Caller,
-    id: IdPath,
+    State(state): State<AppState>,
+    _: Superuser,
+    IdPath(id): IdPath,
     body: Body<DivisionIn>,
 ) -> ApiResult<axum::Json<DivisionOut>> {
-    write(state, caller, id, body, true).await
+    let row = service::update(&state.db, id, body, true).await?;
+    Ok(axum::Json(row.into()))
 }
 
 #[utoipa::path(patch, path = "/api/v1/divisions/{id}/", tag = "b2b divisions", params(("id" = i64, Path)), request_body = DivisionIn,
     responses((status = 200, body = DivisionOut), (status = 400), (status = 404)))]
 pub async fn modify(
-    state: State<AppState>,
-    caller: Caller,
-    id: IdPath,
-    body: Body<DivisionIn>,
-) -> ApiResult<axum::Json<DivisionOut>> {
-    write(state, caller, id, body, false).await
-}
-
-async fn write(
     State(state): State<AppState>,
-    caller: Caller,
+    _: Superuser,
     IdPath(id): IdPath,
     body: Body<DivisionIn>,
-    complete: bool,
 ) -> ApiResult<axum::Json<DivisionOut>> {
-    caller.require_superuser()?;
-    let mut tx = state.db.begin().await?;
-    let current = store::by_id(&mut tx, id).await?.ok_or(ApiError::NotFound)?;
-    let fields = merge(&mut tx, Some(&current), body, complete).await?;
-    store::update(&mut tx, id, &fields).await?;
-    let row = store::by_id(&mut tx, id).await?.ok_or(ApiError::NotFound)?;
-    tx.commit().await?;
+    let row = service::update(&state.db, id, body, false).await?;
     Ok(axum::Json(row.into()))
 }
 
@@ -145,15 +125,7 @@ pub async fn remove(
     _: Superuser,
     IdPath(id): IdPath,
 ) -> ApiResult<StatusCode> {
-    let mut tx = state.db.begin().await?;
-    store::by_id(&mut tx, id).await?.ok_or(ApiError::NotFound)?;
-    if store::in_use(&mut tx, id).await? {
-        return Err(ApiError::BadRequest(
-            "The division still has users or sub-divisions; deactivate it instead.".into(),
-        ));
-    }
-    store::delete(&mut tx, id).await?;
-    tx.commit().await?;
+    service::delete(&state.db, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -165,10 +137,7 @@ pub async fn activate(
     _: Superuser,
     IdPath(id): IdPath,
 ) -> ApiResult<axum::Json<serde_json::Value>> {
-    let mut tx = state.db.begin().await?;
-    store::by_id(&mut tx, id).await?.ok_or(ApiError::NotFound)?;
-    store::set_active(&mut tx, id, true).await?;
-    tx.commit().await?;
+    service::activate(&state.db, id).await?;
     Ok(axum::Json(serde_json::json!({})))
 }
 
@@ -181,13 +150,7 @@ pub async fn deactivate(
     _: Superuser,
     IdPath(id): IdPath,
 ) -> ApiResult<axum::Json<serde_json::Value>> {
-    let mut tx = state.db.begin().await?;
-    store::by_id(&mut tx, id).await?.ok_or(ApiError::NotFound)?;
-    let users = store::deactivate_users(&mut tx, id, !state.commerce.is_local()).await?;
-    store::set_active(&mut tx, id, false).await?;
-    tx.commit().await?;
-    state.job_signal.notify_one();
-    tracing::info!(division = id, users, "division deactivated");
+    service::deactivate(&state, id).await?;
     Ok(axum::Json(serde_json::json!({})))
 }
 
@@ -211,95 +174,4 @@ pub async fn my_divisions(
         None => (0, Vec::new()),
     };
     page.respond_rows(count, rows)
-}
-
-/// Validates a body against the stored row (PATCH) or alone (POST, PUT: `complete`).
-async fn merge(
-    tx: &mut crate::db::Tx,
-    current: Option<&DivisionRow>,
-    body: Body<DivisionIn>,
-    complete: bool,
-) -> ApiResult<DivisionFields> {
-    let (body, mut v) = body.into_parts();
-    if complete {
-        v.required("name", body.name.as_ref());
-        v.required("division_type", body.division_type.as_ref());
-    }
-    let name = body
-        .name
-        .or_else(|| current.map(|c| c.name.clone()))
-        .unwrap_or_default();
-    v.text("name", &name, 255, false);
-    let division_type = body
-        .division_type
-        .or_else(|| current.map(|c| c.division_type.clone()))
-        .unwrap_or_default();
-    if !DIVISION_TYPES.contains(&division_type.as_str()) && !v.has("division_type") {
-        v.add(
-            "division_type",
-            format!("\"{division_type}\" is not a valid choice."),
-        );
-    }
-    // As in DRF, an optional field left out of a PUT keeps its value.
-    let erp_code = match body.erp_code {
-        Some(code) => code,
-        None => current.and_then(|c| c.erp_code.clone()),
-    };
-    if let Some(code) = &erp_code {
-        v.text("erp_code", code, 255, true);
-    }
-    let parent_id = match body.parent {
-        Some(parent) => parent,
-        None => current.and_then(|c| c.parent_id),
-    };
-    let parent = match parent_id {
-        Some(pid) if Some(pid) == current.map(|c| c.id) => {
-            v.add("parent", "A division cannot be its own parent.");
-            None
-        }
-        Some(pid) => match store::by_id(&mut *tx, pid).await? {
-            Some(p) => Some(p),
-            None => {
-                v.add("parent", invalid_pk(pid));
-                None
-            }
-        },
-        None => None,
-    };
-    if !v.has("parent") {
-        match (division_type.as_str(), &parent, parent_id) {
-            ("main", _, Some(_)) => v.add("parent", "The main division can not have parent."),
-            ("sub", Some(p), _) if p.division_type != "main" => {
-                v.add("parent", "The type of division is not main.")
-            }
-            ("sub", None, None) => v.add("parent", "A sub division needs a main parent."),
-            _ => {}
-        }
-    }
-    if let Some(c) = current
-        && c.division_type == "main"
-        && division_type == "sub"
-        && store::has_subs(&mut *tx, c.id).await?
-    {
-        v.add(
-            "division_type",
-            "A division with sub-divisions must stay main.",
-        );
-    }
-    v.finish()?;
-    Ok(DivisionFields {
-        name,
-        division_type,
-        parent_id,
-        erp_code,
-        is_active: body
-            .is_active
-            .or(current.map(|c| c.is_active))
-            .unwrap_or(true),
-        extra_data: body
-            .extra_data
-            .map(serde_json::Value::Object)
-            .or_else(|| current.map(|c| c.extra_data.0.clone()))
-            .unwrap_or_else(|| serde_json::json!({})),
-    })
 }

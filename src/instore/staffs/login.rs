@@ -9,12 +9,11 @@ use super::StaffOut;
 use super::queries;
 use crate::auth::lockout::{self, BAD_CREDENTIALS, LoginAccount};
 use crate::auth::throttle::LoginAttempt;
-use crate::auth::token::{self, AccountKind};
-use crate::db::{Db, Query};
+use crate::auth::token::AccountKind;
+use crate::db::Db;
 use crate::http::client::UserAgent;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::json::Body;
-use crate::http::time;
 use crate::state::AppState;
 
 pub const AMBIGUOUS_EMAIL: &str =
@@ -63,18 +62,7 @@ pub async fn login(
     };
     let id = lockout::check_password(&state, AccountKind::Staff, &name, found, password).await?;
     check_store(&state.db, id, store).await?;
-    let mut tx = state.db.begin().await?;
-    let now = time::now();
-    Query::new(
-        "UPDATE staffs SET current_store_id = $1, last_login = $2, modified_date = $2 WHERE id = $3",
-    )
-    .bind(store)
-    .bind(now)
-    .bind(id)
-    .execute(&mut tx)
-    .await?;
-    let token = token::issue_for(&mut tx, AccountKind::Staff, id, agent.0.as_deref()).await?;
-    tx.commit().await?;
+    let token = queries::record_login(&state.db, id, store, agent.0.as_deref()).await?;
     let staff = queries::by_id(&state.db, id)
         .await?
         .ok_or(ApiError::NotFound)?;
@@ -129,13 +117,7 @@ async fn credentials(db: &Db, login: &Login) -> ApiResult<Option<LoginAccount>> 
         Login::Username(u) => ("username", u),
         Login::Email(e) => ("email", e),
     };
-    let mut found: Vec<LoginAccount> = Query::new(format!(
-        "SELECT id, password_hash, is_active FROM staffs WHERE {} ORDER BY id LIMIT 2",
-        db.dialect().same_text(column, "$1")
-    ))
-    .bind(value.as_str())
-    .fetch_all(db)
-    .await?;
+    let mut found = queries::login_candidates(db, column, value).await?;
     if found.len() > 1 {
         return Err(ApiError::field("email", AMBIGUOUS_EMAIL));
     }
@@ -144,16 +126,7 @@ async fn credentials(db: &Db, login: &Login) -> ApiResult<Option<LoginAccount>> 
 
 /// The store must be one of the staff's, and open.
 async fn check_store(db: &Db, staff: i64, store: i64) -> ApiResult<()> {
-    let active: Option<bool> = Query::new(
-        "SELECT rs.is_active FROM staff_retail_stores l \
-         JOIN retail_stores rs ON rs.id = l.retail_store_id \
-         WHERE l.staff_id = $1 AND l.retail_store_id = $2",
-    )
-    .bind(staff)
-    .bind(store)
-    .scalar_optional(db)
-    .await?;
-    match active {
+    match queries::store_is_active(db, staff, store).await? {
         None => Err(ApiError::field(
             "retail_store",
             "The staff is not assigned to this retail store.",

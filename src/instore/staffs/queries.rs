@@ -8,8 +8,11 @@ use chrono::{DateTime, Utc};
 
 use super::filter::StaffFilter;
 use super::{DuplicateStaffOut, StaffOut};
+use crate::auth::lockout::LoginAccount;
+use crate::auth::token::{self, AccountKind};
 use crate::db::list::{Link, ListSource, Window, linked_ids, list_page};
 use crate::db::{Db, Query, Target};
+use crate::http::time;
 use crate::instore::stores;
 
 pub const COLUMNS: &str = "s.id, s.first_name, s.last_name, s.email, s.username, s.remote_id, \
@@ -146,4 +149,56 @@ pub async fn assemble(db: &Db, rows: Vec<StaffRow>) -> Result<Vec<StaffOut>, sql
             current_store: r.current_store_id.and_then(|id| stores.get(&id).cloned()),
         })
         .collect())
+}
+
+/// Up to two staffs whose `column` (`username` or `email`) is `value`, ignoring case: two mean
+/// the login is ambiguous.
+pub async fn login_candidates(
+    db: &Db,
+    column: &str,
+    value: &str,
+) -> Result<Vec<LoginAccount>, sqlx::Error> {
+    Query::new(format!(
+        "SELECT id, password_hash, is_active FROM staffs WHERE {} ORDER BY id LIMIT 2",
+        db.dialect().same_text(column, "$1")
+    ))
+    .bind(value)
+    .fetch_all(db)
+    .await
+}
+
+/// Whether `store` is one of the staff's stores (`None` when not) and open.
+pub async fn store_is_active(db: &Db, staff: i64, store: i64) -> Result<Option<bool>, sqlx::Error> {
+    Query::new(
+        "SELECT rs.is_active FROM staff_retail_stores l \
+         JOIN retail_stores rs ON rs.id = l.retail_store_id \
+         WHERE l.staff_id = $1 AND l.retail_store_id = $2",
+    )
+    .bind(staff)
+    .bind(store)
+    .scalar_optional(db)
+    .await
+}
+
+/// A successful login: the staff's current store and last login, and a new token, in one
+/// transaction.
+pub async fn record_login(
+    db: &Db,
+    id: i64,
+    store: i64,
+    user_agent: Option<&str>,
+) -> Result<String, sqlx::Error> {
+    let mut tx = db.begin().await?;
+    let now = time::now();
+    Query::new(
+        "UPDATE staffs SET current_store_id = $1, last_login = $2, modified_date = $2 WHERE id = $3",
+    )
+    .bind(store)
+    .bind(now)
+    .bind(id)
+    .execute(&mut tx)
+    .await?;
+    let token = token::issue_for(&mut tx, AccountKind::Staff, id, user_agent).await?;
+    tx.commit().await?;
+    Ok(token)
 }
