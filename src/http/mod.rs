@@ -2,6 +2,7 @@
 //! middleware that logs, measures and normalises requests.
 
 pub mod client;
+pub mod crud;
 pub mod error;
 pub mod filters;
 pub mod hardening;

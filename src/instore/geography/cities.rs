@@ -5,18 +5,18 @@
 use std::marker::PhantomData;
 
 use axum::extract::State;
-use axum::http::StatusCode;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::level::{Level, LevelRow, PlaceFilter, PlaceIn};
 use super::{CITY_COLUMNS, Children, CityOut, CityRow};
+use crate::db::Db;
 use crate::db::list::ListSource;
-use crate::http::error::{ApiError, ApiResult};
+use crate::http::crud::Resource;
+use crate::http::error::ApiResult;
 use crate::http::filters::Filter;
 use crate::http::json::{Body, present};
 use crate::http::pagination::{PageRequest, Paginated};
-use crate::http::request::IdPath;
 use crate::state::AppState;
 
 const CITIES: Level<CityRow> = Level {
@@ -87,65 +87,40 @@ pub async fn list(
     page.respond_rows(count, rows)
 }
 
-/// One city.
-#[utoipa::path(get, path = "/api/v1/cities/{id}/", tag = "instore geography",
-    params(("id" = i64, Path)), responses((status = 200, body = CityOut), (status = 404)))]
-pub async fn detail(
-    State(state): State<AppState>,
-    IdPath(id): IdPath,
-) -> ApiResult<axum::Json<CityOut>> {
-    let place = CITIES.detail(&state.db, id).await?;
-    Ok(axum::Json(place.ok_or(ApiError::NotFound)?))
+/// Acitys behind the shared handlers.
+pub struct Cities;
+
+impl Resource for Cities {
+    type In = CityIn;
+    type Out = CityOut;
+
+    async fn detail(db: &Db, id: i64) -> Result<Option<CityOut>, sqlx::Error> {
+        CITIES.detail(db, id).await
+    }
+
+    async fn save(
+        db: &Db,
+        id: Option<i64>,
+        body: Body<CityIn>,
+        partial: bool,
+    ) -> ApiResult<CityOut> {
+        CITIES.save(db, id, body.map(Into::into), partial).await
+    }
+
+    async fn delete(db: &Db, id: i64) -> ApiResult<()> {
+        CITIES.destroy(db, id).await
+    }
 }
 
-/// Creates a city (201).
-#[utoipa::path(post, path = "/api/v1/cities/", tag = "instore geography", request_body = CityIn,
-    responses((status = 201, body = CityOut), (status = 400)))]
-pub async fn create(
-    State(state): State<AppState>,
-    body: Body<CityIn>,
-) -> ApiResult<(StatusCode, axum::Json<CityOut>)> {
-    let out = CITIES
-        .save(&state.db, None, body.map(Into::into), false)
-        .await?;
-    Ok((StatusCode::CREATED, axum::Json(out)))
-}
-
-/// Replaces a city (`name` and `country` required).
-#[utoipa::path(put, path = "/api/v1/cities/{id}/", tag = "instore geography",
-    params(("id" = i64, Path)), request_body = CityIn,
-    responses((status = 200, body = CityOut), (status = 400), (status = 404)))]
-pub async fn update(
-    State(state): State<AppState>,
-    IdPath(id): IdPath,
-    body: Body<CityIn>,
-) -> ApiResult<axum::Json<CityOut>> {
-    let out = CITIES
-        .save(&state.db, Some(id), body.map(Into::into), false)
-        .await?;
-    Ok(axum::Json(out))
-}
-
-/// Changes the fields given.
-#[utoipa::path(patch, path = "/api/v1/cities/{id}/", tag = "instore geography",
-    params(("id" = i64, Path)), request_body = CityIn,
-    responses((status = 200, body = CityOut), (status = 400), (status = 404)))]
-pub async fn partial_update(
-    State(state): State<AppState>,
-    IdPath(id): IdPath,
-    body: Body<CityIn>,
-) -> ApiResult<axum::Json<CityOut>> {
-    let out = CITIES
-        .save(&state.db, Some(id), body.map(Into::into), true)
-        .await?;
-    Ok(axum::Json(out))
-}
-
-/// Deletes a city that no township references (204).
-#[utoipa::path(delete, path = "/api/v1/cities/{id}/", tag = "instore geography",
-    params(("id" = i64, Path)),
-    responses((status = 204), (status = 400, description = "Townships still reference it"), (status = 404)))]
-pub async fn destroy(State(state): State<AppState>, IdPath(id): IdPath) -> ApiResult<StatusCode> {
-    CITIES.destroy(&state.db, id).await?;
-    Ok(StatusCode::NO_CONTENT)
+crate::crud_handlers! {
+    resource: Cities,
+    name: "a city",
+    list_path: "/api/v1/cities/",
+    detail_path: "/api/v1/cities/{id}/",
+    tag: "instore geography",
+    input: CityIn,
+    output: CityOut,
+    required: "`name` and `country`",
+    delete_doc: "Deletes a city that no township references (204).",
+    delete_responses: ((status = 204), (status = 400, description = "Townships still reference it"), (status = 404)),
 }

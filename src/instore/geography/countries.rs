@@ -1,7 +1,6 @@
 //! `/api/v1/countries/`: countries with their ISO 3166-1 alpha-2 `code`.
 
 use axum::extract::State;
-use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -9,11 +8,11 @@ use utoipa::ToSchema;
 use super::{Children, NAME_MAX, delete_place};
 use crate::db::list::{Conditions, ListFilter, ListSource, list_page};
 use crate::db::{Db, Query};
+use crate::http::crud::Resource;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::filters::{Filter, FilterParser, FromQuery};
 use crate::http::json::{Body, present};
 use crate::http::pagination::{PageRequest, Paginated};
-use crate::http::request::IdPath;
 use crate::http::time::{self, timestamp};
 use crate::state::AppState;
 
@@ -91,66 +90,47 @@ impl ListFilter for CountryFilter {
     }
 }
 
-/// One country.
-#[utoipa::path(get, path = "/api/v1/countries/{id}/", tag = "instore geography",
-    params(("id" = i64, Path)), responses((status = 200, body = CountryOut), (status = 404)))]
-pub async fn detail(
-    State(state): State<AppState>,
-    IdPath(id): IdPath,
-) -> ApiResult<axum::Json<CountryOut>> {
-    Ok(axum::Json(
-        by_id(&state.db, id).await?.ok_or(ApiError::NotFound)?,
-    ))
+/// Countries behind the shared handlers.
+pub struct Countries;
+
+impl Resource for Countries {
+    type In = CountryIn;
+    type Out = CountryOut;
+
+    async fn detail(db: &Db, id: i64) -> Result<Option<CountryOut>, sqlx::Error> {
+        by_id(db, id).await
+    }
+
+    async fn save(
+        db: &Db,
+        id: Option<i64>,
+        body: Body<CountryIn>,
+        partial: bool,
+    ) -> ApiResult<CountryOut> {
+        save(db, id, body, partial).await
+    }
+
+    async fn delete(db: &Db, id: i64) -> ApiResult<()> {
+        let children = Children {
+            table: "cities",
+            column: "country_id",
+            in_use: "This country cannot be deleted while cities refer to it.",
+        };
+        delete_place(db, "countries", id, &children).await
+    }
 }
 
-/// Creates a country (201).
-#[utoipa::path(post, path = "/api/v1/countries/", tag = "instore geography",
-    request_body = CountryIn,
-    responses((status = 201, body = CountryOut), (status = 400)))]
-pub async fn create(
-    State(state): State<AppState>,
-    body: Body<CountryIn>,
-) -> ApiResult<(StatusCode, axum::Json<CountryOut>)> {
-    let out = save(&state.db, None, body, false).await?;
-    Ok((StatusCode::CREATED, axum::Json(out)))
-}
-
-/// Replaces a country (`name` and `code` required).
-#[utoipa::path(put, path = "/api/v1/countries/{id}/", tag = "instore geography",
-    params(("id" = i64, Path)), request_body = CountryIn,
-    responses((status = 200, body = CountryOut), (status = 400), (status = 404)))]
-pub async fn update(
-    State(state): State<AppState>,
-    IdPath(id): IdPath,
-    body: Body<CountryIn>,
-) -> ApiResult<axum::Json<CountryOut>> {
-    Ok(axum::Json(save(&state.db, Some(id), body, false).await?))
-}
-
-/// Changes the fields given.
-#[utoipa::path(patch, path = "/api/v1/countries/{id}/", tag = "instore geography",
-    params(("id" = i64, Path)), request_body = CountryIn,
-    responses((status = 200, body = CountryOut), (status = 400), (status = 404)))]
-pub async fn partial_update(
-    State(state): State<AppState>,
-    IdPath(id): IdPath,
-    body: Body<CountryIn>,
-) -> ApiResult<axum::Json<CountryOut>> {
-    Ok(axum::Json(save(&state.db, Some(id), body, true).await?))
-}
-
-/// Deletes a country that no city references (204).
-#[utoipa::path(delete, path = "/api/v1/countries/{id}/", tag = "instore geography",
-    params(("id" = i64, Path)),
-    responses((status = 204), (status = 400, description = "Cities still reference it"), (status = 404)))]
-pub async fn destroy(State(state): State<AppState>, IdPath(id): IdPath) -> ApiResult<StatusCode> {
-    let children = Children {
-        table: "cities",
-        column: "country_id",
-        in_use: "This country cannot be deleted while cities refer to it.",
-    };
-    delete_place(&state.db, "countries", id, &children).await?;
-    Ok(StatusCode::NO_CONTENT)
+crate::crud_handlers! {
+    resource: Countries,
+    name: "a country",
+    list_path: "/api/v1/countries/",
+    detail_path: "/api/v1/countries/{id}/",
+    tag: "instore geography",
+    input: CountryIn,
+    output: CountryOut,
+    required: "`name` and `code`",
+    delete_doc: "Deletes a country that no city references (204).",
+    delete_responses: ((status = 204), (status = 400, description = "Cities still reference it"), (status = 404)),
 }
 
 pub async fn by_id(db: &Db, id: i64) -> Result<Option<CountryOut>, sqlx::Error> {

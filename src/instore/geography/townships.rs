@@ -5,18 +5,18 @@
 use std::marker::PhantomData;
 
 use axum::extract::State;
-use axum::http::StatusCode;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::level::{Level, LevelRow, PlaceFilter, PlaceIn};
 use super::{Children, TOWNSHIP_COLUMNS, TownshipOut, TownshipRow};
+use crate::db::Db;
 use crate::db::list::ListSource;
-use crate::http::error::{ApiError, ApiResult};
+use crate::http::crud::Resource;
+use crate::http::error::ApiResult;
 use crate::http::filters::Filter;
 use crate::http::json::{Body, present};
 use crate::http::pagination::{PageRequest, Paginated};
-use crate::http::request::IdPath;
 use crate::state::AppState;
 
 const TOWNSHIPS: Level<TownshipRow> = Level {
@@ -91,65 +91,40 @@ pub async fn list(
     page.respond_rows(count, rows)
 }
 
-/// One township with its city.
-#[utoipa::path(get, path = "/api/v1/townships/{id}/", tag = "instore geography",
-    params(("id" = i64, Path)), responses((status = 200, body = TownshipOut), (status = 404)))]
-pub async fn detail(
-    State(state): State<AppState>,
-    IdPath(id): IdPath,
-) -> ApiResult<axum::Json<TownshipOut>> {
-    let place = TOWNSHIPS.detail(&state.db, id).await?;
-    Ok(axum::Json(place.ok_or(ApiError::NotFound)?))
+/// Townships behind the shared handlers.
+pub struct Townships;
+
+impl Resource for Townships {
+    type In = TownshipIn;
+    type Out = TownshipOut;
+
+    async fn detail(db: &Db, id: i64) -> Result<Option<TownshipOut>, sqlx::Error> {
+        TOWNSHIPS.detail(db, id).await
+    }
+
+    async fn save(
+        db: &Db,
+        id: Option<i64>,
+        body: Body<TownshipIn>,
+        partial: bool,
+    ) -> ApiResult<TownshipOut> {
+        TOWNSHIPS.save(db, id, body.map(Into::into), partial).await
+    }
+
+    async fn delete(db: &Db, id: i64) -> ApiResult<()> {
+        TOWNSHIPS.destroy(db, id).await
+    }
 }
 
-/// Creates a township (201).
-#[utoipa::path(post, path = "/api/v1/townships/", tag = "instore geography", request_body = TownshipIn,
-    responses((status = 201, body = TownshipOut), (status = 400)))]
-pub async fn create(
-    State(state): State<AppState>,
-    body: Body<TownshipIn>,
-) -> ApiResult<(StatusCode, axum::Json<TownshipOut>)> {
-    let out = TOWNSHIPS
-        .save(&state.db, None, body.map(Into::into), false)
-        .await?;
-    Ok((StatusCode::CREATED, axum::Json(out)))
-}
-
-/// Replaces a township (`name` and `city` required).
-#[utoipa::path(put, path = "/api/v1/townships/{id}/", tag = "instore geography",
-    params(("id" = i64, Path)), request_body = TownshipIn,
-    responses((status = 200, body = TownshipOut), (status = 400), (status = 404)))]
-pub async fn update(
-    State(state): State<AppState>,
-    IdPath(id): IdPath,
-    body: Body<TownshipIn>,
-) -> ApiResult<axum::Json<TownshipOut>> {
-    let out = TOWNSHIPS
-        .save(&state.db, Some(id), body.map(Into::into), false)
-        .await?;
-    Ok(axum::Json(out))
-}
-
-/// Changes the fields given.
-#[utoipa::path(patch, path = "/api/v1/townships/{id}/", tag = "instore geography",
-    params(("id" = i64, Path)), request_body = TownshipIn,
-    responses((status = 200, body = TownshipOut), (status = 400), (status = 404)))]
-pub async fn partial_update(
-    State(state): State<AppState>,
-    IdPath(id): IdPath,
-    body: Body<TownshipIn>,
-) -> ApiResult<axum::Json<TownshipOut>> {
-    let out = TOWNSHIPS
-        .save(&state.db, Some(id), body.map(Into::into), true)
-        .await?;
-    Ok(axum::Json(out))
-}
-
-/// Deletes a township that no store address references (204).
-#[utoipa::path(delete, path = "/api/v1/townships/{id}/", tag = "instore geography",
-    params(("id" = i64, Path)),
-    responses((status = 204), (status = 400, description = "Store addresses still reference it"), (status = 404)))]
-pub async fn destroy(State(state): State<AppState>, IdPath(id): IdPath) -> ApiResult<StatusCode> {
-    TOWNSHIPS.destroy(&state.db, id).await?;
-    Ok(StatusCode::NO_CONTENT)
+crate::crud_handlers! {
+    resource: Townships,
+    name: "a township with its city",
+    list_path: "/api/v1/townships/",
+    detail_path: "/api/v1/townships/{id}/",
+    tag: "instore geography",
+    input: TownshipIn,
+    output: TownshipOut,
+    required: "`name` and `city`",
+    delete_doc: "Deletes a township that no store address references (204).",
+    delete_responses: ((status = 204), (status = 400, description = "Store addresses still reference it"), (status = 404)),
 }

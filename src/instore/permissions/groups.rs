@@ -1,7 +1,6 @@
 //! `/api/v1/permission_groups/`: named sets of permissions that staffs are given.
 
 use axum::extract::State;
-use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -9,11 +8,11 @@ use utoipa::ToSchema;
 use super::GROUP_PERMISSIONS;
 use crate::db::list::{Conditions, ListFilter, ListSource, linked_ids, list_page, replace_links};
 use crate::db::{Db, Query, Tx};
+use crate::http::crud::Resource;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::filters::{Filter, FilterParser, FromQuery};
 use crate::http::json::{Body, present};
 use crate::http::pagination::{PageRequest, Paginated};
-use crate::http::request::IdPath;
 use crate::http::time;
 use crate::http::time::timestamp;
 use crate::instore::references::{Table, existing_ids};
@@ -93,63 +92,45 @@ impl ListFilter for GroupFilter {
     }
 }
 
-/// One permission group.
-#[utoipa::path(get, path = "/api/v1/permission_groups/{id}/", tag = "instore permissions",
-    params(("id" = i64, Path)),
-    responses((status = 200, body = PermissionGroupOut), (status = 404)))]
-pub async fn detail(
-    State(state): State<AppState>,
-    IdPath(id): IdPath,
-) -> ApiResult<axum::Json<PermissionGroupOut>> {
-    Ok(axum::Json(
-        by_id(&state.db, id).await?.ok_or(ApiError::NotFound)?,
-    ))
-}
+/// Permission groups behind the shared handlers.
+pub struct Groups;
 
-/// Creates a permission group (201).
-#[utoipa::path(post, path = "/api/v1/permission_groups/", tag = "instore permissions",
-    request_body = PermissionGroupIn,
-    responses((status = 201, body = PermissionGroupOut), (status = 400)))]
-pub async fn create(
-    State(state): State<AppState>,
-    body: Body<PermissionGroupIn>,
-) -> ApiResult<(StatusCode, axum::Json<PermissionGroupOut>)> {
-    let out = save(&state.db, None, body, false).await?;
-    Ok((StatusCode::CREATED, axum::Json(out)))
-}
+impl Resource for Groups {
+    type In = PermissionGroupIn;
+    type Out = PermissionGroupOut;
 
-/// Replaces a permission group (`name` required).
-#[utoipa::path(put, path = "/api/v1/permission_groups/{id}/", tag = "instore permissions",
-    params(("id" = i64, Path)), request_body = PermissionGroupIn,
-    responses((status = 200, body = PermissionGroupOut), (status = 400), (status = 404)))]
-pub async fn update(
-    State(state): State<AppState>,
-    IdPath(id): IdPath,
-    body: Body<PermissionGroupIn>,
-) -> ApiResult<axum::Json<PermissionGroupOut>> {
-    Ok(axum::Json(save(&state.db, Some(id), body, false).await?))
-}
-
-/// Changes the fields given.
-#[utoipa::path(patch, path = "/api/v1/permission_groups/{id}/", tag = "instore permissions",
-    params(("id" = i64, Path)), request_body = PermissionGroupIn,
-    responses((status = 200, body = PermissionGroupOut), (status = 400), (status = 404)))]
-pub async fn partial_update(
-    State(state): State<AppState>,
-    IdPath(id): IdPath,
-    body: Body<PermissionGroupIn>,
-) -> ApiResult<axum::Json<PermissionGroupOut>> {
-    Ok(axum::Json(save(&state.db, Some(id), body, true).await?))
-}
-
-/// Deletes a permission group; its staffs lose what it granted (204).
-#[utoipa::path(delete, path = "/api/v1/permission_groups/{id}/", tag = "instore permissions",
-    params(("id" = i64, Path)), responses((status = 204), (status = 404)))]
-pub async fn destroy(State(state): State<AppState>, IdPath(id): IdPath) -> ApiResult<StatusCode> {
-    match delete(&state.db, id).await? {
-        true => Ok(StatusCode::NO_CONTENT),
-        false => Err(ApiError::NotFound),
+    async fn detail(db: &Db, id: i64) -> Result<Option<PermissionGroupOut>, sqlx::Error> {
+        by_id(db, id).await
     }
+
+    async fn save(
+        db: &Db,
+        id: Option<i64>,
+        body: Body<PermissionGroupIn>,
+        partial: bool,
+    ) -> ApiResult<PermissionGroupOut> {
+        save(db, id, body, partial).await
+    }
+
+    async fn delete(db: &Db, id: i64) -> ApiResult<()> {
+        match delete(db, id).await? {
+            true => Ok(()),
+            false => Err(ApiError::NotFound),
+        }
+    }
+}
+
+crate::crud_handlers! {
+    resource: Groups,
+    name: "a permission group",
+    list_path: "/api/v1/permission_groups/",
+    detail_path: "/api/v1/permission_groups/{id}/",
+    tag: "instore permissions",
+    input: PermissionGroupIn,
+    output: PermissionGroupOut,
+    required: "`name`",
+    delete_doc: "Deletes a permission group; its staffs lose what it granted (204).",
+    delete_responses: ((status = 204), (status = 404)),
 }
 
 /// Deletes a group (its grants and staff links go with it); false when there was none.
