@@ -99,6 +99,13 @@ async fn every_write_endpoint_names_every_wrong_field(app: TestApp) {
         ),
         (
             Method::PATCH,
+            format!("/api/v1/users/{user}/"),
+            json!({"first_name": 5, "phone_number": 7, "division": 999_999}),
+            json!({"first_name": ["Not a valid string."], "phone_number": ["Not a valid string."],
+                "division": [missing(999_999)]}),
+        ),
+        (
+            Method::PATCH,
             format!("/api/v1/staff-users/{b2b_staff}/"),
             json!({"is_superuser": "very"}),
             json!({"is_superuser": ["Must be a valid boolean."]}),
