@@ -4,8 +4,7 @@
 use std::collections::BTreeSet;
 
 use crate::db::{Query, Tx};
-use crate::http::error::ApiError;
-use crate::http::validate::invalid_pk;
+use crate::http::validate::{Validator, invalid_pk};
 
 /// Tables whose ids a body may reference; the name is kadro's, never the client's.
 #[derive(Clone, Copy, Debug)]
@@ -33,14 +32,16 @@ impl Table {
     }
 }
 
-/// Checks inside `tx` that every id of `ids` exists in `table`; the 400 names `field` and the
-/// first missing id. Returns the ids without repetitions, in their first order.
+/// Checks inside `tx` that every id of `ids` exists in `table`; the first missing id is named
+/// on `field` in `check`, with the body's other errors. Returns the ids without repetitions,
+/// in their first order.
 pub async fn existing_ids(
     tx: &mut Tx,
+    check: &mut Validator,
     table: Table,
     field: &str,
     ids: &[i64],
-) -> Result<Vec<i64>, ApiError> {
+) -> Result<Vec<i64>, sqlx::Error> {
     let mut seen = BTreeSet::new();
     let unique: Vec<i64> = ids.iter().copied().filter(|id| seen.insert(*id)).collect();
     if unique.is_empty() {
@@ -55,8 +56,8 @@ pub async fn existing_ids(
     }
     q.push(")");
     let found: BTreeSet<i64> = q.scalars::<i64>(&mut *tx).await?.into_iter().collect();
-    match unique.iter().find(|id| !found.contains(id)) {
-        Some(missing) => Err(ApiError::field(field, invalid_pk(*missing))),
-        None => Ok(unique),
+    if let Some(missing) = unique.iter().find(|id| !found.contains(id)) {
+        check.add(field, invalid_pk(*missing));
     }
+    Ok(unique)
 }

@@ -58,7 +58,9 @@ async fn every_write_endpoint_names_every_wrong_field(app: TestApp) {
     let shop = store(&app, g.township, "Shop").await;
     let cashiers = group(&app, "Cashiers", &[]).await;
     let john = staff(&app, "john@example.com", Some("john"), &[shop], &[cashiers]).await;
+    staff(&app, "mary@example.com", Some("mary"), &[shop], &[]).await;
     let (country, city, township) = (g.country, g.city, g.township);
+    let missing = |id: i64| format!("Invalid pk \"{id}\" - object does not exist.");
     let spare_city = id(&created(
         &app,
         "/api/v1/cities/",
@@ -94,6 +96,13 @@ async fn every_write_endpoint_names_every_wrong_field(app: TestApp) {
             json!({"first_name": "", "phone_number": 5, "division": "x"}),
             json!({"first_name": ["This field may not be blank."], "phone_number": ["Not a valid string."],
                 "division": ["A valid integer is required."]}),
+        ),
+        (
+            Method::PATCH,
+            format!("/api/v1/users/{user}/"),
+            json!({"first_name": 5, "phone_number": 7, "division": 999_999}),
+            json!({"first_name": ["Not a valid string."], "phone_number": ["Not a valid string."],
+                "division": [missing(999_999)]}),
         ),
         (
             Method::PATCH,
@@ -144,6 +153,44 @@ async fn every_write_endpoint_names_every_wrong_field(app: TestApp) {
             json!({"username": "no spaces", "remote_id": 12, "permission_groups": "x"}),
             json!({"username": ["Enter a valid username. This value may contain only letters, numbers, and @/./+/-/_ characters."],
                 "remote_id": ["Not a valid string."], "permission_groups": [not_list("str")]}),
+        ),
+        // References to rows that do not exist, and a username taken, are named with the rest.
+        (
+            Method::POST,
+            "/api/v1/staffs/".into(),
+            json!({"retail_stores": [shop, 999_999], "first_name": 7, "last_name": "Doe",
+                "email": "new@example.com", "password": PASSWORD, "remote_id": "r-2",
+                "permission_groups": [424_242]}),
+            json!({"retail_stores": [missing(999_999)], "first_name": ["Not a valid string."],
+                "permission_groups": [missing(424_242)]}),
+        ),
+        (
+            Method::PATCH,
+            format!("/api/v1/staffs/{john}/"),
+            json!({"username": "MARY", "first_name": "", "retail_stores": [999_999]}),
+            json!({"username": ["A staff with that username already exists."],
+                "first_name": ["This field may not be blank."], "retail_stores": [missing(999_999)]}),
+        ),
+        (
+            Method::POST,
+            "/api/v1/staffs/change_password/".into(),
+            json!({"staff": 999_999, "new_password": "123"}),
+            json!({"staff": [missing(999_999)], "new_password": [
+                "This password is too short. It must contain at least 8 characters.",
+                "This password is entirely numeric."]}),
+        ),
+        (
+            Method::POST,
+            "/api/v1/retail_stores/".into(),
+            json!({"name": "", "email": "nope", "address": {"township": 999_999, "line": "l"}}),
+            json!({"name": ["This field may not be blank."], "email": ["Enter a valid email address."],
+                "address": [format!("township: {}", missing(999_999))]}),
+        ),
+        (
+            Method::POST,
+            "/api/v1/permission_groups/".into(),
+            json!({"name": "", "permissions": [999_999]}),
+            json!({"name": ["This field may not be blank."], "permissions": [missing(999_999)]}),
         ),
         (
             Method::POST,

@@ -248,23 +248,24 @@ pub async fn update(
     if let Some(None) = body.division {
         v.add("division", "This field may not be null.");
     }
-    v.finish()?;
-
     let user = store::by_id(&state.db, scope, id)
         .await?
         .ok_or(ApiError::NotFound)?;
+    // A division out of reach is named with the body's other errors.
     let division_active = match body.division.flatten() {
-        Some(division) => {
-            let row = store::division_in_scope(&state.db, scope, division)
-                .await?
-                .ok_or_else(|| ApiError::field("division", invalid_pk(division)))?;
-            if !row.is_active {
-                return Err(ApiError::division_not_active());
+        Some(division) => match store::division_in_scope(&state.db, scope, division).await? {
+            Some(row) => row.is_active,
+            None => {
+                v.add("division", invalid_pk(division));
+                true
             }
-            true
-        }
+        },
         None => user.division_active.unwrap_or(true),
     };
+    v.finish()?;
+    if body.division.flatten().is_some() && !division_active {
+        return Err(ApiError::division_not_active());
+    }
     // An inactive user is re-activated by an update, if its division is active.
     let reactivated = !user.account.is_active;
     if reactivated && !division_active {

@@ -192,12 +192,15 @@ async fn save(
     if let Some(permissions) = &body.permissions {
         check.ids("permissions", permissions);
     }
-    check.finish()?;
+    // The references are checked in the write's transaction and named with the other errors.
     let mut tx = db.begin().await?;
     let permissions = match &body.permissions {
-        Some(ids) => Some(existing_ids(&mut tx, Table::Permissions, "permissions", ids).await?),
-        None => None,
+        Some(ids) if !check.has("permissions") => {
+            Some(existing_ids(&mut tx, &mut check, Table::Permissions, "permissions", ids).await?)
+        }
+        _ => None,
     };
+    check.finish()?;
     let id = write(&mut tx, id, &name).await?;
     if let Some(permissions) = permissions {
         replace_links(&mut tx, &GROUP_PERMISSIONS, id, &permissions).await?;

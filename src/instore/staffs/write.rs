@@ -48,7 +48,7 @@ fn merge(
     mut check: Validator,
     mode: Mode,
     passwords: &Passwords,
-) -> ApiResult<Merged> {
+) -> ApiResult<(Merged, Validator)> {
     if mode != Mode::Patch {
         check.required("retail_stores", body.retail_stores.as_ref());
         check.required("first_name", body.first_name.as_ref());
@@ -121,8 +121,7 @@ fn merge(
     if let (Mode::Create, Some(password)) = (mode, &body.password) {
         check.absorb(passwords.validate("password", password))?;
     }
-    check.finish()?;
-    Ok(m)
+    Ok((m, check))
 }
 
 /// Django's username characters: letters, digits and `@.+-_`.
@@ -147,23 +146,41 @@ pub async fn save(
     // Passwords change through `change_password/` only; PUT and PATCH ignore the field.
     let (body, check) = body.into_parts();
     let password = body.password.clone().filter(|_| mode == Mode::Create);
-    let m = merge(current.as_ref(), body, check, mode, passwords)?;
+    let (m, mut check) = merge(current.as_ref(), body, check, mode, passwords)?;
+    // Hashing is slow and never done in a transaction; a body already refused skips it.
     let hash = match password {
-        Some(password) => Some(passwords.hash(password).await?),
-        None => None,
+        Some(password) if !check.failed() => Some(passwords.hash(password).await?),
+        _ => None,
     };
+    // The references are checked in the write's transaction and named with the other errors.
     let mut tx = db.begin().await?;
     let stores = match &m.retail_stores {
-        Some(ids) => Some(existing_ids(&mut tx, Table::RetailStores, "retail_stores", ids).await?),
-        None => None,
+        Some(ids) if !check.has("retail_stores") => Some(
+            existing_ids(
+                &mut tx,
+                &mut check,
+                Table::RetailStores,
+                "retail_stores",
+                ids,
+            )
+            .await?,
+        ),
+        _ => None,
     };
     let groups = match &m.permission_groups {
-        Some(ids) => {
-            Some(existing_ids(&mut tx, Table::PermissionGroups, "permission_groups", ids).await?)
-        }
-        None => None,
+        Some(ids) if !check.has("permission_groups") => Some(
+            existing_ids(
+                &mut tx,
+                &mut check,
+                Table::PermissionGroups,
+                "permission_groups",
+                ids,
+            )
+            .await?,
+        ),
+        _ => None,
     };
-    if let Some(username) = &m.username {
+    if let Some(username) = m.username.as_ref().filter(|_| !check.has("username")) {
         let taken: i64 = Query::new(format!(
             "SELECT COUNT(*) FROM staffs WHERE {} AND id <> $2",
             tx.dialect().same_text("username", "$1")
@@ -173,9 +190,10 @@ pub async fn save(
         .scalar(&mut tx)
         .await?;
         if taken > 0 {
-            return Err(ApiError::field("username", USERNAME_TAKEN));
+            check.add("username", USERNAME_TAKEN);
         }
     }
+    check.finish()?;
     let staff_id = write(&mut tx, id, &m, hash.as_deref()).await?;
     if let Some(stores) = &stores {
         replace_links(&mut tx, &STAFF_STORES, staff_id, stores).await?;
@@ -277,13 +295,15 @@ pub async fn change_password(
     if let Some(password) = &new_password {
         check.absorb(passwords.validate("new_password", password))?;
     }
+    if let Some(staff) = staff
+        && queries::row(db, staff).await?.is_none()
+    {
+        check.add("staff", invalid_pk(staff));
+    }
     check.finish()?;
     let (Some(staff), Some(new_password)) = (staff, new_password) else {
         return Ok(());
     };
-    if queries::row(db, staff).await?.is_none() {
-        return Err(ApiError::field("staff", invalid_pk(staff)));
-    }
     let hash = passwords.hash(new_password).await?;
     let mut tx = db.begin().await?;
     Query::new("UPDATE staffs SET password_hash = $1, modified_date = $2 WHERE id = $3")

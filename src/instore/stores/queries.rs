@@ -9,7 +9,7 @@ use crate::db::{Db, Query, Tx};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::json::Body;
 use crate::http::time;
-use crate::http::validate::{invalid_pk, text_problem};
+use crate::http::validate::{Validator, invalid_pk, text_problem};
 use crate::instore::geography::{TownshipRow, township_columns};
 
 const FROM: &str = "retail_stores rs JOIN addresses a ON a.retail_store_id = rs.id \
@@ -125,7 +125,7 @@ struct Merged {
     postcode: Option<String>,
 }
 
-fn merge(current: Option<&StoreOut>, body: Body<StoreIn>, partial: bool) -> ApiResult<Merged> {
+fn merge(current: Option<&StoreOut>, body: Body<StoreIn>, partial: bool) -> (Merged, Validator) {
     let (body, mut check) = body.into_parts();
     if !partial {
         check.required("name", body.name.as_ref());
@@ -206,8 +206,7 @@ fn merge(current: Option<&StoreOut>, body: Body<StoreIn>, partial: bool) -> ApiR
             }
         }
     }
-    check.finish()?;
-    Ok(merged)
+    (merged, check)
 }
 
 /// Creates (`id` none) or updates a store and its address in one transaction.
@@ -221,16 +220,19 @@ pub async fn save(
         Some(id) => Some(by_id(db, id).await?.ok_or(ApiError::NotFound)?),
         None => None,
     };
-    let m = merge(current.as_ref(), body, partial)?;
+    let (m, mut check) = merge(current.as_ref(), body, partial);
+    // The township is checked in the write's transaction and named with the other errors.
     let mut tx = db.begin().await?;
-    let township_known: i64 = Query::new("SELECT COUNT(*) FROM townships WHERE id = $1")
-        .bind(m.township)
-        .scalar(&mut tx)
-        .await?;
-    if township_known == 0 {
-        let message = format!("township: {}", invalid_pk(m.township));
-        return Err(ApiError::field("address", message));
+    if !check.has("address") {
+        let township_known: i64 = Query::new("SELECT COUNT(*) FROM townships WHERE id = $1")
+            .bind(m.township)
+            .scalar(&mut tx)
+            .await?;
+        if township_known == 0 {
+            check.add("address", format!("township: {}", invalid_pk(m.township)));
+        }
     }
+    check.finish()?;
     let id = write(&mut tx, id, &m).await?;
     tx.commit().await?;
     by_id(db, id).await?.ok_or(ApiError::NotFound)
