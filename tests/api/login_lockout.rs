@@ -1,6 +1,7 @@
 //! Brute-force protection of both logins: the per-account lockout (kept in the database, safe
 //! under parallel attempts), the per-address rate limit (429), and unlocking.
 
+use kadro::auth::housekeeping::{self, Tidied};
 use kadro::auth::lockout;
 use kadro::config::Config;
 use kadro::db::Query;
@@ -393,9 +394,11 @@ async fn idle_guards_are_forgotten(backend: Backend) {
     .await
     .unwrap();
     let now = chrono::Utc::now();
-    assert_eq!(lockout::forget_idle(&app.state.db, now).await.unwrap(), 0);
+    let tidy = |at| housekeeping::run_once(&app.state.db, None, at);
+    assert_eq!(tidy(now).await.unwrap(), Tidied::default());
     let later = now + lockout::FORGET_AFTER + chrono::Duration::seconds(1);
-    assert_eq!(lockout::forget_idle(&app.state.db, later).await.unwrap(), 2);
+    let tidied = tidy(later).await.unwrap();
+    assert_eq!((tidied.login_guards, tidied.expired_tokens), (2, 0));
     let left: Vec<String> = Query::new("SELECT account FROM login_guards")
         .scalars(&app.state.db)
         .await
