@@ -169,7 +169,8 @@ async fn claim(db: &Db, account: &str, policy: &LockoutPolicy) -> Result<bool, s
     .bind(now)
     .execute(&mut tx)
     .await?;
-    tx.commit().await?;
+    // Login guards change nothing a token grants: the token cache keeps its entries.
+    tx.commit_bookkeeping().await?;
     Ok(granted)
 }
 
@@ -177,7 +178,7 @@ async fn claim(db: &Db, account: &str, policy: &LockoutPolicy) -> Result<bool, s
 pub async fn reset(db: &Db, account: &str) -> Result<(), sqlx::Error> {
     Query::new("DELETE FROM login_guards WHERE account = $1")
         .bind(account)
-        .execute(db)
+        .execute_bookkeeping(db)
         .await
         .map(|_| ())
 }
@@ -190,7 +191,7 @@ pub async fn forget_idle(db: &Db, now: DateTime<Utc>) -> Result<u64, sqlx::Error
     )
     .bind(now - FORGET_AFTER)
     .bind(now)
-    .execute(db)
+    .execute_bookkeeping(db)
     .await
 }
 
