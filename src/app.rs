@@ -151,8 +151,9 @@ impl App {
                 state.clone(),
                 stop.clone(),
             ));
-            workers.spawn(auth::lockout::forget_idle_periodically(
+            workers.spawn(auth::housekeeping::run_periodically(
                 state.db.clone(),
+                state.config.token_ttl(),
                 stop.clone(),
             ));
         }

@@ -16,7 +16,6 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use tokio_util::sync::CancellationToken;
 
 use super::token::AccountKind;
 use crate::config::Config;
@@ -170,7 +169,8 @@ async fn claim(db: &Db, account: &str, policy: &LockoutPolicy) -> Result<bool, s
     .bind(now)
     .execute(&mut tx)
     .await?;
-    tx.commit().await?;
+    // Login guards change nothing a token grants: the token cache keeps its entries.
+    tx.commit_bookkeeping().await?;
     Ok(granted)
 }
 
@@ -178,7 +178,7 @@ async fn claim(db: &Db, account: &str, policy: &LockoutPolicy) -> Result<bool, s
 pub async fn reset(db: &Db, account: &str) -> Result<(), sqlx::Error> {
     Query::new("DELETE FROM login_guards WHERE account = $1")
         .bind(account)
-        .execute(db)
+        .execute_bookkeeping(db)
         .await
         .map(|_| ())
 }
@@ -191,26 +191,8 @@ pub async fn forget_idle(db: &Db, now: DateTime<Utc>) -> Result<u64, sqlx::Error
     )
     .bind(now - FORGET_AFTER)
     .bind(now)
-    .execute(db)
+    .execute_bookkeeping(db)
     .await
-}
-
-/// Runs [`forget_idle`] every ten minutes until `stop` is cancelled (in processes with workers),
-/// so names that match no account do not pile up.
-pub async fn forget_idle_periodically(db: Db, stop: CancellationToken) {
-    let mut ticks = tokio::time::interval(std::time::Duration::from_secs(600));
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = ticks.tick() => {}
-            _ = stop.cancelled() => return,
-        }
-        match forget_idle(&db, time::now()).await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(forgotten = n, "idle login guards"),
-            Err(e) => tracing::warn!(error = %e, "forgetting idle login guards failed"),
-        }
-    }
 }
 
 /// An account a login names, as the login reads it.

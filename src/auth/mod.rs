@@ -3,6 +3,7 @@
 
 pub mod account_admin;
 pub mod cache;
+pub mod housekeeping;
 pub mod lockout;
 pub mod notify;
 pub mod password;

@@ -312,6 +312,17 @@ impl Tx {
         }
     }
 
+    /// Commits a transaction that only keeps records nothing cached depends on (login
+    /// guards): unlike [`Tx::commit`] it is not counted as one of the pool's writes, so the
+    /// token cache keeps what it holds.
+    pub async fn commit_bookkeeping(self) -> Result<(), sqlx::Error> {
+        counter::counted();
+        match self {
+            Tx::Sqlite(tx, _turn, _) => tx.commit().await,
+            Tx::Postgres(tx, _) => tx.commit().await,
+        }
+    }
+
     pub async fn commit(self) -> Result<(), sqlx::Error> {
         counter::counted();
         let writes = match self {

@@ -1,6 +1,7 @@
 //! Token lifecycle: an account's token list (never the key), revoking one or all, expiry, and
 //! `last_used` written at most once a minute.
 
+use kadro::auth::housekeeping;
 use kadro::db::Query;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -309,6 +310,17 @@ async fn expired_tokens_are_refused(backend: Backend) {
         )
     );
     // A token within its lifetime still works.
+    assert_eq!(me(&app, &app.token).await, StatusCode::OK);
+    // Housekeeping deletes expired tokens, and only those.
+    let tidied = housekeeping::run_once(
+        &app.state.db,
+        app.state.config.token_ttl(),
+        chrono::Utc::now(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(tidied.expired_tokens, 1);
+    assert_eq!(app.count("SELECT COUNT(*) FROM api_tokens").await, 1);
     assert_eq!(me(&app, &app.token).await, StatusCode::OK);
 }
 

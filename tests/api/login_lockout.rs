@@ -1,6 +1,7 @@
 //! Brute-force protection of both logins: the per-account lockout (kept in the database, safe
 //! under parallel attempts), the per-address rate limit (429), and unlocking.
 
+use kadro::auth::housekeeping::{self, Tidied};
 use kadro::auth::lockout;
 use kadro::config::Config;
 use kadro::db::Query;
@@ -10,8 +11,10 @@ use serde_json::{Value, json};
 use crate::auth::set_password;
 use crate::helpers::{Backend, TestApp, create_b2b_staff};
 use crate::instore_support::{PASSWORD, geo, login as staff_login, staff, staff_token, store};
-use crate::per_backend;
 use crate::process::kadro_args;
+use crate::{on_both_backends, per_backend};
+
+on_both_backends!(failed_logins_keep_the_token_cache);
 
 per_backend!(
     lockout_refuses_even_the_right_password_and_a_success_resets,
@@ -393,9 +396,11 @@ async fn idle_guards_are_forgotten(backend: Backend) {
     .await
     .unwrap();
     let now = chrono::Utc::now();
-    assert_eq!(lockout::forget_idle(&app.state.db, now).await.unwrap(), 0);
+    let tidy = |at| housekeeping::run_once(&app.state.db, None, at);
+    assert_eq!(tidy(now).await.unwrap(), Tidied::default());
     let later = now + lockout::FORGET_AFTER + chrono::Duration::seconds(1);
-    assert_eq!(lockout::forget_idle(&app.state.db, later).await.unwrap(), 2);
+    let tidied = tidy(later).await.unwrap();
+    assert_eq!((tidied.login_guards, tidied.expired_tokens), (2, 0));
     let left: Vec<String> = Query::new("SELECT account FROM login_guards")
         .scalars(&app.state.db)
         .await
@@ -443,4 +448,47 @@ async fn unlock_commands_lift_locks(backend: Backend) {
     assert_eq!((code, stderr.trim()), (1, "kadro: no staff with id 999999"));
     let (code, _, stderr) = kadro_args(&app.db, &["user", "unlock", "nobody@example.com"], "");
     assert_eq!(code, 1, "{stderr}");
+}
+
+/// The statements `GET /api/v1/auth/me/` cost, from its `Server-Timing` header.
+async fn me_queries(app: &TestApp) -> u32 {
+    let response = app
+        .client
+        .get(app.url("/api/v1/auth/me/"))
+        .header("Authorization", format!("Token {}", app.token))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let timing = response.headers()["server-timing"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    timing
+        .strip_prefix("db;desc=\"")
+        .and_then(|rest| rest.strip_suffix(" queries\""))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("server-timing {timing:?}"))
+}
+
+async fn failed_logins_keep_the_token_cache(app: TestApp) {
+    account(&app, "jane@example.com").await;
+    let cold = me_queries(&app).await;
+    let warm = me_queries(&app).await;
+    assert!(warm < cold, "the token cache is on: {warm} < {cold}");
+    // Failed logins write login guards, which change nothing a token grants.
+    for email in ["jane@example.com", "nobody@example.com"] {
+        assert_eq!(login(&app, email, "wrong").await.0, StatusCode::BAD_REQUEST);
+    }
+    assert_eq!(me_queries(&app).await, warm, "still cached");
+    // A successful login resets its guard (bookkeeping too) but issues a token: a real write.
+    assert_eq!(
+        login(&app, "jane@example.com", "s3cret-enough").await.0,
+        StatusCode::OK
+    );
+    let after = me_queries(&app).await;
+    assert!(
+        after > warm,
+        "a token issued: the cache starts over ({after} > {warm})"
+    );
 }
