@@ -2,7 +2,6 @@
 //! data.
 
 use anyhow::Context;
-use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::app::{self, App};
@@ -16,7 +15,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     } else {
         "local (no Commerce platform)"
     };
-    let listener = TcpListener::bind(&bind)
+    let listener = crate::http::server::bind(&bind)
         .await
         .with_context(|| format!("cannot listen on {bind}"))?;
     let addr = listener.local_addr()?;

@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
@@ -46,6 +46,31 @@ impl Limits {
             max_connections: config.max_connections(),
         }
     }
+}
+
+/// Clients the kernel holds, handshake done, until kadro accepts them (capped by the system's
+/// `net.core.somaxconn`). Higher than the usual 128: when every connection slot is taken, a
+/// burst of new clients waits here rather than being dropped and retrying.
+pub const LISTEN_BACKLOG: u32 = 1024;
+
+/// Binds `addr` (`host:port`, the first address it resolves to that binds) with
+/// [`LISTEN_BACKLOG`].
+pub async fn bind(addr: &str) -> io::Result<TcpListener> {
+    let mut last = io::Error::new(io::ErrorKind::InvalidInput, "no address to bind");
+    for resolved in tokio::net::lookup_host(addr).await? {
+        let socket = if resolved.is_ipv4() {
+            TcpSocket::new_v4()?
+        } else {
+            TcpSocket::new_v6()?
+        };
+        #[cfg(unix)]
+        socket.set_reuseaddr(true)?;
+        match socket.bind(resolved) {
+            Ok(()) => return socket.listen(LISTEN_BACKLOG),
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
 }
 
 /// Serves `router` on `listener` until `stop` is cancelled, then drains (see the module doc).
