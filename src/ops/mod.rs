@@ -66,10 +66,7 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
 }
 
 async fn metrics_text(State(state): State<AppState>) -> impl IntoResponse {
-    if let Ok(depth) = crate::jobs::queue_depth(&state.db).await {
-        metrics::gauge!("kadro_job_queue_depth").set(depth as f64);
-    }
-    record_queue_by_kind(&state).await;
+    record_queue_depth(&state).await;
     let (open, idle) = state.db.pool_use();
     metrics::gauge!("kadro_db_pool_connections", "state" => "idle").set(idle as f64);
     metrics::gauge!("kadro_db_pool_connections", "state" => "in_use")
@@ -82,13 +79,16 @@ async fn metrics_text(State(state): State<AppState>) -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
 }
 
-/// `kadro_job_queue_depth_by_kind`: a kind seen once is reported (as 0) after its queue
-/// empties, so a graph drops to zero instead of keeping its last value.
-async fn record_queue_by_kind(state: &AppState) {
+/// `kadro_job_queue_depth` and `kadro_job_queue_depth_by_kind`, from one query. A kind seen
+/// once is reported (as 0) after its queue empties, so a graph drops to zero instead of
+/// keeping its last value.
+async fn record_queue_depth(state: &AppState) {
     static SEEN: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
     let Ok(depths) = crate::jobs::queue_depth_by_kind(&state.db).await else {
         return;
     };
+    let total: i64 = depths.iter().map(|(_, n)| n).sum();
+    metrics::gauge!("kadro_job_queue_depth").set(total as f64);
     let Ok(mut seen) = SEEN.lock() else { return };
     for (kind, _) in &depths {
         if !seen.contains(kind) {
