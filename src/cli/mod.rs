@@ -203,3 +203,53 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Instore(command)) => instore::run(config, command).await,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every command says what it does and every option what it is for, including options
+    /// added to `Config` later.
+    #[test]
+    fn every_command_and_option_is_explained() {
+        fn walk(cmd: &clap::Command, path: &str) {
+            for arg in cmd.get_arguments() {
+                let id = arg.get_id().as_str();
+                if id == "help" || id == "version" {
+                    continue;
+                }
+                assert!(
+                    arg.get_help().is_some(),
+                    "`{path}`: `{id}` has no help text"
+                );
+            }
+            for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+                let path = format!("{path} {}", sub.get_name());
+                assert!(sub.get_about().is_some(), "`{path}` has no help text");
+                walk(sub, &path);
+            }
+        }
+        let mut cmd = Cli::command();
+        cmd.build();
+        cmd.clone().debug_assert();
+        walk(&cmd, "kadro");
+    }
+
+    #[test]
+    fn server_options_belong_to_serve() {
+        let cli = Cli::try_parse_from(["kadro", "--bind", "127.0.0.1:1"]).unwrap();
+        assert_eq!(cli.config.bind, "127.0.0.1:1");
+        let cli = Cli::try_parse_from(["kadro", "--log", "warn", "serve", "--bind", "0.0.0.0:2"])
+            .unwrap();
+        let (config, command) = cli.into_parts();
+        assert!(command.is_none());
+        assert_eq!(
+            (config.bind.as_str(), config.log.as_str()),
+            ("0.0.0.0:2", "warn")
+        );
+        let cli = Cli::try_parse_from(["kadro", "check", "--log", "debug"]).unwrap();
+        assert_eq!(cli.config.log, "debug");
+        let refused = Cli::try_parse_from(["kadro", "check", "--bind", "127.0.0.1:1"]);
+        assert_eq!(refused.unwrap_err().exit_code(), 2);
+    }
+}

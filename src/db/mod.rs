@@ -302,6 +302,11 @@ impl Db {
     pub async fn close(&self) {
         on_backend!(self, |pool| pool.close().await)
     }
+
+    /// The pool's connections now: (open, idle); open minus idle are in use.
+    pub fn pool_use(&self) -> (u32, usize) {
+        on_backend!(self, |pool| (pool.size(), pool.num_idle()))
+    }
 }
 
 impl Tx {

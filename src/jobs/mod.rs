@@ -217,6 +217,21 @@ pub async fn queue_depth(db: &Db) -> Result<i64, sqlx::Error> {
         .await
 }
 
+/// Jobs queued or running, by kind.
+pub async fn queue_depth_by_kind(db: &Db) -> Result<Vec<(String, i64)>, sqlx::Error> {
+    #[derive(sqlx::FromRow)]
+    struct Depth {
+        kind: String,
+        n: i64,
+    }
+    let rows: Vec<Depth> = Query::new(
+        "SELECT kind, COUNT(*) AS n FROM jobs WHERE status IN ('queued', 'running') GROUP BY kind",
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(rows.into_iter().map(|d| (d.kind, d.n)).collect())
+}
+
 /// Removes finished jobs older than `before` (the periodic cleanup keeps the table small).
 pub async fn purge_finished(db: &Db, before: DateTime<Utc>) -> Result<u64, sqlx::Error> {
     Query::new("DELETE FROM jobs WHERE status IN ('done', 'failed') AND updated_at < $1")

@@ -66,14 +66,42 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
 }
 
 async fn metrics_text(State(state): State<AppState>) -> impl IntoResponse {
-    if let Ok(depth) = crate::jobs::queue_depth(&state.db).await {
-        metrics::gauge!("kadro_job_queue_depth").set(depth as f64);
-    }
+    record_queue_depth(&state).await;
+    let (open, idle) = state.db.pool_use();
+    metrics::gauge!("kadro_db_pool_connections", "state" => "idle").set(idle as f64);
+    metrics::gauge!("kadro_db_pool_connections", "state" => "in_use")
+        .set(f64::from(open).max(idle as f64) - idle as f64);
+    metrics::gauge!("kadro_db_pool_max").set(f64::from(state.config.db_max_connections));
     let mut text = metrics_handle().render();
     if let crate::commerce::Commerce::Remote(remote) = &state.commerce {
         text.push_str(&remote.guard().render_metrics());
     }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
+}
+
+/// `kadro_job_queue_depth` and `kadro_job_queue_depth_by_kind`, from one query. A kind seen
+/// once is reported (as 0) after its queue empties, so a graph drops to zero instead of
+/// keeping its last value.
+async fn record_queue_depth(state: &AppState) {
+    static SEEN: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let Ok(depths) = crate::jobs::queue_depth_by_kind(&state.db).await else {
+        return;
+    };
+    let total: i64 = depths.iter().map(|(_, n)| n).sum();
+    metrics::gauge!("kadro_job_queue_depth").set(total as f64);
+    let Ok(mut seen) = SEEN.lock() else { return };
+    for (kind, _) in &depths {
+        if !seen.contains(kind) {
+            seen.push(kind.clone());
+        }
+    }
+    for kind in seen.iter() {
+        let n = depths
+            .iter()
+            .find(|(k, _)| k == kind)
+            .map_or(0, |(_, n)| *n);
+        metrics::gauge!("kadro_job_queue_depth_by_kind", "kind" => kind.clone()).set(n as f64);
+    }
 }
 
 async fn schema() -> impl IntoResponse {
@@ -114,6 +142,18 @@ fn describe_metrics() {
     describe_gauge!(
         "kadro_job_queue_depth",
         "Background jobs waiting to run (read when /metrics is scraped)."
+    );
+    describe_gauge!(
+        "kadro_job_queue_depth_by_kind",
+        "Background jobs queued or running, by job kind."
+    );
+    describe_gauge!(
+        "kadro_db_pool_connections",
+        "Database pool connections, by state (idle, in_use)."
+    );
+    describe_gauge!(
+        "kadro_db_pool_max",
+        "Most database connections the pool opens (KADRO_DB_MAX_CONNECTIONS)."
     );
     describe_histogram!(
         "kadro_job_duration_seconds",

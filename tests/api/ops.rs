@@ -51,6 +51,11 @@ async fn probes_metrics_and_request_ids(app: TestApp) {
     );
     assert!(metrics.contains("kadro_http_request_duration_seconds_bucket"));
     assert!(metrics.contains("kadro_job_queue_depth"));
+    assert!(
+        metrics.contains("kadro_db_pool_connections{state=\"in_use\"}"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("kadro_db_pool_max "), "{metrics}");
 }
 
 async fn schema_and_offline_docs(app: TestApp) {

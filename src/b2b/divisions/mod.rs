@@ -69,6 +69,7 @@ pub async fn list(
     page.respond_rows(count, rows)
 }
 
+/// Creates a division (a main division, or a sub-division of one).
 #[utoipa::path(post, path = "/api/v1/divisions/", tag = "b2b divisions", request_body = DivisionIn,
     responses((status = 201, body = DivisionOut), (status = 400), (status = 403)))]
 pub async fn create(
@@ -80,6 +81,7 @@ pub async fn create(
     Ok((StatusCode::CREATED, axum::Json(row.into())))
 }
 
+/// One division.
 #[utoipa::path(get, path = "/api/v1/divisions/{id}/", tag = "b2b divisions", params(("id" = i64, Path)),
     responses((status = 200, body = DivisionOut), (status = 404)))]
 pub async fn detail(
@@ -93,6 +95,7 @@ pub async fn detail(
     Ok(axum::Json(row.into()))
 }
 
+/// Replaces a division's fields.
 #[utoipa::path(put, path = "/api/v1/divisions/{id}/", tag = "b2b divisions", params(("id" = i64, Path)), request_body = DivisionIn,
     responses((status = 200, body = DivisionOut), (status = 400), (status = 404)))]
 pub async fn replace(
@@ -105,6 +108,7 @@ pub async fn replace(
     Ok(axum::Json(row.into()))
 }
 
+/// Changes the fields given.
 #[utoipa::path(patch, path = "/api/v1/divisions/{id}/", tag = "b2b divisions", params(("id" = i64, Path)), request_body = DivisionIn,
     responses((status = 200, body = DivisionOut), (status = 400), (status = 404)))]
 pub async fn modify(

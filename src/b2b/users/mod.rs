@@ -97,6 +97,7 @@ pub async fn create(
     Ok(axum::Json(service::create(&state, scope, body).await?))
 }
 
+/// One user, listed or not, within the caller's scope.
 #[utoipa::path(get, path = "/api/v1/users/{id}/", tag = "b2b users", params(("id" = i64, Path)),
     responses((status = 200, body = UserOut), (status = 404)))]
 pub async fn detail(
@@ -137,6 +138,7 @@ pub async fn partial_update(
     update(state, caller, id, body).await
 }
 
+/// Activates a user (its division must be active); with Commerce, Commerce is told first.
 #[utoipa::path(post, path = "/api/v1/users/{id}/activate/", tag = "b2b users", params(("id" = i64, Path)),
     responses((status = 200, description = "`{}`"), (status = 400, description = "`division_not_active`"), (status = 404), (status = 502)))]
 pub async fn activate(
@@ -148,8 +150,13 @@ pub async fn activate(
     Ok(axum::Json(json!({})))
 }
 
+/// Deactivates a user; with Commerce, Commerce is told first.
+///
+/// The last active superuser cannot be deactivated.
 #[utoipa::path(post, path = "/api/v1/users/{id}/deactivate/", tag = "b2b users", params(("id" = i64, Path)),
-    responses((status = 200, description = "`{}`"), (status = 404), (status = 502)))]
+    responses((status = 200, description = "`{}`"),
+        (status = 400, description = "The last active superuser cannot be deactivated"),
+        (status = 404), (status = 502)))]
 pub async fn deactivate(
     State(state): State<AppState>,
     caller: Caller,
