@@ -7,6 +7,15 @@
 //!     --database-url postgres://postgres@127.0.0.1:5432/kadro_bench   # an empty database
 //! ```
 //!
+//! The export store is the configured one (`KADRO_EXPORT_STORE` and the S3 variables, see the
+//! README), so the same run measures an S3 upload:
+//!
+//! ```sh
+//! KADRO_EXPORT_STORE=s3://bench/exports KADRO_S3_ENDPOINT=http://127.0.0.1:5055 \
+//!     AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=x \
+//!     cargo run --release --example export_bench -- --rows 1000000 --format csv
+//! ```
+//!
 //! Peak memory is the process's high-water mark of resident memory (`VmHWM`), reset after the
 //! fill so it measures the export alone (Linux only).
 
@@ -90,12 +99,14 @@ async fn run(args: Args, format: Format) -> anyhow::Result<()> {
         .await?;
     let elapsed = started.elapsed();
     anyhow::ensure!(matches!(step, Step::Done(_)), "export job: {step:?}");
-    let file = dir
-        .path()
-        .join("exports")
-        .join(format!("{key}.{}", format.extension()));
-    let size = std::fs::metadata(&file)?.len();
     let peak = peak_memory_kib();
+    let name = format!("{key}.{}", format.extension());
+    let size = state
+        .exports
+        .open(&name)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("{name} is not in the export store"))?
+        .len;
     println!(
         "exported {} rows x {} fields to {} in {:.1} s ({:.0} rows/s), file {:.1} MiB, \
          peak RSS during the export {}",
@@ -112,7 +123,10 @@ async fn run(args: Args, format: Format) -> anyhow::Result<()> {
     );
     state.db.close().await;
     if args.keep {
-        println!("kept {}", file.display());
+        println!(
+            "kept {} (and {name} in the export store)",
+            dir.path().display()
+        );
         let _ = dir.keep();
     }
     Ok(())

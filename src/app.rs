@@ -45,6 +45,24 @@ impl App {
         instore::permissions::sync(&db)
             .await
             .context("updating the Instore permissions")?;
+        let replica = match &config.database_replica_url {
+            None => db.clone(),
+            Some(url) => {
+                let replica = Db::connect(
+                    url.expose(),
+                    &DbOptions {
+                        max_connections: config.db_max_connections,
+                    },
+                )
+                .await
+                .context("KADRO_DATABASE_REPLICA_URL")?;
+                anyhow::ensure!(
+                    replica.dialect() == db.dialect(),
+                    "KADRO_DATABASE_REPLICA_URL must name the same kind of database as KADRO_DATABASE_URL"
+                );
+                replica
+            }
+        };
         let secret_key = match &config.secret_key {
             Some(key) => key.clone(),
             None => settings::secret_key(&db).await?,
@@ -66,6 +84,7 @@ impl App {
         ));
         let state = AppState {
             db,
+            replica,
             commerce,
             exports: exports::store::from_config(&config).context("KADRO_EXPORT_STORE")?,
             export_sources: Arc::new(instore::export_sources(b2b::export_sources(

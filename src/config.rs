@@ -58,6 +58,11 @@ pub struct Config {
     )]
     pub database_url: Secret,
 
+    /// A read replica of the PostgreSQL database (same form, a secret too): export rows are read
+    /// from it, everything else from the primary. Unset: the primary serves every read.
+    #[arg(long, env = "KADRO_DATABASE_REPLICA_URL", hide_env_values = true)]
+    pub database_replica_url: Option<Secret>,
+
     /// Address and port to listen on.
     #[arg(long, env = "KADRO_BIND", default_value = "127.0.0.1:8000")]
     pub bind: String,

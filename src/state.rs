@@ -19,6 +19,9 @@ use crate::http::client::TrustedProxies;
 #[derive(Clone)]
 pub struct AppState {
     pub db: Db,
+    /// Reads that may lag behind the primary by the replication delay (export rows):
+    /// `KADRO_DATABASE_REPLICA_URL`, or the primary itself.
+    pub replica: Db,
     pub config: Arc<Config>,
     pub passwords: Passwords,
     /// SHA-256 digests of `KADRO_SERVICE_TOKENS`, compared in constant time.

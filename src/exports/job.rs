@@ -167,8 +167,10 @@ async fn stream<S: RowSource>(
         .map(|f| S::FIELDS.iter().copied().find(|a| a == f))
         .collect::<Option<_>>()
         .ok_or_else(|| ExportError::Invalid("Unknown export field.".into()))?;
-    let db = &state.db;
-    let total: i64 = source.count(db.dialect()).scalar(db).await?;
+    // The rows come from the read replica when there is one; the export's record stays on
+    // the primary.
+    let (db, rows) = (&state.db, &state.replica);
+    let total: i64 = source.count(rows.dialect()).scalar(rows).await?;
     record::set_total(db, export_id, total).await?;
 
     let written = Arc::new(AtomicU64::new(0));
@@ -184,8 +186,8 @@ async fn stream<S: RowSource>(
     let mut saved = Instant::now();
     loop {
         let batch: Vec<S::Row> = source
-            .batch(db.dialect(), &resolved, after, BATCH_ROWS)
-            .fetch_all(db)
+            .batch(rows.dialect(), &resolved, after, BATCH_ROWS)
+            .fetch_all(rows)
             .await?;
         let full = batch.len() as i64 == BATCH_ROWS;
         let Some(last) = batch.last() else { break };

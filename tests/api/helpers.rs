@@ -208,6 +208,7 @@ pub mod tempdir {
 pub fn test_config(url: &str, export_dir: &std::path::Path) -> Config {
     let mut config = Config::defaults();
     config.database_url = Secret::new(url);
+    config.database_replica_url = None;
     config.bind = "127.0.0.1:0".into();
     config.public_url = None;
     config.export_dir = export_dir.to_owned();

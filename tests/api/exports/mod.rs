@@ -3,6 +3,7 @@
 mod formats;
 mod lifecycle;
 mod lists;
+mod replica;
 pub mod s3;
 
 use std::io::Cursor;
