@@ -102,7 +102,8 @@ impl App {
             shutting_down: CancellationToken::new(),
         };
         let jobs = crate::commerce::jobs::register(JobRunner::default())
-            .with_handler(exports::BUILD_JOB, Arc::new(exports::BuildExport));
+            .with_handler(exports::BUILD_JOB, Arc::new(exports::BuildExport))
+            .with_handler(crate::imports::RUN_JOB, Arc::new(crate::imports::RunImport));
         Ok(App { state, jobs })
     }
 
@@ -114,6 +115,7 @@ impl App {
             .merge(b2b::router())
             .merge(instore::router(&self.state))
             .merge(exports::router())
+            .merge(crate::imports::router())
             .fallback(http::not_found)
             .method_not_allowed_fallback(http::method_not_allowed)
             .layer(axum::middleware::from_fn_with_state(

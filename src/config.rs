@@ -159,6 +159,10 @@ pub struct Config {
     #[arg(long, env = "KADRO_EXPORT_TTL_SECONDS", default_value_t = 86_400)]
     pub export_ttl_seconds: u64,
 
+    /// Largest upload an import accepts, in bytes (413 past it); other bodies keep 1 MiB.
+    #[arg(long, env = "KADRO_IMPORT_MAX_BYTES", default_value_t = 1 << 30)]
+    pub import_max_bytes: u64,
+
     /// Base URL of the Commerce platform; unset: local mode (kadro is the system of record).
     #[arg(long, env = "KADRO_COMMERCE_URL")]
     pub commerce_url: Option<String>,

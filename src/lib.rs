@@ -13,6 +13,7 @@ pub mod db;
 pub mod demo;
 pub mod exports;
 pub mod http;
+pub mod imports;
 pub mod instore;
 pub mod jobs;
 pub mod openapi;

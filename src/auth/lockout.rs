@@ -226,16 +226,48 @@ pub async fn check_password(
         Some(a) => (Some(a.id), Some(a.password_hash), a.is_active),
         None => (None, None, false),
     };
+    let legacy = hash.clone().filter(|h| super::legacy::is_legacy(h));
+    let plain = legacy.as_ref().map(|_| password.clone());
     let matches = state.passwords.verify(password, hash).await?;
     match id {
         Some(id) if matches => {
             if policy.max_failures > 0 {
                 reset(&state.db, &key).await?;
             }
+            if let (Some(old), Some(plain)) = (legacy, plain) {
+                rehash(state, kind, id, &old, plain).await?;
+            }
             if active { Ok(id) } else { Err(bad()) }
         }
         _ => Err(bad()),
     }
+}
+
+/// Replaces an imported (legacy) hash by kadro's Argon2id after a successful login; a
+/// concurrent change of the password wins.
+async fn rehash(
+    state: &AppState,
+    kind: AccountKind,
+    id: i64,
+    old: &str,
+    password: String,
+) -> ApiResult<()> {
+    let new = state.passwords.hash(password).await?;
+    let table = match kind {
+        AccountKind::User => "users",
+        AccountKind::Staff => "staffs",
+    };
+    let mut tx = state.db.begin().await?;
+    Query::new(format!(
+        "UPDATE {table} SET password_hash = $1 WHERE id = $2 AND password_hash = $3"
+    ))
+    .bind(new)
+    .bind(id)
+    .bind(old)
+    .execute(&mut tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 pub mod account_admin;
 pub mod cache;
 pub mod housekeeping;
+pub mod legacy;
 pub mod lockout;
 pub mod notify;
 pub mod password;

@@ -103,6 +103,9 @@ impl Passwords {
         self.verifications.fetch_add(1, Ordering::Relaxed);
         self.pool
             .run(move || {
+                if let Some(legacy) = hash.as_deref().filter(|h| super::legacy::is_legacy(h)) {
+                    return super::legacy::verify_legacy(&password, legacy);
+                }
                 let real = hash.filter(|h| h.starts_with("$argon2"));
                 let (hash, genuine) = match real {
                     Some(h) => (h, true),

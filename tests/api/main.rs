@@ -17,6 +17,7 @@ mod cli_start;
 mod conventions;
 mod exports;
 mod hardening;
+mod imports;
 mod instore_geography;
 mod instore_login;
 mod instore_permissions;

@@ -21,8 +21,8 @@ use crate::http::validate::invalid_pk;
 use crate::jobs;
 use crate::state::AppState;
 
-const NAME_MAX: usize = 150;
-const PHONE_MAX: usize = 128;
+pub const NAME_MAX: usize = 150;
+pub const PHONE_MAX: usize = 128;
 
 /// Body of `POST /api/v1/users/`.
 #[derive(Debug, Deserialize, ToSchema)]

@@ -1,0 +1,129 @@
+//! Password hashes from the platform accounts are imported from (Django): kept as they are,
+//! checked at login, and replaced by kadro's Argon2id after the first successful one.
+//!
+//! Accepted: kadro's own `$argon2…` PHC strings, Django's `argon2$argon2…` (the same PHC string
+//! behind a prefix, stored without it) and `pbkdf2_sha256$<iterations>$<salt>$<base64 hash>`.
+
+use argon2::password_hash::PasswordHash;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use subtle::ConstantTimeEq;
+
+const PBKDF2_PREFIX: &str = "pbkdf2_sha256$";
+
+/// Most PBKDF2 iterations a stored hash may ask for: a login costs at most this much.
+const MAX_ITERATIONS: u32 = 5_000_000;
+
+/// The hash to store for an imported `password_hash`, or why it is refused.
+pub fn import_hash(value: &str) -> Result<String, &'static str> {
+    let value = value.trim();
+    if let Some(phc) = value
+        .strip_prefix("argon2")
+        .filter(|p| p.starts_with("$argon2"))
+    {
+        return import_hash(phc);
+    }
+    if value.starts_with("$argon2") {
+        return match PasswordHash::new(value) {
+            Ok(_) => Ok(value.to_owned()),
+            Err(_) => Err("Invalid Argon2 hash."),
+        };
+    }
+    if value.starts_with(PBKDF2_PREFIX) {
+        return match parse_pbkdf2(value) {
+            Some(_) => Ok(value.to_owned()),
+            None => Err("Invalid pbkdf2_sha256 hash."),
+        };
+    }
+    Err("Unknown password hash format: use argon2 or pbkdf2_sha256.")
+}
+
+/// Whether a stored hash is one kadro replaces at the next successful login.
+pub fn is_legacy(hash: &str) -> bool {
+    hash.starts_with(PBKDF2_PREFIX)
+}
+
+struct Pbkdf2<'a> {
+    iterations: u32,
+    salt: &'a str,
+    expected: Vec<u8>,
+}
+
+fn parse_pbkdf2(hash: &str) -> Option<Pbkdf2<'_>> {
+    let mut parts = hash.strip_prefix(PBKDF2_PREFIX)?.split('$');
+    let iterations: u32 = parts.next()?.parse().ok()?;
+    let salt = parts.next()?;
+    let expected = STANDARD.decode(parts.next()?).ok()?;
+    let ok = parts.next().is_none()
+        && (1..=MAX_ITERATIONS).contains(&iterations)
+        && !salt.is_empty()
+        && expected.len() == 32;
+    ok.then_some(Pbkdf2 {
+        iterations,
+        salt,
+        expected,
+    })
+}
+
+/// Checks `password` against a legacy hash (blocking: run it on a hashing thread).
+pub fn verify_legacy(password: &str, hash: &str) -> bool {
+    let Some(p) = parse_pbkdf2(hash) else {
+        return false;
+    };
+    let derived = pbkdf2_sha256(password.as_bytes(), p.salt.as_bytes(), p.iterations);
+    bool::from(derived.as_slice().ct_eq(&p.expected))
+}
+
+/// PBKDF2-HMAC-SHA256 with a 32-byte output (one block), as Django derives it.
+fn pbkdf2_sha256(password: &[u8], salt: &[u8], iterations: u32) -> [u8; 32] {
+    let mac = Hmac::<Sha256>::new_from_slice(password)
+        .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"));
+    let mut first = mac.clone();
+    first.update(salt);
+    first.update(&1u32.to_be_bytes());
+    let mut u: [u8; 32] = first.finalize().into_bytes().into();
+    let mut out = u;
+    for _ in 1..iterations {
+        let mut next = mac.clone();
+        next.update(&u);
+        u = next.finalize().into_bytes().into();
+        out.iter_mut().zip(u).for_each(|(o, b)| *o ^= b);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc_7914_vector() {
+        // RFC 7914 §11: PBKDF2-HMAC-SHA256 ("passwd", "salt", 1), first 32 bytes.
+        let out = pbkdf2_sha256(b"passwd", b"salt", 1);
+        assert_eq!(
+            hex::encode(out),
+            "55ac046e56e3089fec1691c22544b605f94185216dde0465e68b9d57c20dacbc"
+        );
+    }
+
+    #[test]
+    fn django_hashes() {
+        let hash = format!(
+            "pbkdf2_sha256$1000$pepper${}",
+            STANDARD.encode(pbkdf2_sha256(b"s3cret pass", b"pepper", 1000))
+        );
+        assert_eq!(import_hash(&hash).as_deref(), Ok(hash.as_str()));
+        assert!(is_legacy(&hash));
+        assert!(verify_legacy("s3cret pass", &hash));
+        assert!(!verify_legacy("s3cret Pass", &hash));
+        assert!(import_hash("pbkdf2_sha256$0$s$AAAA").is_err());
+        assert!(import_hash("bcrypt$x").is_err());
+        assert!(import_hash("md5$a$b").is_err());
+        let ours = crate::auth::password::hash_now("x").unwrap();
+        assert_eq!(import_hash(&format!("argon2{ours}")), Ok(ours.clone()));
+        assert_eq!(import_hash(&ours), Ok(ours.clone()));
+        assert!(!is_legacy(&ours));
+    }
+}

@@ -1,0 +1,126 @@
+//! The `import.run` job: reads an uploaded file in batches and imports its rows, resuming
+//! after the last committed batch when an earlier attempt died.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use super::file::{self, Rows};
+use super::record::{self, ImportRow};
+use super::users;
+use crate::exports::record::Status;
+use crate::http::error::ApiError;
+use crate::http::time;
+use crate::jobs::ClaimedJob;
+use crate::jobs::worker::{JobError, JobHandler};
+use crate::state::AppState;
+
+pub const RUN_JOB: &str = "import.run";
+
+/// Attempts of an import before it is `failed`; a crash counts as one, and each resumes.
+pub const MAX_ATTEMPTS: i64 = 5;
+
+/// Rows per transaction.
+pub const BATCH_ROWS: usize = 1000;
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct RunPayload {
+    pub cache_key: String,
+}
+
+/// Runs one import; registered under [`RUN_JOB`].
+pub struct RunImport;
+
+#[async_trait::async_trait]
+impl JobHandler for RunImport {
+    async fn run(&self, state: &AppState, job: &ClaimedJob) -> Result<(), JobError> {
+        let payload: RunPayload = serde_json::from_str(&job.payload)
+            .map_err(|e| JobError::Permanent(format!("bad payload: {e}")))?;
+        let Some(import) = record::by_key(&state.db, &payload.cache_key).await? else {
+            return Ok(());
+        };
+        if matches!(import.status(), Status::Completed | Status::Failed)
+            || import.expires_at <= time::now()
+        {
+            return Ok(());
+        }
+        match run(state, &import).await {
+            Ok(()) => {
+                record::finish(&state.db, import.id, None).await?;
+                remove_upload(&import).await;
+                tracing::info!(cache_key = %import.cache_key, "import completed");
+                Ok(())
+            }
+            Err(err) if job.attempts >= job.max_attempts => {
+                let reason = match &err {
+                    ApiError::Validation(_) => "The file's header row is not valid.",
+                    _ => "The import stopped on an internal error.",
+                };
+                record::finish(&state.db, import.id, Some(reason)).await?;
+                remove_upload(&import).await;
+                Err(JobError::Permanent(err.to_string()))
+            }
+            Err(err) => Err(JobError::Retry(err.to_string())),
+        }
+    }
+}
+
+async fn remove_upload(import: &ImportRow) {
+    if let Err(e) = tokio::fs::remove_file(&import.file_path).await {
+        tracing::warn!(error = %e, "could not remove an import's upload");
+    }
+}
+
+fn io(e: impl Into<anyhow::Error>) -> ApiError {
+    ApiError::Internal(e.into())
+}
+
+/// One attempt, from the first row not yet committed to the end of the file.
+async fn run(state: &AppState, import: &ImportRow) -> Result<(), ApiError> {
+    let target = match import.target.as_str() {
+        "users" => users::TARGET,
+        other => return Err(io(anyhow::anyhow!("unknown import target {other}"))),
+    };
+    let path = PathBuf::from(&import.file_path);
+    let columns = {
+        let path = path.clone();
+        tokio::task::spawn_blocking(move || file::read_columns(&path, target))
+            .await
+            .map_err(io)??
+    };
+    let total = match import.rows_total {
+        Some(total) => total,
+        None => {
+            let path = path.clone();
+            tokio::task::spawn_blocking(move || file::count_rows(path))
+                .await
+                .map_err(io)?
+                .map_err(io)?
+        }
+    };
+    record::start(&state.db, import.id, total).await?;
+    let skip = import.rows_done;
+    let mut rows = {
+        let path = path.clone();
+        tokio::task::spawn_blocking(move || Rows::open(&path, skip))
+            .await
+            .map_err(io)?
+            .map_err(io)?
+    };
+    let mut seen = HashSet::new();
+    loop {
+        let (back, batch) = tokio::task::spawn_blocking(move || {
+            let batch = rows.batch(BATCH_ROWS);
+            (rows, batch)
+        })
+        .await
+        .map_err(io)?;
+        rows = back;
+        let batch = batch.map_err(io)?;
+        if batch.is_empty() {
+            return Ok(());
+        }
+        users::import_batch(state, import, &columns, batch, &mut seen).await?;
+    }
+}

@@ -1,0 +1,417 @@
+//! B2B user rows: checked with the API's rules (the same [`Validator`], limits and password
+//! policy as `POST /api/v1/users/`), then written batch by batch.
+//!
+//! A batch is prepared with no transaction open (field checks, password hashing on the hashing
+//! threads), then applied in one transaction that also records its refused rows and the
+//! import's progress, so a crash resumes after the last committed batch.
+
+use std::collections::HashSet;
+use std::hash::{DefaultHasher, Hash, Hasher};
+
+use csv::StringRecord;
+
+use super::file::{Columns, NumberedRow, Target};
+use super::record::{self, BatchCounts, ImportRow};
+use crate::auth::{legacy, token};
+use crate::b2b::users::service::{NAME_MAX, PHONE_MAX};
+use crate::b2b::users::store::{self as users, NewUser, UserScope};
+use crate::commerce::{self, Commerce};
+use crate::db::{Query, Tx};
+use crate::http::error::{ApiError, FieldErrors};
+use crate::http::filters::parse_bool;
+use crate::http::validate::{Validator, invalid_pk};
+use crate::state::AppState;
+
+pub const TARGET: Target = Target {
+    name: "users",
+    required: &["email"],
+    known: &[
+        "email",
+        "first_name",
+        "last_name",
+        "phone_number",
+        "division",
+        "division_erp_code",
+        "is_active",
+        "remote_id",
+        "password",
+        "password_hash",
+    ],
+};
+
+enum DivisionRef {
+    Id(i64),
+    ErpCode(String),
+}
+
+/// A row that passed the field checks, its password already hashed.
+struct UserCells {
+    row: i64,
+    email: String,
+    first_name: Option<String>,
+    last_name: Option<String>,
+    phone_number: Option<String>,
+    division: Option<DivisionRef>,
+    is_active: Option<bool>,
+    remote_id: Option<i64>,
+    password_hash: Option<String>,
+}
+
+/// Refused rows: (row, field, message).
+type Refused = Vec<(i64, String, String)>;
+
+fn refuse(refused: &mut Refused, row: i64, errors: &FieldErrors) {
+    for (field, messages) in errors.iter() {
+        for message in messages {
+            refused.push((row, field.to_owned(), message.clone()));
+        }
+    }
+}
+
+fn email_key(email: &str) -> u64 {
+    let mut h = DefaultHasher::new();
+    email.to_lowercase().hash(&mut h);
+    h.finish()
+}
+
+/// The field checks of one row; `plain` is its `password` still to hash.
+fn check(
+    state: &AppState,
+    columns: &Columns,
+    record: &StringRecord,
+    row: i64,
+    seen: &mut HashSet<u64>,
+) -> Result<(UserCells, Option<String>), FieldErrors> {
+    let cell = |c: &str| columns.cell(record, c);
+    let mut v = Validator::new();
+    let email = cell("email").unwrap_or_default().to_owned();
+    if email.is_empty() {
+        v.add("email", "This field may not be blank.");
+    } else {
+        v.email("email", &email, false);
+    }
+    if !v.has("email") && !seen.insert(email_key(&email)) {
+        v.add("email", "This email appears on an earlier row of the file.");
+    }
+    for field in ["first_name", "last_name"] {
+        if let Some(value) = cell(field) {
+            v.text(field, value, NAME_MAX, false);
+        }
+    }
+    if let Some(phone) = cell("phone_number") {
+        v.text("phone_number", phone, PHONE_MAX, true);
+    }
+    let integer = |v: &mut Validator, field: &str| -> Option<i64> {
+        let raw = cell(field)?;
+        let parsed = raw.parse::<i64>().ok();
+        if parsed.is_none() {
+            v.add(field, "A valid integer is required.");
+        }
+        v.non_negative(field, parsed);
+        parsed
+    };
+    let division_id = integer(&mut v, "division");
+    let remote_id = integer(&mut v, "remote_id");
+    let division = match (division_id, cell("division_erp_code")) {
+        (Some(id), _) => Some(DivisionRef::Id(id)),
+        (None, Some(code)) => {
+            v.text("division_erp_code", code, 255, false);
+            Some(DivisionRef::ErpCode(code.to_owned()))
+        }
+        _ => None,
+    };
+    let is_active = cell("is_active").and_then(|raw| {
+        let parsed = parse_bool(raw);
+        if parsed.is_none() {
+            v.add("is_active", "Must be a valid boolean.");
+        }
+        parsed
+    });
+    let (plain, hash) = (cell("password"), cell("password_hash"));
+    let mut password_hash = None;
+    match (plain, hash) {
+        (Some(_), Some(_)) => v.add(
+            "password_hash",
+            "Give either password or password_hash, not both.",
+        ),
+        (Some(password), None) => {
+            if let Err(ApiError::Validation(errors)) =
+                state.passwords.validate("password", password)
+            {
+                for (field, messages) in errors.iter() {
+                    messages.iter().for_each(|m| v.add(field, m.clone()));
+                }
+            }
+        }
+        (None, Some(hash)) => match legacy::import_hash(hash) {
+            Ok(hash) => password_hash = Some(hash),
+            Err(message) => v.add("password_hash", message),
+        },
+        (None, None) => {}
+    }
+    if let Err(ApiError::Validation(errors)) = v.finish() {
+        return Err(errors);
+    }
+    let cells = UserCells {
+        row,
+        email,
+        first_name: cell("first_name").map(str::to_owned),
+        last_name: cell("last_name").map(str::to_owned),
+        phone_number: cell("phone_number").map(str::to_owned),
+        division,
+        is_active,
+        remote_id,
+        password_hash,
+    };
+    Ok((cells, plain.map(str::to_owned)))
+}
+
+/// Imports one batch of rows; everything it did commits (or, in a dry run, is rolled back)
+/// with the import's progress.
+pub async fn import_batch(
+    state: &AppState,
+    import: &ImportRow,
+    columns: &Columns,
+    rows: Vec<NumberedRow>,
+    seen: &mut HashSet<u64>,
+) -> Result<(), ApiError> {
+    let mut refused = Refused::new();
+    let mut ready = Vec::with_capacity(rows.len());
+    let count = rows.len() as i64;
+    for (row, record) in rows {
+        let record = match record {
+            Ok(record) => record,
+            Err(message) => {
+                refused.push((row, "non_field_errors".into(), message));
+                continue;
+            }
+        };
+        match check(state, columns, &record, row, seen) {
+            Ok(checked) => ready.push(checked),
+            Err(errors) => refuse(&mut refused, row, &errors),
+        }
+    }
+    let cells = hash_passwords(state, import.upsert(), ready).await?;
+    let mut tx = state.db.begin().await?;
+    let mut counts = BatchCounts {
+        rows: count,
+        ..BatchCounts::default()
+    };
+    for user in &cells {
+        match apply(state, &mut tx, import.upsert(), user).await? {
+            Ok(Applied::Created) => counts.created += 1,
+            Ok(Applied::Updated) => counts.updated += 1,
+            Ok(Applied::Unchanged) => {}
+            Err(errors) => refuse(&mut refused, user.row, &errors),
+        }
+    }
+    if import.dry_run {
+        drop(tx); // rolled back: a dry run writes no user
+        tx = state.db.begin().await?;
+    }
+    let mut failed_rows: Vec<i64> = refused.iter().map(|r| r.0).collect();
+    failed_rows.dedup();
+    counts.failed = failed_rows.len() as i64;
+    refused.sort_by_key(|r| r.0);
+    for (row, field, message) in &refused {
+        record::add_error(&mut tx, import.id, *row, field, message).await?;
+    }
+    record::add_batch(&mut tx, import.id, counts).await?;
+    tx.commit().await?;
+    state.job_signal.notify_one();
+    Ok(())
+}
+
+/// Hashes the plain passwords on the hashing threads, no transaction open. In upsert mode a
+/// password the account already has keeps its hash, so a re-run changes nothing.
+async fn hash_passwords(
+    state: &AppState,
+    upsert: bool,
+    ready: Vec<(UserCells, Option<String>)>,
+) -> Result<Vec<UserCells>, ApiError> {
+    let mut hashing = Vec::with_capacity(ready.len());
+    for (mut cells, plain) in ready {
+        let state = state.clone();
+        hashing.push(async move {
+            if let Some(password) = plain {
+                let current = if upsert {
+                    current_hash(&state, &cells.email).await?
+                } else {
+                    None
+                };
+                let kept = match current.clone() {
+                    Some(hash) => state.passwords.verify(password.clone(), Some(hash)).await?,
+                    None => false,
+                };
+                cells.password_hash = Some(match (kept, current) {
+                    (true, Some(hash)) => hash,
+                    _ => state.passwords.hash(password).await?,
+                });
+            }
+            Ok::<_, ApiError>(cells)
+        });
+    }
+    futures_util::future::try_join_all(hashing).await
+}
+
+async fn current_hash(state: &AppState, email: &str) -> Result<Option<String>, ApiError> {
+    let sql = format!(
+        "SELECT password_hash FROM users WHERE {}",
+        state.db.dialect().same_text("email", "$1")
+    );
+    Ok(Query::new(sql)
+        .bind(email)
+        .scalar_optional(&state.db)
+        .await?)
+}
+
+enum Applied {
+    Created,
+    Updated,
+    Unchanged,
+}
+
+async fn division(
+    tx: &mut Tx,
+    reference: &DivisionRef,
+) -> Result<Result<i64, FieldErrors>, sqlx::Error> {
+    let found = match reference {
+        DivisionRef::Id(id) => users::division_in_scope(&mut *tx, UserScope::All, *id).await?,
+        DivisionRef::ErpCode(code) => {
+            Query::new(
+                "SELECT id, is_active FROM divisions WHERE erp_code = $1 ORDER BY id LIMIT 1",
+            )
+            .bind(code.as_str())
+            .fetch_optional(&mut *tx)
+            .await?
+        }
+    };
+    Ok(match (found, reference) {
+        (Some(d), _) if d.is_active => Ok(d.id),
+        (Some(_), _) => Err(FieldErrors::single(
+            "division",
+            "Deactivated divisions cannot be assigned to users.",
+        )),
+        (None, DivisionRef::Id(id)) => Err(FieldErrors::single("division", invalid_pk(*id))),
+        (None, DivisionRef::ErpCode(code)) => Err(FieldErrors::single(
+            "division_erp_code",
+            format!("Object with erp_code={code} does not exist."),
+        )),
+    })
+}
+
+/// Writes one checked row in the batch's transaction; a refusal is its field errors.
+async fn apply(
+    state: &AppState,
+    tx: &mut Tx,
+    upsert: bool,
+    user: &UserCells,
+) -> Result<Result<Applied, FieldErrors>, ApiError> {
+    let division_id = match &user.division {
+        Some(reference) => match division(tx, reference).await? {
+            Ok(id) => Some(id),
+            Err(errors) => return Ok(Err(errors)),
+        },
+        None => None,
+    };
+    if let Some(existing) = users::by_email(tx, &user.email).await? {
+        let account = existing.account;
+        if !upsert {
+            return Ok(Err(FieldErrors::single(
+                "email",
+                "A user with this email already exists.",
+            )));
+        }
+        if account.is_staff || account.is_superuser {
+            return Ok(Err(FieldErrors::single(
+                "email",
+                "This email belongs to a staff account, which an import does not change.",
+            )));
+        }
+        let first_name = user
+            .first_name
+            .clone()
+            .unwrap_or(account.first_name.clone());
+        let last_name = user.last_name.clone().unwrap_or(account.last_name.clone());
+        let phone = user
+            .phone_number
+            .clone()
+            .unwrap_or(account.phone_number.clone());
+        let division_id = division_id.or(account.division_id);
+        let is_active = user.is_active.unwrap_or(account.is_active);
+        let current: String = Query::new("SELECT password_hash FROM users WHERE id = $1")
+            .bind(account.id)
+            .scalar(&mut *tx)
+            .await?;
+        let hash = user.password_hash.clone().unwrap_or(current.clone());
+        let remote_id = user.remote_id.or(account.remote_id);
+        let same = first_name == account.first_name
+            && last_name == account.last_name
+            && phone == account.phone_number
+            && division_id == account.division_id
+            && is_active == account.is_active
+            && hash == current
+            && remote_id == account.remote_id;
+        if same {
+            return Ok(Ok(Applied::Unchanged));
+        }
+        Query::new(
+            "UPDATE users SET first_name = $1, last_name = $2, phone_number = $3, division_id = $4, \
+             is_active = $5, password_hash = $6, remote_id = $7 WHERE id = $8",
+        )
+        .bind(first_name)
+        .bind(last_name)
+        .bind(phone)
+        .bind(division_id)
+        .bind(is_active)
+        .bind(hash)
+        .bind(remote_id)
+        .bind(account.id)
+        .execute(&mut *tx)
+        .await?;
+        if !state.commerce.is_local() && remote_id.is_some() {
+            commerce::jobs::queue_sync_user(&mut *tx, &state.config, account.id).await?;
+        }
+        return Ok(Ok(Applied::Updated));
+    }
+    let mut v = Validator::new();
+    v.required("first_name", user.first_name.as_ref());
+    v.required("last_name", user.last_name.as_ref());
+    v.required("division", division_id.as_ref());
+    v.required("password", user.password_hash.as_ref());
+    if let Err(ApiError::Validation(errors)) = v.finish() {
+        return Ok(Err(errors));
+    }
+    let (Some(first_name), Some(last_name), Some(division_id), Some(hash)) = (
+        &user.first_name,
+        &user.last_name,
+        division_id,
+        &user.password_hash,
+    ) else {
+        return Ok(Err(FieldErrors::single(
+            "non_field_errors",
+            "Incomplete row.",
+        )));
+    };
+    let new = NewUser {
+        email: &user.email,
+        password_hash: hash,
+        first_name,
+        last_name,
+        phone_number: user.phone_number.as_deref().unwrap_or(""),
+        division_id,
+        shop_token: &token::generate(),
+    };
+    let id = users::insert(tx, &new, false).await?;
+    if user.is_active == Some(false) {
+        users::set_active(tx, id, false).await?;
+    }
+    match (user.remote_id, &state.commerce) {
+        (Some(remote_id), _) => users::set_remote_id(&mut *tx, id, remote_id).await?,
+        (None, Commerce::Local) => users::set_remote_id(&mut *tx, id, id).await?,
+        (None, Commerce::Remote(_)) => {
+            commerce::jobs::queue_update_remote_id(&mut *tx, id).await?;
+        }
+    }
+    Ok(Ok(Applied::Created))
+}
