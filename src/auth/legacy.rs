@@ -27,8 +27,8 @@ pub fn import_hash(value: &str) -> Result<String, &'static str> {
     }
     if value.starts_with("$argon2") {
         return match PasswordHash::new(value) {
-            Ok(_) => Ok(value.to_owned()),
-            Err(_) => Err("Invalid Argon2 hash."),
+            Ok(parsed) if parsed.salt.is_some() && parsed.hash.is_some() => Ok(value.to_owned()),
+            _ => Err("Invalid Argon2 hash."),
         };
     }
     if value.starts_with(PBKDF2_PREFIX) {
@@ -125,5 +125,7 @@ mod tests {
         assert_eq!(import_hash(&format!("argon2{ours}")), Ok(ours.clone()));
         assert_eq!(import_hash(&ours), Ok(ours.clone()));
         assert!(!is_legacy(&ours));
+        // Cut at its first comma (an unquoted CSV cell), an Argon2 hash is refused.
+        assert!(import_hash("$argon2id$v=19$m=19456").is_err());
     }
 }

@@ -56,8 +56,14 @@ pub async fn security_headers(req: Request, next: Next) -> Response {
 }
 
 /// Answers 504 when the handler has not produced its answer's head within `limit`; a body
-/// streamed after the head (an export download) is not limited.
+/// streamed after the head (an export download) is not limited, nor is an import upload, whose
+/// handler reads a body of up to `KADRO_IMPORT_MAX_BYTES` before it answers.
 pub async fn handler_timeout(State(limit): State<Duration>, req: Request, next: Next) -> Response {
+    let upload = req.method() == axum::http::Method::POST
+        && req.uri().path().trim_end_matches('/').ends_with("/import");
+    if upload {
+        return next.run(req).await;
+    }
     match tokio::time::timeout(limit, next.run(req)).await {
         Ok(response) => response,
         Err(_) => ApiError::HandlerTimeout.into_response(),

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use crate::b2b_divisions::create_division;
 use crate::helpers::{TestApp, create_b2b_staff};
-use crate::on_both_backends;
+use crate::{on_both_backends, per_backend};
 
 on_both_backends!(
     create_then_upsert_and_rerun,
@@ -17,6 +17,11 @@ on_both_backends!(
     django_hash_logs_in_and_is_rehashed,
     keys_are_private,
     resumes_after_the_last_committed_batch,
+);
+
+per_backend!(
+    oversized_upload_is_413,
+    commerce_down_does_not_stop_an_import
 );
 
 const IMPORT: &str = "/api/v1/users/import/";
@@ -231,17 +236,6 @@ async fn oversized_upload_is_413(backend: crate::helpers::Backend) {
     assert_eq!(status, StatusCode::ACCEPTED);
 }
 
-#[tokio::test]
-async fn oversized_upload_sqlite() {
-    oversized_upload_is_413(crate::helpers::Backend::Sqlite).await;
-}
-
-#[cfg_attr(not(kadro_pg), ignore = "needs KADRO_TEST_DATABASE_URL at build time")]
-#[tokio::test]
-async fn oversized_upload_postgres() {
-    oversized_upload_is_413(crate::helpers::Backend::Postgres).await;
-}
-
 async fn bom_quotes_and_newlines(app: TestApp) {
     let division = create_division(&app, "Main", "main", None).await;
     let csv = format!(
@@ -340,7 +334,7 @@ async fn resumes_after_the_last_committed_batch(app: TestApp) {
     let mut csv = String::from("email,first_name,last_name,division,password_hash\n");
     let hash = kadro::auth::password::hash_now("resumed-pass").unwrap();
     for n in 0..1500 {
-        csv.push_str(&format!("u{n}@example.com,U,{n},{division},{hash}\n"));
+        csv.push_str(&format!("u{n}@example.com,U,{n},{division},\"{hash}\"\n"));
     }
     let (status, body) = upload(&app, "", &csv).await;
     assert_eq!(status, StatusCode::ACCEPTED);
@@ -383,4 +377,73 @@ async fn resumes_after_the_last_committed_batch(app: TestApp) {
             .await,
         1500
     );
+    let same: i64 = Query::new("SELECT COUNT(*) FROM users WHERE password_hash = $1")
+        .bind(hash)
+        .scalar(&app.state.db)
+        .await
+        .unwrap();
+    assert_eq!(same, 1500);
+}
+
+async fn commerce_down_does_not_stop_an_import(backend: crate::helpers::Backend) {
+    let server = wiremock::MockServer::start().await;
+    let url = server.uri();
+    let Some(app) = TestApp::spawn_with(backend, move |c| {
+        c.commerce_url = Some(url);
+        c.commerce_token = Some(kadro::config::Secret::new("commerce-token"));
+        c.commerce_timeout_ms = 2_000;
+    })
+    .await
+    else {
+        return;
+    };
+    wiremock::Mock::given(wiremock::matchers::any())
+        .respond_with(wiremock::ResponseTemplate::new(503))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    let division = create_division(&app, "Main", "main", None).await;
+    let hash = kadro::auth::password::hash_now("commerce-pass").unwrap();
+    let csv = format!(
+        "email,first_name,last_name,division,password_hash,remote_id\n\
+         new@example.com,N,U,{division},\"{hash}\",\n\
+         known@example.com,K,U,{division},\"{hash}\",42\n"
+    );
+    let status = import(&app, "", &csv).await;
+    assert_eq!(progress(&status), (2, 2, 0, 0), "{status}");
+    let remote: Vec<(String, Option<i64>)> =
+        Query::new("SELECT email, remote_id FROM users WHERE is_staff = FALSE ORDER BY email")
+            .fetch_all(&app.state.db)
+            .await
+            .unwrap();
+    assert_eq!(
+        remote,
+        vec![
+            ("known@example.com".into(), Some(42)),
+            ("new@example.com".into(), None)
+        ]
+    );
+    // The lookup failed once (Commerce down) and waits for its retry; Commerce then answers.
+    let job =
+        "SELECT COUNT(*) FROM jobs WHERE kind = 'commerce.update_remote_id' AND status = 'queued'";
+    assert_eq!(app.count(job).await, 1);
+    wiremock::Mock::given(wiremock::matchers::method("GET"))
+        .and(wiremock::matchers::path("/users/"))
+        .respond_with(
+            wiremock::ResponseTemplate::new(200)
+                .set_body_json(json!({"count": 1, "results": [{"id": 77}]})),
+        )
+        .mount(&server)
+        .await;
+    Query::new("UPDATE jobs SET run_at = $1 WHERE kind = 'commerce.update_remote_id'")
+        .bind(kadro::http::time::now())
+        .execute(&app.state.db)
+        .await
+        .unwrap();
+    app.drain_jobs().await;
+    let id: Option<i64> = Query::new("SELECT remote_id FROM users WHERE email = 'new@example.com'")
+        .scalar(&app.state.db)
+        .await
+        .unwrap();
+    assert_eq!(id, Some(77));
 }
