@@ -20,6 +20,7 @@ pub mod file;
 pub mod http;
 pub mod job;
 pub mod record;
+mod user_row;
 pub mod users;
 
 use axum::Router;

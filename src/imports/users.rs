@@ -6,19 +6,15 @@
 //! import's progress, so a crash resumes after the last committed batch.
 
 use std::collections::HashSet;
-use std::hash::{DefaultHasher, Hash, Hasher};
-
-use csv::StringRecord;
 
 use super::file::{Columns, NumberedRow, Target};
 use super::record::{self, BatchCounts, ImportRow};
-use crate::auth::{legacy, token};
-use crate::b2b::users::service::{NAME_MAX, PHONE_MAX};
+use super::user_row::{DivisionRef, UserCells, check};
+use crate::auth::token;
 use crate::b2b::users::store::{self as users, NewUser, UserScope};
 use crate::commerce::{self, Commerce};
 use crate::db::{Query, Tx};
 use crate::http::error::{ApiError, FieldErrors};
-use crate::http::filters::parse_bool;
 use crate::http::validate::{Validator, invalid_pk};
 use crate::state::AppState;
 
@@ -39,24 +35,6 @@ pub const TARGET: Target = Target {
     ],
 };
 
-enum DivisionRef {
-    Id(i64),
-    ErpCode(String),
-}
-
-/// A row that passed the field checks, its password already hashed.
-struct UserCells {
-    row: i64,
-    email: String,
-    first_name: Option<String>,
-    last_name: Option<String>,
-    phone_number: Option<String>,
-    division: Option<DivisionRef>,
-    is_active: Option<bool>,
-    remote_id: Option<i64>,
-    password_hash: Option<String>,
-}
-
 /// Refused rows: (row, field, message).
 type Refused = Vec<(i64, String, String)>;
 
@@ -66,104 +44,6 @@ fn refuse(refused: &mut Refused, row: i64, errors: &FieldErrors) {
             refused.push((row, field.to_owned(), message.clone()));
         }
     }
-}
-
-fn email_key(email: &str) -> u64 {
-    let mut h = DefaultHasher::new();
-    email.to_lowercase().hash(&mut h);
-    h.finish()
-}
-
-/// The field checks of one row; `plain` is its `password` still to hash.
-fn check(
-    state: &AppState,
-    columns: &Columns,
-    record: &StringRecord,
-    row: i64,
-    seen: &mut HashSet<u64>,
-) -> Result<(UserCells, Option<String>), FieldErrors> {
-    let cell = |c: &str| columns.cell(record, c);
-    let mut v = Validator::new();
-    let email = cell("email").unwrap_or_default().to_owned();
-    if email.is_empty() {
-        v.add("email", "This field may not be blank.");
-    } else {
-        v.email("email", &email, false);
-    }
-    if !v.has("email") && !seen.insert(email_key(&email)) {
-        v.add("email", "This email appears on an earlier row of the file.");
-    }
-    for field in ["first_name", "last_name"] {
-        if let Some(value) = cell(field) {
-            v.text(field, value, NAME_MAX, false);
-        }
-    }
-    if let Some(phone) = cell("phone_number") {
-        v.text("phone_number", phone, PHONE_MAX, true);
-    }
-    let integer = |v: &mut Validator, field: &str| -> Option<i64> {
-        let raw = cell(field)?;
-        let parsed = raw.parse::<i64>().ok();
-        if parsed.is_none() {
-            v.add(field, "A valid integer is required.");
-        }
-        v.non_negative(field, parsed);
-        parsed
-    };
-    let division_id = integer(&mut v, "division");
-    let remote_id = integer(&mut v, "remote_id");
-    let division = match (division_id, cell("division_erp_code")) {
-        (Some(id), _) => Some(DivisionRef::Id(id)),
-        (None, Some(code)) => {
-            v.text("division_erp_code", code, 255, false);
-            Some(DivisionRef::ErpCode(code.to_owned()))
-        }
-        _ => None,
-    };
-    let is_active = cell("is_active").and_then(|raw| {
-        let parsed = parse_bool(raw);
-        if parsed.is_none() {
-            v.add("is_active", "Must be a valid boolean.");
-        }
-        parsed
-    });
-    let (plain, hash) = (cell("password"), cell("password_hash"));
-    let mut password_hash = None;
-    match (plain, hash) {
-        (Some(_), Some(_)) => v.add(
-            "password_hash",
-            "Give either password or password_hash, not both.",
-        ),
-        (Some(password), None) => {
-            if let Err(ApiError::Validation(errors)) =
-                state.passwords.validate("password", password)
-            {
-                for (field, messages) in errors.iter() {
-                    messages.iter().for_each(|m| v.add(field, m.clone()));
-                }
-            }
-        }
-        (None, Some(hash)) => match legacy::import_hash(hash) {
-            Ok(hash) => password_hash = Some(hash),
-            Err(message) => v.add("password_hash", message),
-        },
-        (None, None) => {}
-    }
-    if let Err(ApiError::Validation(errors)) = v.finish() {
-        return Err(errors);
-    }
-    let cells = UserCells {
-        row,
-        email,
-        first_name: cell("first_name").map(str::to_owned),
-        last_name: cell("last_name").map(str::to_owned),
-        phone_number: cell("phone_number").map(str::to_owned),
-        division,
-        is_active,
-        remote_id,
-        password_hash,
-    };
-    Ok((cells, plain.map(str::to_owned)))
 }
 
 /// Imports one batch of rows; everything it did commits (or, in a dry run, is rolled back)
