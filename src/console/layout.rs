@@ -30,6 +30,7 @@ pub fn page(title: &str, nav: Option<(&Session, &Access)>, body: Markup) -> Mark
                                 li { a href="/admin/" { "Overview" } }
                                 @if access.b2b { li { a href="/admin/users" { "B2B users" } } }
                                 @if access.superuser { li { a href="/admin/staff-users" { "Staff users" } } }
+                                @if access.superuser { li { a href="/admin/divisions" { "Divisions" } } }
                                 @if access.staffs { li { a href="/admin/staffs" { "Instore staffs" } } }
                                 @if access.groups { li { a href="/admin/groups" { "Permission groups" } } }
                                 li { a href="/admin/exports" { "Exports" } }

@@ -13,6 +13,7 @@
 
 pub mod api;
 mod assets;
+mod divisions;
 mod exports;
 mod groups;
 mod layout;
@@ -48,6 +49,9 @@ pub fn router(state: AppState, api: Router) -> Router {
         .route("/admin/users", get(users::list))
         .route("/admin/users/{id}", get(users::detail).post(users::update))
         .route("/admin/users/{id}/{action}", post(users::action))
+        .route("/admin/divisions", get(divisions::list))
+        .route("/admin/divisions/{id}", get(divisions::detail))
+        .route("/admin/divisions/{id}/{action}", post(divisions::action))
         .route("/admin/staff-users", get(staff_users::list))
         .route("/admin/staff-users/{id}", post(staff_users::update))
         .route("/admin/staffs", get(staffs::list))

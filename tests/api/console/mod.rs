@@ -412,3 +412,53 @@ async fn superusers_promote_and_demote_staff_users(app: TestApp) {
         StatusCode::FORBIDDEN
     );
 }
+
+on_both_backends!(divisions_show_their_tree_and_what_deactivation_affects);
+
+async fn divisions_show_their_tree_and_what_deactivation_affects(app: TestApp) {
+    set_password(&app, "root@example.com").await;
+    let main = create_division(&app, "Istanbul", "main", None).await;
+    let sub = create_division(&app, "Kadikoy", "sub", Some(main)).await;
+    let other = create_division(&app, "Ankara", "main", None).await;
+    create_division(&app, "Cankaya", "sub", Some(other)).await;
+    for name in ["ada", "grace"] {
+        create_user(&app, sub, &format!("{name}@example.com")).await;
+    }
+    // The API's `parent` filter lists one main division's sub-divisions.
+    let (status, subs) = app.get(&format!("/api/v1/divisions/?parent={main}")).await;
+    assert_eq!(status, StatusCode::OK, "{subs}");
+    assert_eq!(
+        (subs["count"].as_i64(), subs["results"][0]["id"].as_i64()),
+        (Some(1), Some(sub))
+    );
+
+    let mut console = ConsoleClient::new(&app);
+    console.sign_in("root@example.com", ROOT_PASSWORD).await;
+    let tree = console.get("/admin/divisions").await;
+    assert_eq!(tree.status, StatusCode::OK, "{}", tree.text);
+    assert!(tree.text.contains("Istanbul") && tree.text.contains("Ankara"));
+    assert!(
+        !tree.text.contains("Kadikoy"),
+        "sub-divisions are under their main division"
+    );
+    let main_page = console.get(&format!("/admin/divisions/{main}")).await;
+    assert!(main_page.text.contains("Kadikoy") && !main_page.text.contains("Cankaya"));
+    let sub_page = console.get(&format!("/admin/divisions/{sub}")).await;
+    assert!(
+        sub_page.text.contains("also deactivates its 2 users"),
+        "{}",
+        sub_page.text
+    );
+    let csrf = sub_page.csrf();
+    let done = console
+        .post(
+            &format!("/admin/divisions/{sub}/deactivate"),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.text);
+    let (_, users) = app
+        .get(&format!("/api/v1/users/?division={sub}&is_active=false"))
+        .await;
+    assert_eq!(users["count"], 2);
+}
