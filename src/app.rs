@@ -22,7 +22,7 @@ use crate::http::json::BODY_LIMIT;
 use crate::http::request::PublicUrl;
 use crate::jobs::worker::JobRunner;
 use crate::state::AppState;
-use crate::{auth, b2b, exports, http, instore, ops, settings};
+use crate::{auth, b2b, console, exports, http, instore, ops, settings};
 
 /// A built application, ready to serve.
 pub struct App {
@@ -132,9 +132,11 @@ impl App {
             )))
             .layer(DefaultBodyLimit::max(BODY_LIMIT))
             .with_state(self.state.clone());
+        let console = console::router(self.state.clone(), api.clone());
         let routes = Router::new()
             .merge(ops::docs())
             .route("/", axum::routing::get(ops::to_docs))
+            .merge(console)
             .merge(api)
             .layer(axum::middleware::from_fn(http::observe))
             // Outside `observe`, which names the client through the trusted proxies.

@@ -9,6 +9,7 @@ pub mod bootstrap;
 pub mod cli;
 pub mod commerce;
 pub mod config;
+pub mod console;
 pub mod db;
 pub mod demo;
 pub mod exports;

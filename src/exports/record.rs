@@ -139,6 +139,28 @@ pub async fn by_key(db: &Db, cache_key: &str) -> Result<Option<ExportRow>, sqlx:
     .await
 }
 
+/// The newest exports `caller` may see (all of them for a superuser), newest first.
+pub async fn recent(db: &Db, caller: &Caller, limit: i64) -> Result<Vec<ExportRow>, sqlx::Error> {
+    if caller.is_superuser() {
+        return Query::new(format!(
+            "SELECT {COLUMNS} FROM exports ORDER BY id DESC LIMIT $1"
+        ))
+        .bind(limit)
+        .fetch_all(db)
+        .await;
+    }
+    let owner = Owner::of(caller);
+    Query::new(format!(
+        "SELECT {COLUMNS} FROM exports WHERE owner_kind = $1 AND owner_id = $2 \
+         ORDER BY id DESC LIMIT $3"
+    ))
+    .bind(owner.kind)
+    .bind(owner.id)
+    .bind(limit)
+    .fetch_all(db)
+    .await
+}
+
 /// An attempt starts (again) from scratch.
 pub async fn start(db: &Db, id: i64) -> Result<(), sqlx::Error> {
     Query::new(

@@ -27,7 +27,8 @@ pub const HTML_CSP: &str = "default-src 'none'; script-src 'self'; \
     img-src 'self' data:; font-src 'self'; connect-src 'self'; manifest-src 'self'; \
     base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
-/// Adds [`SECURITY_HEADERS`], and [`HTML_CSP`] to HTML pages; removes any `Server` header.
+/// Adds [`SECURITY_HEADERS`], and [`HTML_CSP`] to HTML pages without a policy of their own;
+/// removes any `Server` header.
 pub async fn security_headers(req: Request, next: Next) -> Response {
     let mut response = next.run(req).await;
     let headers = response.headers_mut();
@@ -46,7 +47,8 @@ pub async fn security_headers(req: Request, next: Next) -> Response {
                 .to_ascii_lowercase()
                 .starts_with("text/html")
         });
-    if html {
+    // A page that set a stricter policy of its own (the console's) keeps it.
+    if html && !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
         headers.insert(
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static(HTML_CSP),

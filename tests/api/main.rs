@@ -14,6 +14,7 @@ mod body_errors;
 mod cli;
 mod cli_accounts;
 mod cli_start;
+mod console;
 mod conventions;
 mod exports;
 mod hardening;

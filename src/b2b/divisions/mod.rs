@@ -52,10 +52,12 @@ pub struct DivisionIn {
     pub extra_data: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
-/// Lists divisions; filters `name`, `erp_code` (contains), `division_type`, `is_active`.
+/// Lists divisions; filters `name`, `erp_code` (contains), `division_type`, `is_active`,
+/// `parent` (the sub-divisions of a main division).
 #[utoipa::path(get, path = "/api/v1/divisions/", tag = "b2b divisions",
     params(("name" = Option<String>, Query), ("erp_code" = Option<String>, Query), ("division_type" = Option<String>, Query),
-        ("is_active" = Option<bool>, Query), ("page" = Option<u32>, Query), ("limit" = Option<u32>, Query)),
+        ("is_active" = Option<bool>, Query), ("parent" = Option<i64>, Query, description = "exact: the sub-divisions of this main division"),
+        ("page" = Option<u32>, Query), ("limit" = Option<u32>, Query)),
     responses((status = 200, body = Paginated<DivisionOut>),
         (status = 400, description = "A bad filter value, or a NUL character in a query parameter"),
         (status = 403), (status = 404, description = "Invalid page")))]

@@ -83,6 +83,8 @@ pub struct DivisionFilter {
     pub erp_code: Option<String>,
     pub division_type: Option<&'static str>,
     pub is_active: Option<bool>,
+    /// The main division of sub-divisions (`parent`).
+    pub parent: Option<i64>,
 }
 
 impl FromQuery for DivisionFilter {
@@ -92,6 +94,7 @@ impl FromQuery for DivisionFilter {
             erp_code: p.text("erp_code"),
             division_type: p.choice("division_type", DIVISION_TYPES),
             is_active: p.boolean("is_active"),
+            parent: p.integer("parent"),
         }
     }
 }
@@ -101,7 +104,8 @@ impl ListFilter for DivisionFilter {
         c.contains("name", self.name.as_deref())
             .contains("erp_code", self.erp_code.as_deref())
             .eq("division_type", self.division_type)
-            .eq("is_active", self.is_active);
+            .eq("is_active", self.is_active)
+            .eq("parent_id", self.parent);
     }
 }
 

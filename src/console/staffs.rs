@@ -1,0 +1,386 @@
+//! Instore staffs: search, create with stores and groups, edit, deactivate. Every button is
+//! shown only when the caller's permission groups grant its endpoint.
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::Method;
+use axum::response::{IntoResponse, Redirect, Response};
+use maud::{Markup, html};
+use serde_json::{Map, Value, json};
+
+use super::Console;
+use super::api::Problems;
+use super::layout::{
+    self, csrf, general_errors, page, pager, query_string, show, text_field, value,
+};
+use super::session::{Form, Posted, Session};
+use super::users::active_badge;
+
+const FILTERS: &[(&str, &str)] = &[
+    ("username", "Username contains"),
+    ("email", "Email contains"),
+    ("first_name", "First name contains"),
+    ("last_name", "Last name contains"),
+    ("retail_stores", "Store id"),
+    ("permission_groups", "Group id"),
+];
+const PAGE_SIZE: u64 = 25;
+/// Stores and groups offered as checkboxes: the first of each list (no unbounded reads).
+const CHOICES: u64 = 200;
+const TEXT_FIELDS: &[(&str, &str, &str)] = &[
+    ("first_name", "First name", "text"),
+    ("last_name", "Last name", "text"),
+    ("email", "Email", "email"),
+    ("username", "Username", "text"),
+    ("remote_id", "Remote id", "text"),
+];
+const NOT_ALLOWED: &str = "You do not have permission to perform this action.";
+
+pub async fn list(
+    State(console): State<Console>,
+    session: Session,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let access = session.access(&console).await;
+    if !access.staffs {
+        return layout::refusal(403, NOT_ALLOWED);
+    }
+    let query: Vec<(String, String)> = form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
+        .into_owned()
+        .filter(|(k, v)| {
+            !v.trim().is_empty() && (FILTERS.iter().any(|(f, _)| f == k) || k == "page")
+        })
+        .collect();
+    let mut api = query.clone();
+    api.push(("limit".into(), PAGE_SIZE.to_string()));
+    let answer = session
+        .get(&console, &format!("/api/v1/staffs/?{}", query_string(&api)))
+        .await;
+    let get = |name: &str| {
+        query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map_or("", |(_, v)| v.as_str())
+    };
+    let problems = if answer.ok() {
+        Problems::default()
+    } else {
+        answer.problems()
+    };
+    let page_no = get("page").parse().unwrap_or(1);
+    let empty = Vec::new();
+    let results = answer.body["results"].as_array().unwrap_or(&empty);
+    let body = html! {
+        @if access.staff_create { p { a href="/admin/staffs/new" { "Create a staff" } } }
+        form.filters method="get" action="/admin/staffs" role="search" {
+            @for (name, label) in FILTERS { (text_field(name, label, "search", get(name), &problems)) }
+            button type="submit" { "Search" }
+        }
+        (general_errors(&problems, &FILTERS.iter().map(|(f, _)| *f).collect::<Vec<_>>()))
+        @if answer.ok() {
+            table {
+                thead { tr { th { "Username" } th { "Name" } th { "Email" } th { "Stores" } th { "Active" } } }
+                tbody {
+                    @for s in results {
+                        tr {
+                            td { a href=(format!("/admin/staffs/{}", s["id"])) { (show(&s["username"])) } }
+                            td { (show(&s["first_name"])) " " (show(&s["last_name"])) }
+                            td { (show(&s["email"])) }
+                            td { @for st in s["retail_stores"].as_array().unwrap_or(&empty) { (show(&st["name"])) " " } }
+                            td { (active_badge(&s["is_active"])) }
+                        }
+                    }
+                }
+            }
+            (pager("/admin/staffs", &query, page_no, PAGE_SIZE, answer.body["count"].as_u64().unwrap_or(0)))
+        }
+    };
+    let status = if answer.ok() {
+        200
+    } else {
+        answer.status.as_u16()
+    };
+    layout::respond(
+        status,
+        page("Instore staffs", Some((&session, &access)), body),
+    )
+}
+
+/// (id, label) of the first stores and groups, for the checkboxes.
+async fn choices(console: &Console, session: &Session, path: &str) -> Vec<(i64, String)> {
+    let answer = session
+        .get(console, &format!("{path}?limit={CHOICES}"))
+        .await;
+    answer.body["results"]
+        .as_array()
+        .map(|rows| {
+            rows.iter()
+                .filter_map(|r| Some((r["id"].as_i64()?, show(&r["name"]))))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The staff form: text fields, password (on creation), stores and groups.
+async fn staff_form(
+    console: &Console,
+    session: &Session,
+    action: &str,
+    values: &Map<String, Value>,
+    problems: &Problems,
+    creating: bool,
+) -> Markup {
+    let mut stores = choices(console, session, "/api/v1/retail_stores/").await;
+    let groups = choices(console, session, "/api/v1/permission_groups/").await;
+    if let Some(own) = values.get("retail_store_objects").and_then(Value::as_array) {
+        for s in own {
+            if let Some(id) = s["id"]
+                .as_i64()
+                .filter(|id| !stores.iter().any(|(i, _)| i == id))
+            {
+                stores.push((id, show(&s["name"])));
+            }
+        }
+    }
+    let picked = |field: &str, id: i64| {
+        values
+            .get(field)
+            .and_then(Value::as_array)
+            .is_some_and(|ids| ids.iter().any(|v| v.as_i64() == Some(id)))
+    };
+    let mut known: Vec<&str> = TEXT_FIELDS.iter().map(|(f, _, _)| *f).collect();
+    known.extend(["password", "retail_stores", "permission_groups"]);
+    let errors = |field: &str| {
+        html! {
+            @for e in problems.of(field) { p.field-error { (e) } }
+        }
+    };
+    html! {
+        form method="post" action=(action) {
+            (csrf(session))
+            (general_errors(problems, &known))
+            @for (name, label, kind) in TEXT_FIELDS {
+                (text_field(name, label, kind, &values.get(*name).map(value).unwrap_or_default(), problems))
+            }
+            @if creating { (text_field("password", "Password", "password", "", problems)) }
+            fieldset {
+                legend { "Retail stores" }
+                (errors("retail_stores"))
+                @for (id, name) in &stores {
+                    div { label { input type="checkbox" name="retail_stores" value=(id) checked[picked("retail_stores", *id)]; " " (name) } }
+                }
+            }
+            fieldset {
+                legend { "Permission groups" }
+                (errors("permission_groups"))
+                @for (id, name) in &groups {
+                    div { label { input type="checkbox" name="permission_groups" value=(id) checked[picked("permission_groups", *id)]; " " (name) } }
+                }
+            }
+            button type="submit" { @if creating { "Create" } @else { "Save" } }
+        }
+    }
+}
+
+/// The API body of a posted staff form.
+fn body_of(form: &Form, creating: bool) -> Map<String, Value> {
+    let mut body = Map::new();
+    for (name, _, _) in TEXT_FIELDS {
+        let text = form.get(name).unwrap_or("").trim();
+        let optional = ["username", "remote_id"].contains(name);
+        let v = if optional && text.is_empty() {
+            Value::Null
+        } else {
+            json!(text)
+        };
+        body.insert((*name).into(), v);
+    }
+    if creating {
+        body.insert("password".into(), json!(form.get("password").unwrap_or("")));
+    }
+    for list in ["retail_stores", "permission_groups"] {
+        let ids: Vec<Value> = form
+            .all(list)
+            .iter()
+            .filter_map(|v| v.parse::<i64>().ok())
+            .map(Value::from)
+            .collect();
+        body.insert(list.into(), Value::Array(ids));
+    }
+    body
+}
+
+pub async fn new_form(State(console): State<Console>, session: Session) -> Response {
+    let access = session.access(&console).await;
+    if !access.staff_create {
+        return layout::refusal(403, NOT_ALLOWED);
+    }
+    let form = staff_form(
+        &console,
+        &session,
+        "/admin/staffs/new",
+        &Map::new(),
+        &Problems::default(),
+        true,
+    )
+    .await;
+    layout::respond(200, page("Create a staff", Some((&session, &access)), form))
+}
+
+/// Creates a staff with `POST /api/v1/staffs/`.
+pub async fn create(State(console): State<Console>, posted: Posted) -> Response {
+    let body = body_of(&posted.form, true);
+    let session = &posted.session;
+    let answer = session
+        .send(
+            &console,
+            Method::POST,
+            "/api/v1/staffs/",
+            &Value::Object(body.clone()),
+        )
+        .await;
+    if answer.ok() {
+        let id = answer.body["id"].as_i64().unwrap_or_default();
+        return Redirect::to(&format!("/admin/staffs/{id}?saved=1")).into_response();
+    }
+    let access = session.access(&console).await;
+    let form = staff_form(
+        &console,
+        session,
+        "/admin/staffs/new",
+        &body,
+        &answer.problems(),
+        true,
+    )
+    .await;
+    layout::respond(
+        answer.status.as_u16(),
+        page("Create a staff", Some((session, &access)), form),
+    )
+}
+
+pub async fn detail(
+    State(console): State<Console>,
+    session: Session,
+    Path(id): Path<i64>,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let saved = raw.as_deref().is_some_and(|q| q.contains("saved"));
+    render(&console, &session, id, None, Problems::default(), saved).await
+}
+
+async fn render(
+    console: &Console,
+    session: &Session,
+    id: i64,
+    sent: Option<Map<String, Value>>,
+    problems: Problems,
+    saved: bool,
+) -> Response {
+    let access = session.access(console).await;
+    let answer = session.get(console, &format!("/api/v1/staffs/{id}/")).await;
+    if !answer.ok() {
+        return layout::refusal(
+            answer.status.as_u16(),
+            &answer.problems().general(&[]).join(" "),
+        );
+    }
+    let staff = &answer.body;
+    let mut values = staff.as_object().cloned().unwrap_or_default();
+    let store_ids: Vec<Value> = staff["retail_stores"]
+        .as_array()
+        .map(|a| a.iter().map(|s| s["id"].clone()).collect())
+        .unwrap_or_default();
+    values.insert(
+        "retail_store_objects".into(),
+        staff["retail_stores"].clone(),
+    );
+    values.insert("retail_stores".into(), Value::Array(store_ids));
+    if let Some(sent) = sent {
+        values.extend(sent);
+    }
+    let form = if access.staff_update {
+        staff_form(
+            console,
+            session,
+            &format!("/admin/staffs/{id}"),
+            &values,
+            &problems,
+            false,
+        )
+        .await
+    } else {
+        html! {}
+    };
+    let body = html! {
+        @if saved { (layout::notice("Saved.")) }
+        dl.detail {
+            dt { "Status" } dd { (active_badge(&staff["is_active"])) }
+            dt { "Superuser" } dd { (show(&staff["is_superuser"])) }
+            dt { "Current store" } dd { (show(&staff["current_store"]["name"])) }
+            dt { "Last login" } dd { (show(&staff["last_login"])) }
+        }
+        @if access.staff_update { h2 { "Edit" } }
+        (form)
+        @if access.staff_deactivate && staff["is_active"].as_bool() == Some(true) {
+            div.actions {
+                form method="post" action=(format!("/admin/staffs/{id}/deactivate")) {
+                    (csrf(session)) button.danger type="submit" { "Deactivate" }
+                }
+            }
+        }
+    };
+    let status = if problems.is_empty() { 200 } else { 400 };
+    let title = format!("Instore staff {}", show(&staff["username"]));
+    layout::respond(status, page(&title, Some((session, &access)), body))
+}
+
+/// Saves the edit form with `PATCH /api/v1/staffs/{id}/`.
+pub async fn update(
+    State(console): State<Console>,
+    Path(id): Path<i64>,
+    posted: Posted,
+) -> Response {
+    let body = body_of(&posted.form, false);
+    let path = format!("/api/v1/staffs/{id}/");
+    let answer = posted
+        .session
+        .send(&console, Method::PATCH, &path, &Value::Object(body.clone()))
+        .await;
+    if answer.ok() {
+        return Redirect::to(&format!("/admin/staffs/{id}?saved=1")).into_response();
+    }
+    render(
+        &console,
+        &posted.session,
+        id,
+        Some(body),
+        answer.problems(),
+        false,
+    )
+    .await
+}
+
+/// Deactivates with `DELETE /api/v1/staffs/{id}/`.
+pub async fn deactivate(
+    State(console): State<Console>,
+    Path(id): Path<i64>,
+    posted: Posted,
+) -> Response {
+    let path = format!("/api/v1/staffs/{id}/");
+    let answer = posted
+        .session
+        .send(&console, Method::DELETE, &path, &json!({}))
+        .await;
+    if answer.ok() {
+        return Redirect::to(&format!("/admin/staffs/{id}?saved=1")).into_response();
+    }
+    render(
+        &console,
+        &posted.session,
+        id,
+        None,
+        answer.problems(),
+        false,
+    )
+    .await
+}
