@@ -108,17 +108,32 @@ async fn postgres_template(admin: &sqlx::PgPool, base_url: &str) -> String {
             .expect("connect to the template");
             db.migrate().await.expect("migrate the template");
             db.close().await;
-            let renamed = sqlx::query(&format!("ALTER DATABASE {building} RENAME TO {name}"))
+            // A closed connection's server process may linger a moment, and a database with a
+            // session cannot be renamed: end any, and try again until published.
+            for _ in 0..50 {
+                let _ = sqlx::query(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1",
+                )
+                .bind(&building)
                 .execute(admin)
                 .await;
-            if renamed.is_err() {
-                // Another test process published the same template first.
-                let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {building} WITH (FORCE)"))
+                let renamed = sqlx::query(&format!("ALTER DATABASE {building} RENAME TO {name}"))
                     .execute(admin)
                     .await;
-                assert!(exists(name.clone()).await, "template {name} missing");
+                if renamed.is_ok() {
+                    return name;
+                }
+                if exists(name.clone()).await {
+                    // Another test process published the same template first.
+                    let _ =
+                        sqlx::query(&format!("DROP DATABASE IF EXISTS {building} WITH (FORCE)"))
+                            .execute(admin)
+                            .await;
+                    return name;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
             }
-            name
+            panic!("the template {name} could not be published")
         })
         .await
         .clone()
