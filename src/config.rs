@@ -159,6 +159,10 @@ pub struct Config {
     #[arg(long, env = "KADRO_EXPORT_TTL_SECONDS", default_value_t = 86_400)]
     pub export_ttl_seconds: u64,
 
+    /// How long audit events are kept, in days; older ones are deleted by the periodic cleanup.
+    #[arg(long, env = "KADRO_AUDIT_RETENTION_DAYS", default_value_t = 365)]
+    pub audit_retention_days: u32,
+
     /// Base URL of the Commerce platform; unset: local mode (kadro is the system of record).
     #[arg(long, env = "KADRO_COMMERCE_URL")]
     pub commerce_url: Option<String>,
@@ -297,6 +301,10 @@ impl Config {
 
     pub fn token_ttl(&self) -> Option<Duration> {
         self.token_ttl_seconds.map(Duration::from_secs)
+    }
+
+    pub fn audit_retention(&self) -> chrono::Duration {
+        chrono::Duration::days(i64::from(self.audit_retention_days))
     }
 
     pub fn export_ttl(&self) -> Duration {

@@ -88,6 +88,8 @@ use utoipa::{Modify, OpenApi};
         crate::instore::staffs::access::revoke_all,
         crate::instore::staffs::access::revoke,
         crate::exports::link::download,
+        crate::audit::routes::list,
+        crate::audit::routes::detail,
     ),
     components(schemas(
         crate::exports::ExportStarted,
