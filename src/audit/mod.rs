@@ -99,6 +99,14 @@ impl Event {
         }
     }
 
+    /// An event whose target may be unknown (a failed login naming no account).
+    pub fn on(action: &'static str, target_type: &'static str, target_id: Option<i64>) -> Self {
+        Event {
+            target_id,
+            ..Event::new(action, target_type, 0)
+        }
+    }
+
     /// The changes of the event: see [`diff`] and [`created`].
     pub fn changes(mut self, changes: Map<String, Value>) -> Self {
         self.changes = changes;

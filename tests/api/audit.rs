@@ -14,8 +14,12 @@ on_both_backends!(
     a_failed_write_records_nothing,
     list_filters_and_detail,
     only_superusers_read_the_log,
+    logins_logouts_tokens_and_exports,
 );
-per_backend!(retention_deletes_old_events);
+per_backend!(
+    retention_deletes_old_events,
+    failures_and_locks_are_recorded
+);
 
 /// One write of the table: the request, then the event it must have recorded.
 struct Step {
@@ -373,4 +377,100 @@ async fn retention_deletes_old_events(backend: Backend) {
         list["results"][0]["changes"]["name"],
         json!([null, "Other"])
     );
+}
+
+async fn login(app: &TestApp, email: &str, password: &str) -> (StatusCode, Value) {
+    let body = json!({"email": email, "password": password});
+    app.call(Method::POST, "/api/v1/auth/login/", None, Some(body))
+        .await
+}
+
+async fn logins_logouts_tokens_and_exports(app: TestApp) {
+    let root = root_id(&app).await;
+    let division = create_division(&app, "Main", "main", None).await;
+    let user = create_user(&app, division, "u@example.com").await;
+    let (status, body) = login(&app, "u@example.com", "a-good-password").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let token = body["token"].as_str().unwrap().to_owned();
+    let event = newest(&app).await;
+    assert_eq!(event["action"], "auth.login");
+    assert_eq!(
+        event["actor"],
+        json!({"kind": "user", "id": user, "email": "u@example.com"})
+    );
+    assert_eq!(event["target"], json!({"type": "user", "id": user}));
+
+    let (status, _) = app
+        .call(Method::POST, "/api/v1/auth/logout/", Some(&token), None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let event = newest(&app).await;
+    assert_eq!(event["action"], "auth.logout");
+    assert_eq!(event["actor"]["id"], user);
+
+    login(&app, "u@example.com", "a-good-password").await;
+    let u = |s: &str| format!("/api/v1/users/{user}/{s}");
+    let steps = vec![
+        step(
+            Method::DELETE,
+            u("tokens/"),
+            None,
+            "token.revoke",
+            ("user", user),
+            json!({"revoked_count": [null, 1]}),
+        ),
+        step(
+            Method::POST,
+            u("unlock/"),
+            None,
+            "auth.unlock",
+            ("user", user),
+            json!({}),
+        ),
+    ];
+    run(&app, root, steps).await;
+
+    let (status, _) = app.get("/api/v1/staff-users/?fields=id&fields=email").await;
+    assert_eq!(status, StatusCode::OK);
+    let event = newest(&app).await;
+    assert_eq!(event["action"], "export.request");
+    assert_eq!(event["target"]["type"], "export");
+    assert_eq!(event["changes"]["fields"], json!([null, ["id", "email"]]));
+    assert_no_secret(&app, &["a-good-password", &token]).await;
+}
+
+async fn failures_and_locks_are_recorded(backend: Backend) {
+    let Some(app) = TestApp::spawn_with(backend, |c| c.login_max_failures = 2).await else {
+        return;
+    };
+    let division = create_division(&app, "Main", "main", None).await;
+    let user = create_user(&app, division, "u@example.com").await;
+    for _ in 0..2 {
+        let (status, _) = login(&app, "u@example.com", "wrong-password-1").await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+    }
+    let (status, _) = login(&app, "nobody@example.com", "wrong-password-2").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (_, failed) = app
+        .get("/api/v1/audit-events/?action=auth.login_failed")
+        .await;
+    assert_eq!(failed["count"], 3, "{failed}");
+    let unknown = &failed["results"][0];
+    assert_eq!(
+        unknown["actor"],
+        json!({"kind": "anonymous", "email": "nobody@example.com"})
+    );
+    assert_eq!(unknown["target"], json!({"type": "user", "id": null}));
+    assert_eq!(
+        failed["results"][1]["target"],
+        json!({"type": "user", "id": user})
+    );
+    let (_, locked) = app.get("/api/v1/audit-events/?action=auth.locked").await;
+    assert_eq!(locked["count"], 1, "{locked}");
+    assert_eq!(
+        locked["results"][0]["target"],
+        json!({"type": "user", "id": user})
+    );
+    assert_eq!(locked["results"][0]["actor"], json!({"kind": "service"}));
+    assert_no_secret(&app, &["wrong-password"]).await;
 }
