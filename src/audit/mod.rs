@@ -167,6 +167,21 @@ pub fn created(new: &Value) -> Map<String, Value> {
     diff(&Value::Null, new)
 }
 
+/// `actions[0]` (create) with every field when there was no row `before`, otherwise
+/// `actions[1]` (update) with the fields that changed.
+pub fn saved<T: serde::Serialize>(
+    actions: [&'static str; 2],
+    target_type: &'static str,
+    id: i64,
+    before: Option<&T>,
+    after: &T,
+) -> Event {
+    match before {
+        None => Event::new(actions[0], target_type, id).changes(created_of(after)),
+        Some(before) => Event::new(actions[1], target_type, id).changes(diff_of(before, after)),
+    }
+}
+
 /// [`created`] of a serialisable value (the new row as the API shows it).
 pub fn created_of<T: serde::Serialize>(new: &T) -> Map<String, Value> {
     created(&serde_json::to_value(new).unwrap_or_default())

@@ -15,6 +15,7 @@ on_both_backends!(
     list_filters_and_detail,
     only_superusers_read_the_log,
     logins_logouts_tokens_and_exports,
+    instore_writes_record_their_events,
 );
 per_backend!(
     retention_deletes_old_events,
@@ -473,4 +474,135 @@ async fn failures_and_locks_are_recorded(backend: Backend) {
     );
     assert_eq!(locked["results"][0]["actor"], json!({"kind": "service"}));
     assert_no_secret(&app, &["wrong-password"]).await;
+}
+
+async fn instore_writes_record_their_events(app: TestApp) {
+    use crate::instore_support as support;
+    let root = root_id(&app).await;
+    let geo = support::geo(&app).await;
+    let (_, countries) = app.get("/api/v1/audit-events/?action=country.create").await;
+    assert_eq!(
+        countries["results"][0]["changes"]["code"],
+        json!([null, "TR"])
+    );
+    let store = support::store(&app, geo.township, "Shop").await;
+    let group = support::group(&app, "Cashiers", &[]).await;
+    let staff = support::staff(&app, "s@example.com", Some("s1"), &[store], &[group]).await;
+    let (_, created) = app.get("/api/v1/audit-events/?action=staff.create").await;
+    let changes = &created["results"][0]["changes"];
+    assert_eq!(changes["username"], json!([null, "s1"]));
+    assert_eq!(changes["retail_stores"], json!([null, [store]]));
+    let c = geo.country;
+    let steps = vec![
+        step(
+            Method::PATCH,
+            format!("/api/v1/countries/{c}/"),
+            Some(json!({"name": "Turkey"})),
+            "country.update",
+            ("country", c),
+            json!({"name": ["Türkiye", "Turkey"]}),
+        ),
+        step(
+            Method::PATCH,
+            format!("/api/v1/cities/{}/", geo.city),
+            Some(json!({"omnitron_id": 7})),
+            "city.update",
+            ("city", geo.city),
+            json!({"omnitron_id": [2, 7]}),
+        ),
+        step(
+            Method::PATCH,
+            format!("/api/v1/townships/{}/", geo.township),
+            Some(json!({"name": "T"})),
+            "township.update",
+            ("township", geo.township),
+            json!({"name": ["Test Township 3", "T"]}),
+        ),
+        step(
+            Method::PATCH,
+            format!("/api/v1/retail_stores/{store}/"),
+            Some(json!({"name": "Shop 2"})),
+            "store.update",
+            ("store", store),
+            json!({"name": ["Shop", "Shop 2"]}),
+        ),
+        step(
+            Method::PATCH,
+            format!("/api/v1/permission_groups/{group}/"),
+            Some(json!({"name": "Tills"})),
+            "permission_group.update",
+            ("permission_group", group),
+            json!({"name": ["Cashiers", "Tills"]}),
+        ),
+        step(
+            Method::PATCH,
+            format!("/api/v1/staffs/{staff}/"),
+            Some(json!({"last_name": "Roe", "password": "ignored-pass-1"})),
+            "staff.update",
+            ("staff", staff),
+            json!({"last_name": ["Doe", "Roe"]}),
+        ),
+        step(
+            Method::POST,
+            "/api/v1/staffs/change_password/",
+            Some(json!({"staff": staff, "new_password": "Another-pass-99"})),
+            "staff.password_change",
+            ("staff", staff),
+            json!({}),
+        ),
+        step(
+            Method::DELETE,
+            format!("/api/v1/staffs/{staff}/"),
+            None,
+            "staff.deactivate",
+            ("staff", staff),
+            json!({}),
+        ),
+        step(
+            Method::DELETE,
+            format!("/api/v1/permission_groups/{group}/"),
+            None,
+            "permission_group.delete",
+            ("permission_group", group),
+            json!({}),
+        ),
+        step(
+            Method::DELETE,
+            format!("/api/v1/retail_stores/{store}/"),
+            None,
+            "store.delete",
+            ("store", store),
+            json!({}),
+        ),
+        step(
+            Method::DELETE,
+            format!("/api/v1/townships/{}/", geo.township),
+            None,
+            "township.delete",
+            ("township", geo.township),
+            json!({}),
+        ),
+        step(
+            Method::DELETE,
+            format!("/api/v1/cities/{}/", geo.city),
+            None,
+            "city.delete",
+            ("city", geo.city),
+            json!({}),
+        ),
+        step(
+            Method::DELETE,
+            format!("/api/v1/countries/{c}/"),
+            None,
+            "country.delete",
+            ("country", c),
+            json!({}),
+        ),
+    ];
+    run(&app, root, steps).await;
+    assert_no_secret(
+        &app,
+        &[support::PASSWORD, "ignored-pass-1", "Another-pass-99"],
+    )
+    .await;
 }
