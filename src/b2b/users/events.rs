@@ -18,7 +18,7 @@ pub fn created(id: i64, new: &NewUser<'_>) -> Event {
 }
 
 /// The profile of a stored user, to compare with the one an update writes.
-pub fn profile_of(user: &UserRow) -> Profile {
+fn profile_of(user: &UserRow) -> Profile {
     let a = &user.account;
     Profile {
         first_name: a.first_name.clone(),
@@ -30,6 +30,18 @@ pub fn profile_of(user: &UserRow) -> Profile {
 }
 
 /// `user.update`: the profile fields that changed.
-pub fn updated(id: i64, before: &Profile, after: &Profile) -> Event {
-    Event::new("user.update", "user", id).changes(audit::diff_of(before, after))
+pub fn updated(user: &UserRow, after: &Profile) -> Event {
+    let changes = audit::diff_of(&profile_of(user), after);
+    Event::new("user.update", "user", user.account.id).changes(changes)
+}
+
+/// `user.activate` or `user.deactivate`.
+pub fn activity(user: &UserRow, active: bool) -> Event {
+    let action = if active {
+        "user.activate"
+    } else {
+        "user.deactivate"
+    };
+    let event = Event::new(action, "user", user.account.id);
+    event.change("is_active", user.account.is_active, active)
 }

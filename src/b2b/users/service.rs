@@ -174,12 +174,7 @@ pub async fn reserve(state: &AppState, scope: UserScope, new: &NewUser<'_>) -> A
             is_active: existing.account.is_active,
         };
         store::update_profile(&mut tx, existing.account.id, &profile).await?;
-        let event = events::updated(
-            existing.account.id,
-            &events::profile_of(&existing),
-            &profile,
-        );
-        audit::record(&mut tx, event).await?;
+        audit::record(&mut tx, events::updated(&existing, &profile)).await?;
         tx.commit().await?;
         return Ok(Reserved::Existing(existing.account.id));
     }
@@ -313,11 +308,7 @@ pub async fn update(
     };
     let mut tx = state.db.begin().await?;
     store::update_profile(&mut tx, id, &profile).await?;
-    audit::record(
-        &mut tx,
-        events::updated(id, &events::profile_of(&user), &profile),
-    )
-    .await?;
+    audit::record(&mut tx, events::updated(&user, &profile)).await?;
     settle(&mut tx, recovery).await?;
     tx.commit().await?;
     Ok(UserUpdatedOut {
@@ -361,13 +352,7 @@ pub async fn set_active(
         refuse_last_superuser(&mut tx, id).await?;
     }
     store::set_active(&mut tx, id, active).await?;
-    let action = if active {
-        "user.activate"
-    } else {
-        "user.deactivate"
-    };
-    let event = Event::new(action, "user", id).change("is_active", user.account.is_active, active);
-    audit::record(&mut tx, event).await?;
+    audit::record(&mut tx, events::activity(&user, active)).await?;
     settle(&mut tx, recovery).await?;
     tx.commit().await?;
     Ok(())
