@@ -19,7 +19,8 @@ on_both_backends!(
 );
 per_backend!(
     retention_deletes_old_events,
-    failures_and_locks_are_recorded
+    failures_and_locks_are_recorded,
+    the_command_line_acts_as_cli,
 );
 
 /// One write of the table: the request, then the event it must have recorded.
@@ -605,4 +606,35 @@ async fn instore_writes_record_their_events(app: TestApp) {
         &[support::PASSWORD, "ignored-pass-1", "Another-pass-99"],
     )
     .await;
+}
+
+async fn the_command_line_acts_as_cli(backend: Backend) {
+    use crate::process::kadro_args;
+    use kadro::db::{Db, DbOptions, Query};
+    let Some(db) = crate::helpers::TestDb::create(backend).await else {
+        return;
+    };
+    let args = [
+        "createsuperuser",
+        "--email",
+        "ops@example.com",
+        "--password-stdin",
+    ];
+    let (code, _, stderr) = kadro_args(&db, &args, "correct horse battery\n");
+    assert_eq!(code, 0, "{stderr}");
+    let (code, _, stderr) = kadro_args(&db, &["user", "unlock", "ops@example.com"], "");
+    assert_eq!(code, 0, "{stderr}");
+    let pool = Db::connect(&db.url, &DbOptions { max_connections: 1 })
+        .await
+        .unwrap();
+    let rows: Vec<(String, String)> =
+        Query::new("SELECT action, actor_kind FROM audit_events ORDER BY id")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    pool.close().await;
+    assert!(
+        rows.contains(&("auth.unlock".into(), "cli".into())),
+        "{rows:?}"
+    );
 }
