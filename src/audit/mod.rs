@@ -266,6 +266,18 @@ fn current_client() -> (Option<String>, Option<String>) {
 /// Writes `event`; pass the transaction of the change it records. One insert: the actor's
 /// email is read in the same statement.
 pub async fn record<'a>(target: impl Into<Target<'a>>, event: Event) -> Result<(), sqlx::Error> {
+    insert(event).execute(target).await?;
+    Ok(())
+}
+
+/// Writes `event` on its own, as bookkeeping: the process's caches (the token cache) are not
+/// told that something changed (a failed login changes nothing they hold).
+pub async fn record_alone(db: &Db, event: Event) -> Result<(), sqlx::Error> {
+    insert(event).execute_bookkeeping(db).await?;
+    Ok(())
+}
+
+fn insert(event: Event) -> Query {
     let actor = event
         .actor
         .clone()
@@ -296,9 +308,6 @@ pub async fn record<'a>(target: impl Into<Target<'a>>, event: Event) -> Result<(
     .bind(current_request_id())
     .bind(ip)
     .bind(user_agent)
-    .execute(target)
-    .await?;
-    Ok(())
 }
 
 /// Deletes the events created before `cutoff` (retention); how many.

@@ -199,7 +199,7 @@ async fn record_failure(db: &Db, kind: AccountKind, login: &str, id: Option<i64>
         .iter()
         .find_map(|p| login.strip_prefix(p));
     event.actor_email = Some(name.unwrap_or(login).to_owned());
-    audit::record(db, event).await?;
+    audit::record_alone(db, event).await?;
     Ok(())
 }
 
