@@ -116,12 +116,14 @@ impl App {
             .merge(instore::router(&self.state))
             .merge(exports::router())
             .merge(crate::imports::router())
+            .merge(crate::audit::routes::router())
             .fallback(http::not_found)
             .method_not_allowed_fallback(http::method_not_allowed)
             .layer(axum::middleware::from_fn_with_state(
                 self.state.clone(),
                 auth::cache::forget_after_writes,
             ))
+            .layer(axum::middleware::from_fn(crate::audit::context))
             .layer(axum::middleware::from_fn(http::json_renderer_only))
             .layer(axum::middleware::from_fn_with_state(
                 self.state.config.handler_timeout(),

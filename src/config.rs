@@ -162,6 +162,9 @@ pub struct Config {
     /// Largest upload an import accepts, in bytes (413 past it); other bodies keep 1 MiB.
     #[arg(long, env = "KADRO_IMPORT_MAX_BYTES", default_value_t = 1 << 30)]
     pub import_max_bytes: u64,
+    /// How long audit events are kept, in days; older ones are deleted by the periodic cleanup.
+    #[arg(long, env = "KADRO_AUDIT_RETENTION_DAYS", default_value_t = 365)]
+    pub audit_retention_days: u32,
 
     /// Base URL of the Commerce platform; unset: local mode (kadro is the system of record).
     #[arg(long, env = "KADRO_COMMERCE_URL")]
@@ -301,6 +304,10 @@ impl Config {
 
     pub fn token_ttl(&self) -> Option<Duration> {
         self.token_ttl_seconds.map(Duration::from_secs)
+    }
+
+    pub fn audit_retention(&self) -> chrono::Duration {
+        chrono::Duration::days(i64::from(self.audit_retention_days))
     }
 
     pub fn export_ttl(&self) -> Duration {

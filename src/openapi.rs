@@ -91,6 +91,8 @@ use utoipa::{Modify, OpenApi};
         crate::imports::users_import,
         crate::imports::users_import_status,
         crate::imports::http::download_errors,
+        crate::audit::routes::list,
+        crate::audit::routes::detail,
     ),
     components(schemas(
         crate::exports::ExportStarted,

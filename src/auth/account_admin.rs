@@ -4,10 +4,12 @@
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::lockout;
 use super::token::AccountKind;
+use crate::audit::{self, Event};
 use crate::db::list::{self, Conditions, ListFilter, ListSource, Window};
 use crate::db::{Db, Query};
 use crate::http::error::{ApiError, ApiResult};
@@ -94,28 +96,37 @@ pub async fn tokens(
 /// Revokes every token of an account; cached callers are forgotten at once.
 pub async fn revoke_all(state: &AppState, kind: AccountKind, id: i64) -> ApiResult<()> {
     exists(&state.db, kind, id).await?;
-    Query::new("DELETE FROM api_tokens WHERE account_kind = $1 AND account_id = $2")
+    let mut tx = state.db.begin().await?;
+    let removed = Query::new("DELETE FROM api_tokens WHERE account_kind = $1 AND account_id = $2")
         .bind(kind.as_str())
         .bind(id)
-        .execute(&state.db)
+        .execute(&mut tx)
         .await?;
+    let event = Event::new("token.revoke", kind.as_str(), id);
+    let removed = i64::try_from(removed).unwrap_or(i64::MAX);
+    audit::record(&mut tx, event.change("revoked_count", Value::Null, removed)).await?;
+    tx.commit().await?;
     state.auth_cache.forget_all();
     Ok(())
 }
 
 /// Revokes one token of an account; 404 when the account has no such token.
 pub async fn revoke(state: &AppState, kind: AccountKind, id: i64, token_id: i64) -> ApiResult<()> {
+    let mut tx = state.db.begin().await?;
     let removed = Query::new(
         "DELETE FROM api_tokens WHERE id = $1 AND account_kind = $2 AND account_id = $3",
     )
     .bind(token_id)
     .bind(kind.as_str())
     .bind(id)
-    .execute(&state.db)
+    .execute(&mut tx)
     .await?;
     if removed == 0 {
         return Err(ApiError::NotFound);
     }
+    let event = Event::new("token.revoke", kind.as_str(), id);
+    audit::record(&mut tx, event.change("revoked_id", Value::Null, token_id)).await?;
+    tx.commit().await?;
     state.auth_cache.forget_all();
     Ok(())
 }
@@ -123,6 +134,12 @@ pub async fn revoke(state: &AppState, kind: AccountKind, id: i64, token_id: i64)
 /// Lifts an account's login lock and forgets its failures and earlier locks.
 pub async fn unlock(db: &Db, kind: AccountKind, id: i64) -> ApiResult<()> {
     exists(db, kind, id).await?;
-    lockout::reset(db, &lockout::account_key(kind, id)).await?;
+    let mut tx = db.begin().await?;
+    Query::new("DELETE FROM login_guards WHERE account = $1")
+        .bind(lockout::account_key(kind, id))
+        .execute(&mut tx)
+        .await?;
+    audit::record(&mut tx, Event::new("auth.unlock", kind.as_str(), id)).await?;
+    tx.commit().await?;
     Ok(())
 }

@@ -16,8 +16,10 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use serde_json::Value;
 
 use super::token::AccountKind;
+use crate::audit::{self, Actor, Event};
 use crate::config::Config;
 use crate::db::{Db, Query};
 use crate::http::error::{ApiError, ApiResult};
@@ -157,6 +159,10 @@ async fn claim(db: &Db, account: &str, policy: &LockoutPolicy) -> Result<bool, s
             account
         };
         tracing::warn!(account, until = %time::format(&guard.locked_until.unwrap_or(now)), "login locked");
+        let (kind, id) = target_of(account);
+        let until = guard.locked_until.map(|t| time::format(&t));
+        let event = Event::on("auth.locked", kind, id).by(Actor::Service);
+        audit::record(&mut tx, event.change("locked_until", Value::Null, until)).await?;
     }
     Query::new(
         "UPDATE login_guards SET failures = $2, locks = $3, locked_until = $4, updated_at = $5 \
@@ -172,6 +178,29 @@ async fn claim(db: &Db, account: &str, policy: &LockoutPolicy) -> Result<bool, s
     // Login guards change nothing a token grants: the token cache keeps its entries.
     tx.commit_bookkeeping().await?;
     Ok(granted)
+}
+
+/// The audit target of a guard's key: `user:12` → (`user`, 12); a name with no account has
+/// its kind only.
+fn target_of(key: &str) -> (&'static str, Option<i64>) {
+    let kind = if key.starts_with("staff") {
+        "staff"
+    } else {
+        "user"
+    };
+    let id = key.split_once(':').and_then(|(_, id)| id.parse().ok());
+    (kind, id)
+}
+
+/// Records a failed login on its own (the request's transaction, if any, rolls back).
+async fn record_failure(db: &Db, kind: AccountKind, login: &str, id: Option<i64>) -> ApiResult<()> {
+    let mut event = Event::on("auth.login_failed", kind.as_str(), id).by(Actor::Anonymous);
+    let name = ["email:", "username:"]
+        .iter()
+        .find_map(|p| login.strip_prefix(p));
+    event.actor_email = Some(name.unwrap_or(login).to_owned());
+    audit::record_alone(db, event).await?;
+    Ok(())
 }
 
 /// Forgets an account's failures and locks (a correct password, or an unlock).
@@ -220,6 +249,7 @@ pub async fn check_password(
         None => name_key(kind, login),
     };
     if policy.max_failures > 0 && !claim(&state.db, &key, &policy).await? {
+        record_failure(&state.db, kind, login, found.map(|a| a.id)).await?;
         return Err(bad());
     }
     let (id, hash, active) = match found {
@@ -237,10 +267,14 @@ pub async fn check_password(
             if let (Some(old), Some(plain)) = (legacy, plain) {
                 rehash(state, kind, id, &old, plain).await?;
             }
-            if active { Ok(id) } else { Err(bad()) }
+            if active {
+                return Ok(id);
+            }
         }
-        _ => Err(bad()),
+        _ => {}
     }
+    record_failure(&state.db, kind, login, id).await?;
+    Err(bad())
 }
 
 /// Replaces an imported (legacy) hash by kadro's Argon2id after a successful login; a

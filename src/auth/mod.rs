@@ -158,6 +158,7 @@ impl FromRequestParts<AppState> for Caller {
         let token = presented_token(parts)?.ok_or(ApiError::Unauthenticated(NO_CREDENTIALS))?;
         let caller = authenticate(state, &token).await?;
         tracing::Span::current().record("caller", tracing::field::display(caller.label()));
+        crate::audit::set_actor(crate::audit::Actor::from(&caller));
         parts.extensions.insert(caller.clone());
         Ok(caller)
     }

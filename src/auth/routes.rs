@@ -11,6 +11,7 @@ use std::pin::Pin;
 use super::lockout::{self, LoginAccount};
 use super::throttle::LoginAttempt;
 use super::{AccountKind, Caller, StaffCaller, token};
+use crate::audit::{Actor, Event};
 use crate::b2b::accounts::{self, StaffUserOut};
 use crate::http::client::UserAgent;
 use crate::http::error::{ApiError, ApiResult};
@@ -67,6 +68,8 @@ pub async fn login(
     accounts::touch_last_login(&state.db, id).await?;
     let mut tx = state.db.begin().await?;
     let token = token::issue_for(&mut tx, AccountKind::User, id, agent.0.as_deref()).await?;
+    let event = Event::new("auth.login", "user", id).by(Actor::User(id));
+    crate::audit::record(&mut tx, event).await?;
     tx.commit().await?;
     let account = accounts::by_id(&state.db, id)
         .await?

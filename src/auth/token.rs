@@ -3,6 +3,7 @@
 //! Tokens carry their full entropy, so a fast hash is enough to make a stolen table useless;
 //! Argon2 would only slow every request down.
 
+use crate::audit::Event;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -85,11 +86,19 @@ pub async fn touch(db: &Db, id: i64, now: DateTime<Utc>) -> Result<(), sqlx::Err
 
 /// Revokes one token; true when it existed.
 pub async fn revoke(db: &Db, token: &str) -> Result<bool, sqlx::Error> {
-    let removed = Query::new("DELETE FROM api_tokens WHERE key_hash = $1")
-        .bind(digest(token))
-        .execute(db)
-        .await?;
-    Ok(removed > 0)
+    let mut tx = db.begin().await?;
+    let removed: Option<(i64, String, i64)> = Query::new(
+        "DELETE FROM api_tokens WHERE key_hash = $1 RETURNING id, account_kind, account_id",
+    )
+    .bind(digest(token))
+    .fetch_optional(&mut tx)
+    .await?;
+    if let Some((_, kind, account)) = &removed {
+        let target = if kind == "staff" { "staff" } else { "user" };
+        crate::audit::record(&mut tx, Event::new("auth.logout", target, *account)).await?;
+    }
+    tx.commit().await?;
+    Ok(removed.is_some())
 }
 
 /// Revokes every token of an account (deactivation).

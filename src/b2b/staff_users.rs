@@ -1,6 +1,7 @@
 //! `/api/v1/staff-users/` (seeds 000/001): superuser-only list and detail of B2B staff
 //! accounts; PATCH changes `is_superuser` alone.
 
+use crate::audit::Event;
 use axum::Router;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
@@ -130,6 +131,8 @@ async fn set_superuser(db: &Db, id: i64, value: bool) -> Result<bool, sqlx::Erro
         .bind(id)
         .execute(&mut tx)
         .await?;
+    let event = Event::new("staff_user.update", "staff_user", id);
+    crate::audit::record(&mut tx, event.change("is_superuser", !value, value)).await?;
     tx.commit().await?;
     Ok(true)
 }

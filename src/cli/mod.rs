@@ -190,18 +190,25 @@ pub async fn main() -> ExitCode {
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let (config, command) = cli.into_parts();
     init_tracing(&config);
-    match command {
-        None | Some(Command::Serve(_)) => server::serve(config).await,
-        Some(Command::Migrate) => server::migrate(config).await,
-        Some(Command::Check) => server::check(config).await,
-        Some(Command::SeedDemo) => server::seed_demo(config).await,
-        Some(Command::SeedBench(size)) => server::seed_bench(config, size).await,
-        Some(Command::Createsuperuser(args)) => accounts::create_staff(config, args, true).await,
-        Some(Command::Staff(command)) => accounts::staff(config, command).await,
-        Some(Command::User(command)) => accounts::user(config, command).await,
-        Some(Command::Token(command)) => accounts::token(config, command).await,
-        Some(Command::Instore(command)) => instore::run(config, command).await,
-    }
+    // What a command writes is the command line's doing in the audit log (a served request
+    // names its own caller).
+    let work = async move {
+        match command {
+            None | Some(Command::Serve(_)) => server::serve(config).await,
+            Some(Command::Migrate) => server::migrate(config).await,
+            Some(Command::Check) => server::check(config).await,
+            Some(Command::SeedDemo) => server::seed_demo(config).await,
+            Some(Command::SeedBench(size)) => server::seed_bench(config, size).await,
+            Some(Command::Createsuperuser(args)) => {
+                accounts::create_staff(config, args, true).await
+            }
+            Some(Command::Staff(command)) => accounts::staff(config, command).await,
+            Some(Command::User(command)) => accounts::user(config, command).await,
+            Some(Command::Token(command)) => accounts::token(config, command).await,
+            Some(Command::Instore(command)) => instore::run(config, command).await,
+        }
+    };
+    crate::audit::acting_as(crate::audit::Actor::Cli, work).await
 }
 
 #[cfg(test)]

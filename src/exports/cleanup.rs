@@ -1,5 +1,6 @@
 //! Expiry: export keys and files live `KADRO_EXPORT_TTL_SECONDS`; a periodic task in every
-//! process that runs workers deletes what has expired, and purges old finished jobs.
+//! process that runs workers deletes what has expired, and purges old finished jobs and audit
+//! events older than `KADRO_AUDIT_RETENTION_DAYS`.
 
 use std::time::Duration;
 
@@ -26,6 +27,7 @@ const BATCH: i64 = 500;
 pub struct Cleaned {
     pub exports: u64,
     pub jobs: u64,
+    pub audit_events: u64,
 }
 
 /// Deletes the files and rows of exports expired at `now`, and jobs finished before
@@ -52,6 +54,8 @@ pub async fn run_once(state: &AppState, now: DateTime<Utc>) -> anyhow::Result<Cl
         }
     }
     cleaned.jobs = jobs::purge_finished(&state.db, now - JOB_RETENTION).await?;
+    let audit_cutoff = now - state.config.audit_retention();
+    cleaned.audit_events = crate::audit::purge_before(&state.db, audit_cutoff).await?;
     Ok(cleaned)
 }
 
@@ -66,7 +70,12 @@ pub async fn run_periodically(state: AppState, stop: CancellationToken) {
         }
         match run_once(&state, time::now()).await {
             Ok(cleaned) if cleaned != Cleaned::default() => {
-                tracing::info!(exports = cleaned.exports, jobs = cleaned.jobs, "cleanup");
+                tracing::info!(
+                    exports = cleaned.exports,
+                    jobs = cleaned.jobs,
+                    audit_events = cleaned.audit_events,
+                    "cleanup"
+                );
             }
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "cleanup failed"),

@@ -151,7 +151,11 @@ pub async fn start(
     let ttl = chrono::Duration::from_std(state.config.export_ttl())
         .unwrap_or_else(|_| chrono::Duration::days(1));
     let mut tx = state.db.begin().await?;
-    record::insert(
+    let event = crate::audit::Event::on("export.request", "export", None)
+        .change("list", serde_json::Value::Null, list_name.as_str())
+        .change("format", serde_json::Value::Null, format.extension())
+        .change("fields", serde_json::Value::Null, fields.to_vec());
+    let export_id = record::insert(
         &mut tx,
         NewExport {
             cache_key: &cache_key,
@@ -176,6 +180,11 @@ pub async fn start(
         },
     )
     .await?;
+    let event = crate::audit::Event {
+        target_id: Some(export_id),
+        ..event
+    };
+    crate::audit::record(&mut tx, event).await?;
     tx.commit().await?;
     state.job_signal.notify_one();
     Ok(cache_key)

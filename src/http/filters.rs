@@ -76,6 +76,24 @@ impl<'a> FilterParser<'a> {
         }
     }
 
+    /// A date and time (RFC 3339, or a date meaning its midnight UTC).
+    pub fn datetime(&mut self, name: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+        let raw = self.value(name)?;
+        let parsed = chrono::DateTime::parse_from_rfc3339(raw)
+            .map(|t| t.to_utc())
+            .ok()
+            .or_else(|| {
+                chrono::NaiveDate::parse_from_str(raw, "%Y-%m-%d")
+                    .ok()
+                    .and_then(|d| d.and_hms_opt(0, 0, 0))
+                    .map(|t| t.and_utc())
+            });
+        if parsed.is_none() {
+            self.errors.add(name, "Enter a valid date/time.");
+        }
+        parsed
+    }
+
     pub fn boolean(&mut self, name: &str) -> Option<bool> {
         let raw = self.value(name)?;
         match parse_bool(raw) {

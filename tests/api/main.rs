@@ -5,6 +5,7 @@
 mod helpers;
 
 mod account_tokens;
+mod audit;
 mod auth;
 mod b2b_commerce;
 mod b2b_commerce_faults;

@@ -2,7 +2,8 @@
 //! `mod.rs` only extract and answer.
 
 use super::DivisionIn;
-use super::store::{self, DivisionFields, DivisionRow};
+use super::store::{self, DivisionFields, DivisionOut, DivisionRow};
+use crate::audit::{self, Event};
 use crate::b2b::user_filter::DIVISION_TYPES;
 use crate::db::{Db, Tx};
 use crate::http::error::{ApiError, ApiResult};
@@ -18,6 +19,9 @@ pub async fn create(db: &Db, body: Body<DivisionIn>) -> ApiResult<DivisionRow> {
     let fields = merge(&mut tx, None, body, true).await?;
     let id = store::insert(&mut tx, &fields).await?;
     let row = store::by_id(&mut tx, id).await?.ok_or(ApiError::NotFound)?;
+    let out = DivisionOut::from(row.clone());
+    let event = Event::new("division.create", "division", id).changes(audit::created_of(&out));
+    audit::record(&mut tx, event).await?;
     tx.commit().await?;
     Ok(row)
 }
@@ -34,6 +38,11 @@ pub async fn update(
     let fields = merge(&mut tx, Some(&current), body, complete).await?;
     store::update(&mut tx, id, &fields).await?;
     let row = store::by_id(&mut tx, id).await?.ok_or(ApiError::NotFound)?;
+    let before = DivisionOut::from(current);
+    let after = DivisionOut::from(row.clone());
+    let changes = audit::diff_of(&before, &after);
+    let event = Event::new("division.update", "division", id).changes(changes);
+    audit::record(&mut tx, event).await?;
     tx.commit().await?;
     Ok(row)
 }
@@ -46,6 +55,7 @@ pub async fn delete(db: &Db, id: i64) -> ApiResult<()> {
         return Err(ApiError::BadRequest(IN_USE.into()));
     }
     store::delete(&mut tx, id).await?;
+    audit::record(&mut tx, Event::new("division.delete", "division", id)).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -53,8 +63,10 @@ pub async fn delete(db: &Db, id: i64) -> ApiResult<()> {
 /// Re-activates the division only (its users stay as they are).
 pub async fn activate(db: &Db, id: i64) -> ApiResult<()> {
     let mut tx = db.begin().await?;
-    store::by_id(&mut tx, id).await?.ok_or(ApiError::NotFound)?;
+    let current = store::by_id(&mut tx, id).await?.ok_or(ApiError::NotFound)?;
     store::set_active(&mut tx, id, true).await?;
+    let event = Event::new("division.activate", "division", id);
+    audit::record(&mut tx, event.change("is_active", current.is_active, true)).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -63,9 +75,11 @@ pub async fn activate(db: &Db, id: i64) -> ApiResult<()> {
 /// durable sync job per user it knows is queued in the same transaction.
 pub async fn deactivate(state: &AppState, id: i64) -> ApiResult<()> {
     let mut tx = state.db.begin().await?;
-    store::by_id(&mut tx, id).await?.ok_or(ApiError::NotFound)?;
+    let current = store::by_id(&mut tx, id).await?.ok_or(ApiError::NotFound)?;
     let users = store::deactivate_users(&mut tx, id, !state.commerce.is_local()).await?;
     store::set_active(&mut tx, id, false).await?;
+    let event = Event::new("division.deactivate", "division", id);
+    audit::record(&mut tx, event.change("is_active", current.is_active, false)).await?;
     tx.commit().await?;
     state.job_signal.notify_one();
     tracing::info!(division = id, users, "division deactivated");

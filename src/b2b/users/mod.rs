@@ -1,6 +1,7 @@
 //! `/api/v1/users/` (seed 004): B2B users, managed by B2B staff within their divisions.
 
 pub mod access;
+mod events;
 pub mod service;
 pub mod store;
 

@@ -10,7 +10,9 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::events;
 use super::store::{self, NewUser, Profile, UserRow, UserScope};
+use crate::audit::{self, Event};
 use crate::auth::token;
 use crate::b2b::accounts;
 use crate::commerce::{self, Commerce};
@@ -172,6 +174,7 @@ pub async fn reserve(state: &AppState, scope: UserScope, new: &NewUser<'_>) -> A
             is_active: existing.account.is_active,
         };
         store::update_profile(&mut tx, existing.account.id, &profile).await?;
+        audit::record(&mut tx, events::updated(&existing, &profile)).await?;
         tx.commit().await?;
         return Ok(Reserved::Existing(existing.account.id));
     }
@@ -181,6 +184,7 @@ pub async fn reserve(state: &AppState, scope: UserScope, new: &NewUser<'_>) -> A
         Some(commerce::jobs::queue_settle_registration(&mut tx, &state.config, id).await?)
     } else {
         store::set_remote_id(&mut tx, id, id).await?;
+        audit::record(&mut tx, events::created(id, new)).await?;
         None
     };
     tx.commit().await?;
@@ -218,6 +222,7 @@ pub async fn register(
     };
     let mut tx = state.db.begin().await?;
     store::confirm_registration(&mut tx, id, remote_id).await?;
+    audit::record(&mut tx, events::created(id, new)).await?;
     if remote_id.is_none() {
         commerce::jobs::queue_update_remote_id(&mut tx, id).await?;
     }
@@ -303,6 +308,7 @@ pub async fn update(
     };
     let mut tx = state.db.begin().await?;
     store::update_profile(&mut tx, id, &profile).await?;
+    audit::record(&mut tx, events::updated(&user, &profile)).await?;
     settle(&mut tx, recovery).await?;
     tx.commit().await?;
     Ok(UserUpdatedOut {
@@ -346,6 +352,7 @@ pub async fn set_active(
         refuse_last_superuser(&mut tx, id).await?;
     }
     store::set_active(&mut tx, id, active).await?;
+    audit::record(&mut tx, events::activity(&user, active)).await?;
     settle(&mut tx, recovery).await?;
     tx.commit().await?;
     Ok(())
@@ -390,6 +397,7 @@ pub async fn update_remote_id(state: &AppState, scope: UserScope, id: i64) -> Ap
             commerce::jobs::queue_update_remote_id(&mut tx, id).await?;
         }
     }
+    audit::record(&mut tx, Event::new("user.update_remote_id", "user", id)).await?;
     tx.commit().await?;
     state.job_signal.notify_one();
     Ok(())

@@ -274,10 +274,12 @@ pub async fn release_registration<'a>(
 }
 
 /// The profile fields an update may change.
+#[derive(Serialize)]
 pub struct Profile {
     pub first_name: String,
     pub last_name: String,
     pub phone_number: String,
+    #[serde(rename = "division")]
     pub division_id: Option<i64>,
     pub is_active: bool,
 }

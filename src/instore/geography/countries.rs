@@ -1,5 +1,6 @@
 //! `/api/v1/countries/`: countries with their ISO 3166-1 alpha-2 `code`.
 
+use crate::audit;
 use axum::extract::State;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -195,7 +196,13 @@ async fn save(
     if let Some(id) = id {
         q = q.bind(id);
     }
-    q.fetch_optional(db).await?.ok_or(ApiError::NotFound)
+    let mut tx = db.begin().await?;
+    let out: CountryOut = q.fetch_optional(&mut tx).await?.ok_or(ApiError::NotFound)?;
+    let actions = ["country.create", "country.update"];
+    let event = audit::saved(actions, "country", out.id, current.as_ref(), &out);
+    audit::record(&mut tx, event).await?;
+    tx.commit().await?;
+    Ok(out)
 }
 
 /// Whether `code` is an assigned ISO 3166-1 alpha-2 code.

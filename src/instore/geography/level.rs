@@ -7,8 +7,9 @@
 use std::marker::PhantomData;
 
 use super::{Children, NAME_MAX, delete_place};
+use crate::audit;
 use crate::db::list::{Conditions, ListFilter, ListSource, Window, list_page};
-use crate::db::{Db, Query, Row};
+use crate::db::{Db, Query, Row, Target};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::filters::{FilterParser, FromQuery};
 use crate::http::json::Body;
@@ -17,7 +18,7 @@ use crate::http::validate::invalid_pk;
 
 /// A stored city or township as read with its level's columns, and the JSON it is shown as.
 pub trait LevelRow: Row {
-    type Out: From<Self>;
+    type Out: From<Self> + serde::Serialize;
     /// The level this row belongs to.
     const LEVEL: Level<Self>;
     fn name(&self) -> &str;
@@ -146,7 +147,9 @@ impl<R: LevelRow> Level<R> {
         if let Some(id) = id {
             q = q.bind(id);
         }
-        let saved: Option<i64> = q.scalar_optional(db).await.map_err(|e| {
+        let before: Option<R::Out> = current.map(Into::into);
+        let mut tx = db.begin().await?;
+        let saved: Option<i64> = q.scalar_optional(&mut tx).await.map_err(|e| {
             if crate::db::is_foreign_key_violation(&e) {
                 ApiError::field(self.parent, invalid_pk(parent))
             } else {
@@ -154,11 +157,16 @@ impl<R: LevelRow> Level<R> {
             }
         })?;
         let saved = saved.ok_or(ApiError::NotFound)?;
-        Ok(self
-            .by_id(db, saved)
+        let out: R::Out = self
+            .by_id(&mut tx, saved)
             .await?
             .ok_or(ApiError::NotFound)?
-            .into())
+            .into();
+        let (target, [create, update, _]) = super::audit_names(self.table);
+        let event = audit::saved([create, update], target, saved, before.as_ref(), &out);
+        audit::record(&mut tx, event).await?;
+        tx.commit().await?;
+        Ok(out)
     }
 
     /// Deletes a row no child refers to.
@@ -166,7 +174,11 @@ impl<R: LevelRow> Level<R> {
         delete_place(db, self.table, id, &self.children).await
     }
 
-    async fn by_id(&self, db: &Db, id: i64) -> Result<Option<R>, sqlx::Error> {
+    async fn by_id<'a>(
+        &self,
+        target: impl Into<Target<'a>>,
+        id: i64,
+    ) -> Result<Option<R>, sqlx::Error> {
         let ListSource {
             columns,
             from,
@@ -177,7 +189,7 @@ impl<R: LevelRow> Level<R> {
             "SELECT {columns} FROM {from} WHERE {id_column} = $1"
         ))
         .bind(id)
-        .fetch_optional(db)
+        .fetch_optional(target)
         .await
     }
 }

@@ -155,9 +155,26 @@ pub async fn delete_place(
             true => ApiError::BadRequest(children.in_use.to_owned()),
             false => e.into(),
         })?;
+    if removed == 0 {
+        return Err(ApiError::NotFound);
+    }
+    let (target, actions) = audit_names(table);
+    crate::audit::record(&mut tx, crate::audit::Event::new(actions[2], target, id)).await?;
     tx.commit().await?;
-    match removed {
-        0 => Err(ApiError::NotFound),
-        _ => Ok(()),
+    Ok(())
+}
+
+/// The audit target type and actions (create, update, delete) of a geography table.
+pub fn audit_names(table: &str) -> (&'static str, [&'static str; 3]) {
+    match table {
+        "countries" => (
+            "country",
+            ["country.create", "country.update", "country.delete"],
+        ),
+        "cities" => ("city", ["city.create", "city.update", "city.delete"]),
+        _ => (
+            "township",
+            ["township.create", "township.update", "township.delete"],
+        ),
     }
 }

@@ -1,8 +1,10 @@
 //! `/api/v1/permission_groups/`: named sets of permissions that staffs are given.
 
+use crate::audit;
 use axum::extract::State;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 use utoipa::ToSchema;
 
 use super::GROUP_PERMISSIONS;
@@ -135,11 +137,18 @@ crate::crud_handlers! {
 
 /// Deletes a group (its grants and staff links go with it); false when there was none.
 pub async fn delete(db: &Db, id: i64) -> Result<bool, sqlx::Error> {
+    let mut tx = db.begin().await?;
     let removed = Query::new("DELETE FROM permission_groups WHERE id = $1")
         .bind(id)
-        .execute(db)
+        .execute(&mut tx)
         .await?;
-    Ok(removed == 1)
+    if removed != 1 {
+        return Ok(false);
+    }
+    let event = audit::Event::new("permission_group.delete", "permission_group", id);
+    audit::record(&mut tx, event).await?;
+    tx.commit().await?;
+    Ok(true)
 }
 
 pub async fn by_id(db: &Db, id: i64) -> Result<Option<PermissionGroupOut>, sqlx::Error> {
@@ -187,7 +196,10 @@ async fn save(
     if !partial {
         check.required("name", body.name.as_ref());
     }
-    let name = body.name.or(current.map(|c| c.name)).unwrap_or_default();
+    let name = body
+        .name
+        .or(current.as_ref().map(|c| c.name.clone()))
+        .unwrap_or_default();
     check.text("name", &name, NAME_MAX, false);
     if let Some(permissions) = &body.permissions {
         check.ids("permissions", permissions);
@@ -202,9 +214,17 @@ async fn save(
     };
     check.finish()?;
     let id = write(&mut tx, id, &name).await?;
-    if let Some(permissions) = permissions {
-        replace_links(&mut tx, &GROUP_PERMISSIONS, id, &permissions).await?;
+    if let Some(permissions) = &permissions {
+        replace_links(&mut tx, &GROUP_PERMISSIONS, id, permissions).await?;
     }
+    let before = current
+        .as_ref()
+        .map(|c| json!({"name": c.name, "permissions": c.permissions}));
+    let granted = permissions.or(current.map(|c| c.permissions));
+    let after = json!({"name": name, "permissions": granted.unwrap_or_default()});
+    let actions = ["permission_group.create", "permission_group.update"];
+    let event = audit::saved(actions, "permission_group", id, before.as_ref(), &after);
+    audit::record(&mut tx, event).await?;
     tx.commit().await?;
     by_id(db, id).await?.ok_or(ApiError::NotFound)
 }

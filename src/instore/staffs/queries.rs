@@ -199,6 +199,8 @@ pub async fn record_login(
     .execute(&mut tx)
     .await?;
     let token = token::issue_for(&mut tx, AccountKind::Staff, id, user_agent).await?;
+    let event = crate::audit::Event::new("auth.login", "staff", id);
+    crate::audit::record(&mut tx, event.by(crate::audit::Actor::Staff(id))).await?;
     tx.commit().await?;
     Ok(token)
 }

@@ -4,6 +4,7 @@
 use super::queries::{self, StaffRow};
 use super::queries::{STAFF_GROUPS, STAFF_STORES};
 use super::{ChangePasswordIn, StaffIn};
+use crate::audit::{self, Event};
 use crate::auth::password::Passwords;
 use crate::auth::token::{self, AccountKind};
 use crate::db::list::{push_id_list, replace_links};
@@ -22,6 +23,7 @@ pub const REMOTE_ID_MAX: usize = 255;
 const USERNAME_TAKEN: &str = "A staff with that username already exists.";
 
 /// A staff after the body was merged over what is stored.
+#[derive(serde::Serialize)]
 struct Merged {
     first_name: String,
     last_name: String,
@@ -30,7 +32,9 @@ struct Merged {
     remote_id: Option<String>,
     is_active: bool,
     is_staff: bool,
+    #[serde(skip)]
     retail_stores: Option<Vec<i64>>,
+    #[serde(skip)]
     permission_groups: Option<Vec<i64>>,
 }
 
@@ -209,8 +213,36 @@ pub async fn save(
     if current.as_ref().is_some_and(|c| c.is_active) && !m.is_active {
         end_sessions(&mut tx, staff_id).await?;
     }
+    audit::record(&mut tx, event(current.as_ref(), staff_id, &m)).await?;
     tx.commit().await?;
     Ok(staff_id)
+}
+
+/// `staff.create` with every field, or `staff.update` with the fields that changed (the
+/// stores and groups of an update are named with their new ids only when the body set them).
+fn event(current: Option<&StaffRow>, staff_id: i64, m: &Merged) -> Event {
+    let old = current.map_or(serde_json::Value::Null, |c| {
+        serde_json::json!({
+            "first_name": c.first_name, "last_name": c.last_name, "email": c.email,
+            "username": c.username, "remote_id": c.remote_id, "is_active": c.is_active,
+            "is_staff": c.is_staff,
+        })
+    });
+    let mut changes = audit::diff(&old, &serde_json::to_value(m).unwrap_or_default());
+    for (field, ids) in [
+        ("retail_stores", &m.retail_stores),
+        ("permission_groups", &m.permission_groups),
+    ] {
+        if let Some(ids) = ids {
+            changes.insert(field.into(), serde_json::json!([null, ids]));
+        }
+    }
+    let action = if current.is_some() {
+        "staff.update"
+    } else {
+        "staff.create"
+    };
+    Event::new(action, "staff", staff_id).changes(changes)
 }
 
 async fn write(
@@ -272,6 +304,7 @@ pub async fn deactivate(db: &Db, id: i64) -> Result<bool, sqlx::Error> {
         return Ok(false);
     }
     end_sessions(&mut tx, id).await?;
+    audit::record(&mut tx, Event::new("staff.deactivate", "staff", id)).await?;
     tx.commit().await?;
     Ok(true)
 }
@@ -313,6 +346,7 @@ pub async fn change_password(
         .execute(&mut tx)
         .await?;
     token::revoke_all(&mut tx, AccountKind::Staff, staff).await?;
+    audit::record(&mut tx, Event::new("staff.password_change", "staff", staff)).await?;
     tx.commit().await?;
     Ok(())
 }

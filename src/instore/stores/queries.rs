@@ -4,8 +4,9 @@
 use chrono::{DateTime, Utc};
 
 use super::{AddressOut, StoreFilter, StoreIn, StoreOut};
+use crate::audit;
 use crate::db::list::{ListSource, Window, list_page, push_id_list};
-use crate::db::{Db, Query, Tx};
+use crate::db::{Db, Query, Target, Tx};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::json::Body;
 use crate::http::time;
@@ -90,11 +91,14 @@ pub async fn page(
     Ok((count, rows.into_iter().map(Into::into).collect()))
 }
 
-pub async fn by_id(db: &Db, id: i64) -> Result<Option<StoreOut>, sqlx::Error> {
+pub async fn by_id<'a>(
+    target: impl Into<Target<'a>>,
+    id: i64,
+) -> Result<Option<StoreOut>, sqlx::Error> {
     let row: Option<StoreRow> =
         Query::new(format!("SELECT {COLUMNS} FROM {FROM} WHERE rs.id = $1"))
             .bind(id)
-            .fetch_optional(db)
+            .fetch_optional(target)
             .await?;
     Ok(row.map(Into::into))
 }
@@ -234,8 +238,12 @@ pub async fn save(
     }
     check.finish()?;
     let id = write(&mut tx, id, &m).await?;
+    let out = by_id(&mut tx, id).await?.ok_or(ApiError::NotFound)?;
+    let actions = ["store.create", "store.update"];
+    let event = audit::saved(actions, "store", id, current.as_ref(), &out);
+    audit::record(&mut tx, event).await?;
     tx.commit().await?;
-    by_id(db, id).await?.ok_or(ApiError::NotFound)
+    Ok(out)
 }
 
 async fn write(tx: &mut Tx, id: Option<i64>, m: &Merged) -> Result<i64, sqlx::Error> {
@@ -283,9 +291,15 @@ async fn write(tx: &mut Tx, id: Option<i64>, m: &Merged) -> Result<i64, sqlx::Er
 
 /// Deletes a store; its address goes with it and staffs lose it. False when absent.
 pub async fn delete(db: &Db, id: i64) -> Result<bool, sqlx::Error> {
+    let mut tx = db.begin().await?;
     let removed = Query::new("DELETE FROM retail_stores WHERE id = $1")
         .bind(id)
-        .execute(db)
+        .execute(&mut tx)
         .await?;
-    Ok(removed > 0)
+    if removed == 0 {
+        return Ok(false);
+    }
+    audit::record(&mut tx, audit::Event::new("store.delete", "store", id)).await?;
+    tx.commit().await?;
+    Ok(true)
 }
