@@ -16,6 +16,8 @@ fn list(resources: Vec<Value>) -> Value {
     })
 }
 
+#[utoipa::path(get, path = "/scim/v2/ServiceProviderConfig", tag = "scim",
+    responses((status = 200, content_type = "application/scim+json"), (status = 401), (status = 403)))]
 pub async fn service_provider_config(_: ScimCaller) -> Response {
     respond(
         StatusCode::OK,
@@ -51,6 +53,8 @@ fn user_resource_type() -> Value {
     })
 }
 
+#[utoipa::path(get, path = "/scim/v2/ResourceTypes", tag = "scim",
+    responses((status = 200, content_type = "application/scim+json"), (status = 401), (status = 403)))]
 pub async fn resource_types(_: ScimCaller) -> Response {
     respond(StatusCode::OK, list(vec![user_resource_type()]))
 }
@@ -108,6 +112,8 @@ fn staff_schema() -> Value {
     })
 }
 
+#[utoipa::path(get, path = "/scim/v2/Schemas", tag = "scim",
+    responses((status = 200, content_type = "application/scim+json"), (status = 401), (status = 403)))]
 pub async fn schemas(_: ScimCaller) -> Response {
     respond(StatusCode::OK, list(vec![user_schema(), staff_schema()]))
 }

@@ -132,6 +132,10 @@ fn staff_in(u: &Value, stores: Option<Vec<i64>>) -> ScimResult<StaffIn> {
 }
 
 /// Lists Users: `filter` (see [`ScimFilter`]), `startIndex` (from 1) and `count`.
+#[utoipa::path(get, path = "/scim/v2/Users", tag = "scim",
+    params(("filter" = Option<String>, Query), ("startIndex" = Option<i64>, Query), ("count" = Option<i64>, Query)),
+    responses((status = 200, description = "A SCIM ListResponse of Users", content_type = "application/scim+json"),
+        (status = 400, description = "invalidFilter or invalidValue"), (status = 401), (status = 403)))]
 pub async fn list(
     State(state): State<AppState>,
     _: ScimCaller,
@@ -167,6 +171,8 @@ pub async fn list(
     ))
 }
 
+#[utoipa::path(get, path = "/scim/v2/Users/{id}", tag = "scim", params(("id" = String, Path)),
+    responses((status = 200, description = "A User", content_type = "application/scim+json"), (status = 401), (status = 403), (status = 404)))]
 pub async fn get(
     State(state): State<AppState>,
     _: ScimCaller,
@@ -177,6 +183,9 @@ pub async fn get(
 }
 
 /// Creates a staff (201); its password is random and unknown: it logs in once one is set.
+#[utoipa::path(post, path = "/scim/v2/Users", tag = "scim", request_body(content = Object, content_type = "application/scim+json"),
+    responses((status = 201, description = "The User created", content_type = "application/scim+json"),
+        (status = 400, description = "invalidValue or invalidSyntax"), (status = 401), (status = 403), (status = 409, description = "uniqueness: userName taken")))]
 pub async fn create(
     State(state): State<AppState>,
     _: ScimCaller,
@@ -219,6 +228,9 @@ async fn replace_with(state: &AppState, current: &StaffOut, u: &Value) -> ScimRe
 }
 
 /// PUT: the User as sent replaces what kadro keeps (retail stores stay unless sent).
+#[utoipa::path(put, path = "/scim/v2/Users/{id}", tag = "scim", params(("id" = String, Path)),
+    request_body(content = Object, content_type = "application/scim+json"),
+    responses((status = 200, description = "The User", content_type = "application/scim+json"), (status = 400), (status = 401), (status = 403), (status = 404), (status = 409)))]
 pub async fn replace(
     State(state): State<AppState>,
     _: ScimCaller,
@@ -346,6 +358,9 @@ fn apply_patch(u: &mut Value, patch: &Value) -> ScimResult<()> {
 }
 
 /// PATCH: `add`, `replace` and `remove`, with or without `path`; `active: false` deactivates.
+#[utoipa::path(patch, path = "/scim/v2/Users/{id}", tag = "scim", params(("id" = String, Path)),
+    request_body(content = Object, content_type = "application/scim+json", description = "A PatchOp"),
+    responses((status = 200, description = "The User", content_type = "application/scim+json"), (status = 400), (status = 401), (status = 403), (status = 404), (status = 409)))]
 pub async fn patch(
     State(state): State<AppState>,
     _: ScimCaller,
@@ -360,6 +375,8 @@ pub async fn patch(
 }
 
 /// DELETE: deactivates the staff (its tokens revoked); 204.
+#[utoipa::path(delete, path = "/scim/v2/Users/{id}", tag = "scim", params(("id" = String, Path)),
+    responses((status = 204, description = "Deactivated"), (status = 401), (status = 403), (status = 404)))]
 pub async fn delete(
     State(state): State<AppState>,
     _: ScimCaller,
