@@ -117,6 +117,7 @@ impl App {
             .merge(exports::router())
             .merge(crate::imports::router())
             .merge(crate::audit::routes::router())
+            .merge(crate::scim::router())
             .fallback(http::not_found)
             .method_not_allowed_fallback(http::method_not_allowed)
             .layer(axum::middleware::from_fn_with_state(

@@ -20,5 +20,6 @@ pub mod instore;
 pub mod jobs;
 pub mod openapi;
 pub mod ops;
+pub mod scim;
 pub mod settings;
 pub mod state;

@@ -35,6 +35,7 @@ mod ops;
 mod process;
 mod query_counts;
 mod request_tracing;
+mod scim;
 mod server_limits;
 mod settings;
 mod unicode;

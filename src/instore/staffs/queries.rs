@@ -6,11 +6,10 @@ use std::collections::{BTreeSet, HashMap};
 
 use chrono::{DateTime, Utc};
 
-use super::filter::StaffFilter;
 use super::{DuplicateStaffOut, StaffOut};
 use crate::auth::lockout::LoginAccount;
 use crate::auth::token::{self, AccountKind};
-use crate::db::list::{Link, ListSource, Window, linked_ids, list_page};
+use crate::db::list::{Link, ListFilter, ListSource, Window, linked_ids, list_page};
 use crate::db::{Db, Query, Target};
 use crate::http::time;
 use crate::instore::stores;
@@ -19,7 +18,7 @@ pub const COLUMNS: &str = "s.id, s.first_name, s.last_name, s.email, s.username,
     s.is_active, s.is_staff, s.is_superuser, s.current_store_id, s.last_login, s.date_joined, \
     s.created_date, s.modified_date";
 
-const SOURCE: ListSource = ListSource {
+pub const SOURCE: ListSource = ListSource {
     kept_count: Some("staffs"),
     ..ListSource::new("staffs s", COLUMNS, "s.id")
 };
@@ -58,7 +57,7 @@ pub struct StaffRow {
 
 pub async fn page(
     db: &Db,
-    filter: &StaffFilter,
+    filter: &(impl ListFilter + ?Sized),
     window: Window,
 ) -> Result<(i64, Vec<StaffOut>), sqlx::Error> {
     let (count, rows) = list_page::<StaffRow>(db, &SOURCE, window, filter).await?;

@@ -20,7 +20,7 @@ pub const LAST_NAME_MAX: usize = 150;
 pub const USERNAME_MAX: usize = 150;
 pub const REMOTE_ID_MAX: usize = 255;
 
-const USERNAME_TAKEN: &str = "A staff with that username already exists.";
+pub const USERNAME_TAKEN: &str = "A staff with that username already exists.";
 
 /// A staff after the body was merged over what is stored.
 #[derive(serde::Serialize)]

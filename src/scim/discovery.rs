@@ -1,0 +1,119 @@
+//! SCIM's discovery endpoints (RFC 7644 §4): what kadro supports, as static documents.
+
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde_json::{Value, json};
+
+use super::{LIST_SCHEMA, STAFF_SCHEMA, ScimCaller, USER_SCHEMA, respond};
+
+fn list(resources: Vec<Value>) -> Value {
+    json!({
+        "schemas": [LIST_SCHEMA],
+        "totalResults": resources.len(),
+        "itemsPerPage": resources.len(),
+        "startIndex": 1,
+        "Resources": resources,
+    })
+}
+
+#[utoipa::path(get, path = "/scim/v2/ServiceProviderConfig", tag = "scim",
+    responses((status = 200, content_type = "application/scim+json"), (status = 401), (status = 403)))]
+pub async fn service_provider_config(_: ScimCaller) -> Response {
+    respond(
+        StatusCode::OK,
+        json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"],
+            "patch": {"supported": true},
+            "bulk": {"supported": false, "maxOperations": 0, "maxPayloadSize": 0},
+            "filter": {"supported": true, "maxResults": super::users::MAX_COUNT},
+            "changePassword": {"supported": false},
+            "sort": {"supported": false},
+            "etag": {"supported": false},
+            "authenticationSchemes": [{
+                "type": "oauthbearertoken",
+                "name": "Bearer token",
+                "description": "A KADRO_SERVICE_TOKENS token or a superuser's token.",
+                "primary": true,
+            }],
+            "meta": {"resourceType": "ServiceProviderConfig", "location": "/scim/v2/ServiceProviderConfig"},
+        }),
+    )
+}
+
+fn user_resource_type() -> Value {
+    json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ResourceType"],
+        "id": "User",
+        "name": "User",
+        "endpoint": "/Users",
+        "description": "An Instore staff",
+        "schema": USER_SCHEMA,
+        "schemaExtensions": [{"schema": STAFF_SCHEMA, "required": false}],
+        "meta": {"resourceType": "ResourceType", "location": "/scim/v2/ResourceTypes/User"},
+    })
+}
+
+#[utoipa::path(get, path = "/scim/v2/ResourceTypes", tag = "scim",
+    responses((status = 200, content_type = "application/scim+json"), (status = 401), (status = 403)))]
+pub async fn resource_types(_: ScimCaller) -> Response {
+    respond(StatusCode::OK, list(vec![user_resource_type()]))
+}
+
+fn attribute(name: &str, kind: &str, required: bool, mutability: &str, uniqueness: &str) -> Value {
+    json!({
+        "name": name, "type": kind, "multiValued": false, "required": required,
+        "caseExact": false, "mutability": mutability, "returned": "default",
+        "uniqueness": uniqueness,
+    })
+}
+
+fn user_schema() -> Value {
+    let sub = |name: &str| attribute(name, "string", false, "readWrite", "none");
+    let mut name = attribute("name", "complex", false, "readWrite", "none");
+    name["subAttributes"] = json!([sub("givenName"), sub("familyName")]);
+    let mut emails = attribute("emails", "complex", false, "readWrite", "none");
+    emails["multiValued"] = json!(true);
+    emails["subAttributes"] = json!([
+        sub("value"),
+        sub("type"),
+        attribute("primary", "boolean", false, "readWrite", "none")
+    ]);
+    let mut groups = attribute("groups", "complex", false, "readOnly", "none");
+    groups["multiValued"] = json!(true);
+    groups["subAttributes"] = json!([attribute("value", "string", false, "readOnly", "none")]);
+    json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Schema"],
+        "id": USER_SCHEMA,
+        "name": "User",
+        "description": "An Instore staff",
+        "attributes": [
+            attribute("userName", "string", true, "readWrite", "server"),
+            attribute("externalId", "string", false, "readWrite", "none"),
+            name,
+            emails,
+            attribute("active", "boolean", false, "readWrite", "none"),
+            groups,
+        ],
+        "meta": {"resourceType": "Schema", "location": format!("/scim/v2/Schemas/{USER_SCHEMA}")},
+    })
+}
+
+fn staff_schema() -> Value {
+    let mut stores = attribute("retailStores", "integer", false, "readWrite", "none");
+    stores["multiValued"] = json!(true);
+    stores["description"] = json!("Ids of the staff's retail stores; required on create.");
+    json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Schema"],
+        "id": STAFF_SCHEMA,
+        "name": "Staff",
+        "description": "What kadro keeps of an Instore staff beyond SCIM's User",
+        "attributes": [stores],
+        "meta": {"resourceType": "Schema", "location": format!("/scim/v2/Schemas/{STAFF_SCHEMA}")},
+    })
+}
+
+#[utoipa::path(get, path = "/scim/v2/Schemas", tag = "scim",
+    responses((status = 200, content_type = "application/scim+json"), (status = 401), (status = 403)))]
+pub async fn schemas(_: ScimCaller) -> Response {
+    respond(StatusCode::OK, list(vec![user_schema(), staff_schema()]))
+}
