@@ -141,8 +141,43 @@ impl Modify for Security {
 pub fn spec() -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
     unique_operation_ids(&mut doc);
+    as_enforced(&mut doc);
     words_everywhere(&mut doc);
     doc
+}
+
+/// What the server enforces, said once for every operation rather than in each annotation:
+/// `limit` is any text (an unusable one falls back to the default page size, a large one is
+/// capped), and a PATCH without a body is an empty change (an empty body reads as `{}`).
+fn as_enforced(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{ObjectBuilder, RefOr, Required, Type, path::ParameterIn};
+    for item in doc.paths.paths.values_mut() {
+        if let Some(body) = item.patch.as_mut().and_then(|op| op.request_body.as_mut()) {
+            body.required = Some(Required::False);
+        }
+        let operations = [
+            &mut item.get,
+            &mut item.post,
+            &mut item.put,
+            &mut item.patch,
+        ];
+        for operation in operations.into_iter().flatten() {
+            for parameter in operation.parameters.iter_mut().flatten() {
+                if parameter.name == "limit" && parameter.parameter_in == ParameterIn::Query {
+                    parameter.schema = Some(RefOr::T(
+                        ObjectBuilder::new()
+                            .schema_type(Type::String)
+                            .description(Some(format!(
+                                "Page size: a positive whole number, capped at {}; anything else means {}.",
+                                crate::http::pagination::MAX_LIMIT,
+                                crate::http::pagination::DEFAULT_LIMIT
+                            )))
+                            .into(),
+                    ));
+                }
+            }
+        }
+    }
 }
 
 /// Every operation gets a summary and every response a description: a handler's doc comment

@@ -107,7 +107,9 @@ pub struct Detail {
 
 /// Revokes the token that authenticates this request.
 #[utoipa::path(post, path = "/api/v1/auth/logout/", tag = "auth",
-    responses((status = 200, body = Detail), (status = 401, body = Detail)))]
+    responses((status = 200, body = Detail),
+        (status = 400, body = Detail, description = "The caller is a service token (configured, not revoked through the API)"),
+        (status = 401, body = Detail)))]
 pub async fn logout(
     State(state): State<AppState>,
     parts: axum::http::request::Parts,

@@ -300,7 +300,8 @@ pub async fn change_password(
 /// address; not paginated.
 #[utoipa::path(get, path = "/api/v1/staffs/duplicate_email_staffs/", tag = "instore staffs",
     params(("format" = Option<String>, Query)),
-    responses((status = 200, body = Vec<DuplicateStaffOut>)))]
+    responses((status = 200, body = Vec<DuplicateStaffOut>),
+        (status = 404, description = "`format` other than `json`")))]
 pub async fn duplicate_emails(
     State(state): State<AppState>,
 ) -> ApiResult<axum::Json<Vec<DuplicateStaffOut>>> {
