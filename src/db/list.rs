@@ -154,6 +154,13 @@ impl<'q> Conditions<'q> {
         self
     }
 
+    /// ` AND <condition>`: a condition of kadro's own text with no value (never a client's).
+    pub fn fixed(&mut self, condition: &'static str) -> &mut Self {
+        self.query.push(" AND ").push(condition);
+        self.applied = true;
+        self
+    }
+
     /// ` AND <head>$n<tail>`: a condition of kadro's own text around one bound value.
     pub fn raw(&mut self, head: &str, value: impl Into<Arg>, tail: &str) -> &mut Self {
         self.query

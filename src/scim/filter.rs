@@ -200,6 +200,8 @@ fn pattern(op: Op, value: &str) -> String {
 impl ListFilter for ScimFilter {
     fn apply(&self, c: &mut Conditions<'_>) {
         let dialect = c.dialect();
+        // Staffs deleted through SCIM are gone for SCIM (RFC 7644 3.6).
+        c.fixed("s.deprovisioned_date IS NULL");
         for clause in &self.0 {
             let col = clause.column.sql();
             match (&clause.value, clause.op) {

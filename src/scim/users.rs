@@ -65,7 +65,7 @@ fn parse_id(id: &str) -> ScimResult<i64> {
 }
 
 async fn staff(state: &AppState, id: i64) -> ScimResult<StaffOut> {
-    queries::by_id(&state.db, id)
+    queries::provisioned_by_id(&state.db, id)
         .await?
         .ok_or_else(|| ScimError::not_found(&id.to_string()))
 }
@@ -374,16 +374,17 @@ pub async fn patch(
     replace_with(&state, &current, &u).await
 }
 
-/// DELETE: deactivates the staff (its tokens revoked); 204.
+/// DELETE: deactivates the staff (its tokens revoked) and deprovisions it: SCIM answers 404 for
+/// it from then on, the staff API still shows it, inactive; 204.
 #[utoipa::path(delete, path = "/scim/v2/Users/{id}", tag = "scim", params(("id" = String, Path)),
-    responses((status = 204, description = "Deactivated"), (status = 401), (status = 403), (status = 404)))]
+    responses((status = 204, description = "Deactivated and gone for SCIM"), (status = 401), (status = 403), (status = 404)))]
 pub async fn delete(
     State(state): State<AppState>,
     _: ScimCaller,
     Path(id): Path<String>,
 ) -> ScimResult<Response> {
     let id = parse_id(&id)?;
-    if !write::deactivate(&state.db, id).await? {
+    if !write::deprovision(&state.db, id).await? {
         return Err(ScimError::not_found(&id.to_string()));
     }
     Ok(StatusCode::NO_CONTENT.into_response())

@@ -210,18 +210,59 @@ async fn an_identity_provider_provisions_a_staff(app: TestApp) {
     assert_eq!(replaced["name"]["familyName"], "King");
     assert_eq!(replaced[STAFF]["retailStores"], json!([shop]));
 
-    // DELETE deactivates (204); the staff stays, inactive.
-    let (status, _) = scim(
-        &app,
-        Method::DELETE,
-        &format!("/scim/v2/Users/{id}"),
-        root,
-        None,
-    )
-    .await;
+    // DELETE deactivates (204); the staff stays, inactive, but SCIM no longer finds it.
+    let user_path = format!("/scim/v2/Users/{id}");
+    let (status, _) = scim(&app, Method::DELETE, &user_path, root, None).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     let (_, api) = app.get(&format!("/api/v1/staffs/{staff_id}/")).await;
     assert_eq!(api["is_active"], false);
+    let gone = [
+        (Method::GET, None),
+        (Method::PUT, Some(new_user("ada.l", shop))),
+        (
+            Method::PATCH,
+            Some(patch(
+                json!([{"op": "replace", "path": "active", "value": true}]),
+            )),
+        ),
+        (Method::DELETE, None),
+    ];
+    for (method, body) in gone {
+        let (status, body) = scim(&app, method.clone(), &user_path, root, body).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{method} {body}");
+        assert_error(&body, "404", None);
+    }
+    let listed = |list: &Value| {
+        list["Resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|u| u["id"] == json!(id))
+    };
+    let (_, list) = scim(&app, Method::GET, "/scim/v2/Users", root, None).await;
+    assert!(!listed(&list), "{list}");
+    let (_, api) = app.get(&format!("/api/v1/staffs/{staff_id}/")).await;
+    assert_eq!(
+        api["is_active"], false,
+        "the PATCH through SCIM changed nothing"
+    );
+    // Reactivated through the staff API, it is back.
+    let (status, _) = app
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/staffs/{staff_id}/"),
+            root,
+            Some(json!({"is_active": true})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, back) = scim(&app, Method::GET, &user_path, root, None).await;
+    assert_eq!(
+        (status, back["active"].clone()),
+        (StatusCode::OK, json!(true))
+    );
+    let (_, list) = scim(&app, Method::GET, "/scim/v2/Users", root, None).await;
+    assert!(listed(&list), "{list}");
     for method in [Method::GET, Method::DELETE] {
         let (status, body) = scim(&app, method, "/scim/v2/Users/99999", root, None).await;
         assert_eq!(status, StatusCode::NOT_FOUND);

@@ -81,6 +81,18 @@ pub async fn by_id(db: &Db, id: i64) -> Result<Option<StaffOut>, sqlx::Error> {
     Ok(assemble(db, vec![row]).await?.pop())
 }
 
+/// A staff SCIM still finds: not deleted through SCIM ([`super::write::deprovision`]).
+pub async fn provisioned_by_id(db: &Db, id: i64) -> Result<Option<StaffOut>, sqlx::Error> {
+    let row: Option<StaffRow> = Query::new(format!(
+        "SELECT {COLUMNS} FROM staffs s WHERE s.id = $1 AND s.deprovisioned_date IS NULL"
+    ))
+    .bind(id)
+    .fetch_optional(db)
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    Ok(assemble(db, vec![row]).await?.pop())
+}
+
 /// Staffs whose email another staff shares (compared case-insensitively), grouped by email.
 pub async fn duplicate_emails(db: &Db) -> Result<Vec<DuplicateStaffOut>, sqlx::Error> {
     let (folded_s, folded) = (db.dialect().folded("s.email"), db.dialect().folded("email"));

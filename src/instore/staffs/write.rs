@@ -261,7 +261,8 @@ async fn write(
         Some(_) => Query::new(
             "UPDATE staffs SET first_name = $1, last_name = $2, email = $3, username = $4, \
              remote_id = $5, is_active = $6, is_staff = $7, \
-             password_hash = COALESCE($8, password_hash), modified_date = $9 \
+             password_hash = COALESCE($8, password_hash), modified_date = $9, \
+             deprovisioned_date = CASE WHEN $6 THEN NULL ELSE deprovisioned_date END \
              WHERE id = $10 RETURNING id",
         ),
     };
@@ -293,13 +294,27 @@ async fn end_sessions(tx: &mut Tx, staff_id: i64) -> Result<(), sqlx::Error> {
 
 /// DELETE: deactivates the staff and revokes its tokens; false when there is no such staff.
 pub async fn deactivate(db: &Db, id: i64) -> Result<bool, sqlx::Error> {
+    end(db, id, false).await
+}
+
+/// SCIM's DELETE: deactivates the staff as [`deactivate`] does and marks it deprovisioned, so
+/// that SCIM no longer finds it; false when SCIM already does not (no staff, or deprovisioned).
+pub async fn deprovision(db: &Db, id: i64) -> Result<bool, sqlx::Error> {
+    end(db, id, true).await
+}
+
+async fn end(db: &Db, id: i64, deprovision: bool) -> Result<bool, sqlx::Error> {
     let mut tx = db.begin().await?;
-    let changed =
+    let now = time::now();
+    let q = if deprovision {
+        Query::new(
+            "UPDATE staffs SET is_active = FALSE, modified_date = $1, deprovisioned_date = $1 \
+             WHERE id = $2 AND deprovisioned_date IS NULL",
+        )
+    } else {
         Query::new("UPDATE staffs SET is_active = FALSE, modified_date = $1 WHERE id = $2")
-            .bind(time::now())
-            .bind(id)
-            .execute(&mut tx)
-            .await?;
+    };
+    let changed = q.bind(now).bind(id).execute(&mut tx).await?;
     if changed == 0 {
         return Ok(false);
     }
