@@ -87,8 +87,8 @@ impl App {
             replica,
             commerce,
             exports: exports::store::from_config(&config).context("KADRO_EXPORT_STORE")?,
-            export_sources: Arc::new(instore::export_sources(b2b::export_sources(
-                ExportSources::default(),
+            export_sources: Arc::new(crate::audit::export_sources(instore::export_sources(
+                b2b::export_sources(ExportSources::default()),
             ))),
             passwords: Passwords::new(config.hash_concurrency, config.password_min_length),
             auth_cache,

@@ -13,7 +13,10 @@
 //! Events are append-only: nothing updates or deletes them but retention
 //! (`KADRO_AUDIT_RETENTION_DAYS`, [`purge_before`]).
 
+pub mod export;
 pub mod routes;
+
+pub use export::export_sources;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};

@@ -160,6 +160,7 @@ async fn claim(db: &Db, account: &str, policy: &LockoutPolicy) -> Result<bool, s
         };
         tracing::warn!(account, until = %time::format(&guard.locked_until.unwrap_or(now)), "login locked");
         let (kind, id) = target_of(account);
+        metrics::counter!("kadro_login_lockouts_total", "kind" => kind).increment(1);
         let until = guard.locked_until.map(|t| time::format(&t));
         let event = Event::on("auth.locked", kind, id).by(Actor::Service);
         audit::record(&mut tx, event.change("locked_until", Value::Null, until)).await?;
@@ -194,6 +195,7 @@ fn target_of(key: &str) -> (&'static str, Option<i64>) {
 
 /// Records a failed login on its own (the request's transaction, if any, rolls back).
 async fn record_failure(db: &Db, kind: AccountKind, login: &str, id: Option<i64>) -> ApiResult<()> {
+    metrics::counter!("kadro_login_failures_total", "kind" => kind.as_str()).increment(1);
     let mut event = Event::on("auth.login_failed", kind.as_str(), id).by(Actor::Anonymous);
     let name = ["email:", "username:"]
         .iter()

@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::audit::{self, Event};
 use crate::auth::password::Passwords;
 use crate::auth::token::{self, AccountKind};
 use crate::b2b::user_filter::UserFilter;
@@ -151,6 +152,19 @@ pub async fn insert_staff(tx: &mut Tx, new: NewStaffAccount<'_>) -> Result<i64, 
     .await
 }
 
+/// [`insert_staff`] with its `staff_user.create` event: how the command line and the first
+/// start create an account.
+pub async fn create_staff(tx: &mut Tx, new: NewStaffAccount<'_>) -> Result<i64, sqlx::Error> {
+    let created = serde_json::json!({
+        "email": new.email, "division": new.division_id, "is_active": true,
+        "is_staff": true, "is_superuser": new.is_superuser,
+    });
+    let id = insert_staff(tx, new).await?;
+    let event = Event::new("staff_user.create", "staff_user", id).changes(audit::created(&created));
+    audit::record(tx, event).await?;
+    Ok(id)
+}
+
 pub async fn count(db: &Db) -> Result<i64, sqlx::Error> {
     Query::new("SELECT COUNT(*) FROM users").scalar(db).await
 }
@@ -214,6 +228,7 @@ pub async fn set_password(
         return Err(ApiError::NotFound);
     }
     token::revoke_all(&mut tx, AccountKind::User, id).await?;
+    audit::record(&mut tx, Event::new("user.password_change", "user", id)).await?;
     tx.commit().await?;
     Ok(())
 }

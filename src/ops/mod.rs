@@ -123,6 +123,11 @@ pub fn metrics_handle() -> &'static PrometheusHandle {
             tracing::warn!("a metrics recorder was already installed");
         }
         describe_metrics();
+        // Counters that matter most when they stay at 0 are shown from the start.
+        for kind in ["user", "staff"] {
+            metrics::counter!("kadro_login_failures_total", "kind" => kind).absolute(0);
+            metrics::counter!("kadro_login_lockouts_total", "kind" => kind).absolute(0);
+        }
         handle
     })
 }
@@ -168,6 +173,14 @@ fn describe_metrics() {
     describe_counter!(
         "kadro_commerce_calls_total",
         "Calls to the Commerce platform, by outcome."
+    );
+    describe_counter!(
+        "kadro_login_failures_total",
+        "Failed logins (wrong password, unknown or inactive account, locked), by account kind (user, staff)."
+    );
+    describe_counter!(
+        "kadro_login_lockouts_total",
+        "Login locks imposed after too many failures, by account kind (user, staff)."
     );
     describe_gauge!(
         "kadro_http_connections_open",

@@ -6,6 +6,7 @@ mod helpers;
 
 mod account_tokens;
 mod audit;
+mod audit_trail;
 mod auth;
 mod b2b_commerce;
 mod b2b_commerce_faults;
@@ -32,6 +33,7 @@ mod login_lockout;
 mod nodes;
 mod null_characters;
 mod ops;
+mod ops_process;
 mod process;
 mod query_counts;
 mod request_tracing;

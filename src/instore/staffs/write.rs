@@ -7,7 +7,7 @@ use super::{ChangePasswordIn, StaffIn};
 use crate::audit::{self, Event};
 use crate::auth::password::Passwords;
 use crate::auth::token::{self, AccountKind};
-use crate::db::list::{push_id_list, replace_links};
+use crate::db::list::{Link, linked_ids, push_id_list, replace_links};
 use crate::db::{Db, Query, Tx};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::json::Body;
@@ -198,6 +198,14 @@ pub async fn save(
         }
     }
     check.finish()?;
+    // What the links were, for the event of an update that replaces them.
+    let links_before = match id.filter(|_| current.is_some()) {
+        Some(id) => Some(LinksBefore {
+            stores: links_of(&mut tx, &STAFF_STORES, id, m.retail_stores.is_some()).await?,
+            groups: links_of(&mut tx, &STAFF_GROUPS, id, m.permission_groups.is_some()).await?,
+        }),
+        None => None,
+    };
     let staff_id = write(&mut tx, id, &m, hash.as_deref()).await?;
     if let Some(stores) = &stores {
         replace_links(&mut tx, &STAFF_STORES, staff_id, stores).await?;
@@ -213,14 +221,45 @@ pub async fn save(
     if current.as_ref().is_some_and(|c| c.is_active) && !m.is_active {
         end_sessions(&mut tx, staff_id).await?;
     }
-    audit::record(&mut tx, event(current.as_ref(), staff_id, &m)).await?;
+    let event = event(current.as_ref(), links_before, staff_id, &m);
+    audit::record(&mut tx, event).await?;
     tx.commit().await?;
     Ok(staff_id)
 }
 
-/// `staff.create` with every field, or `staff.update` with the fields that changed (the
-/// stores and groups of an update are named with their new ids only when the body set them).
-fn event(current: Option<&StaffRow>, staff_id: i64, m: &Merged) -> Event {
+/// A staff's store and group ids before an update (`None`: not read, the body keeps them).
+struct LinksBefore {
+    stores: Option<Vec<i64>>,
+    groups: Option<Vec<i64>>,
+}
+
+/// The ids `link` gives staff `id` (sorted), when `wanted`.
+async fn links_of(
+    tx: &mut Tx,
+    link: &Link,
+    id: i64,
+    wanted: bool,
+) -> Result<Option<Vec<i64>>, sqlx::Error> {
+    if !wanted {
+        return Ok(None);
+    }
+    Ok(Some(
+        linked_ids(tx, link, &[id])
+            .await?
+            .remove(&id)
+            .unwrap_or_default(),
+    ))
+}
+
+/// `staff.create` with every field, or `staff.update` with the fields that changed; the stores
+/// and groups of an update are named (old ids, new ids, each sorted) when the body set them to
+/// something else.
+fn event(
+    current: Option<&StaffRow>,
+    links: Option<LinksBefore>,
+    staff_id: i64,
+    m: &Merged,
+) -> Event {
     let old = current.map_or(serde_json::Value::Null, |c| {
         serde_json::json!({
             "first_name": c.first_name, "last_name": c.last_name, "email": c.email,
@@ -229,12 +268,23 @@ fn event(current: Option<&StaffRow>, staff_id: i64, m: &Merged) -> Event {
         })
     });
     let mut changes = audit::diff(&old, &serde_json::to_value(m).unwrap_or_default());
-    for (field, ids) in [
-        ("retail_stores", &m.retail_stores),
-        ("permission_groups", &m.permission_groups),
+    let (old_stores, old_groups) = links.map_or((None, None), |l| (l.stores, l.groups));
+    for (field, old, new) in [
+        ("retail_stores", old_stores, &m.retail_stores),
+        ("permission_groups", old_groups, &m.permission_groups),
     ] {
-        if let Some(ids) = ids {
-            changes.insert(field.into(), serde_json::json!([null, ids]));
+        let Some(new) = new else { continue };
+        let mut new = new.clone();
+        new.sort_unstable();
+        new.dedup();
+        match old {
+            Some(old) if old == new => {}
+            Some(old) => {
+                changes.insert(field.into(), serde_json::json!([old, new]));
+            }
+            None => {
+                changes.insert(field.into(), serde_json::json!([null, new]));
+            }
         }
     }
     let action = if current.is_some() {
