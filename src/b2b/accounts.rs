@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::audit::{self, Event};
 use crate::auth::password::Passwords;
 use crate::auth::token::{self, AccountKind};
 use crate::b2b::user_filter::UserFilter;
@@ -216,4 +217,60 @@ pub async fn set_password(
     token::revoke_all(&mut tx, AccountKind::User, id).await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// Every B2B account with `is_staff`.
+const STAFF_USERS: ListSource = ListSource {
+    always: "users.is_staff = TRUE",
+    ..ListSource::new("users", ACCOUNT_COLUMNS, "users.id")
+};
+
+/// One page of the staff users, in id order.
+pub async fn staff_page(
+    db: &Db,
+    filter: &UserFilter,
+    window: Window,
+) -> Result<(i64, Vec<Account>), sqlx::Error> {
+    list_page(db, &STAFF_USERS, window, filter).await
+}
+
+/// Gives a staff user the superuser rights of `wanted` (kept when none) and answers what it
+/// has now; 404 for no such staff user, a 400 on `is_superuser` for the last active superuser.
+pub async fn change_superuser(db: &Db, id: i64, wanted: Option<bool>) -> ApiResult<bool> {
+    let current = staff_by_id(db, id).await?.ok_or(ApiError::NotFound)?;
+    let wanted = wanted.unwrap_or(current.is_superuser);
+    if wanted != current.is_superuser && !set_superuser(db, id, wanted).await? {
+        return Err(ApiError::field(
+            "is_superuser",
+            "The last active superuser cannot be demoted.",
+        ));
+    }
+    Ok(wanted)
+}
+
+pub async fn staff_by_id(db: &Db, id: i64) -> Result<Option<Account>, sqlx::Error> {
+    Query::new(format!(
+        "SELECT {ACCOUNT_COLUMNS} FROM users WHERE users.id = $1 AND users.is_staff = TRUE"
+    ))
+    .bind(id)
+    .fetch_optional(db)
+    .await
+}
+
+/// Sets `is_superuser`; the last active superuser is not demoted ([`is_last_superuser`]).
+/// False when refused.
+async fn set_superuser(db: &Db, id: i64, value: bool) -> Result<bool, sqlx::Error> {
+    let mut tx = db.begin().await?;
+    if !value && is_last_superuser(&mut tx, id).await? {
+        return Ok(false);
+    }
+    Query::new("UPDATE users SET is_superuser = $1 WHERE id = $2 AND is_staff = TRUE")
+        .bind(value)
+        .bind(id)
+        .execute(&mut tx)
+        .await?;
+    let event = Event::new("staff_user.update", "staff_user", id);
+    audit::record(&mut tx, event.change("is_superuser", !value, value)).await?;
+    tx.commit().await?;
+    Ok(true)
 }
