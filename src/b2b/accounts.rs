@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::audit::{self, Event};
+use crate::audit::{self, Actor, Event};
 use crate::auth::password::Passwords;
 use crate::auth::token::{self, AccountKind};
 use crate::b2b::user_filter::UserFilter;
@@ -120,13 +120,24 @@ pub async fn id_by_email(db: &Db, email: &str) -> Result<Option<i64>, sqlx::Erro
     .await
 }
 
-pub async fn touch_last_login(db: &Db, id: i64) -> Result<(), sqlx::Error> {
+/// Records a login: sets `last_login`, issues a token (remembering the client's `User-Agent`)
+/// and records the audit event, in one transaction. The plain token is returned once.
+pub async fn record_login(
+    db: &Db,
+    id: i64,
+    user_agent: Option<&str>,
+) -> Result<String, sqlx::Error> {
+    let mut tx = db.begin().await?;
     Query::new("UPDATE users SET last_login = $1 WHERE id = $2")
         .bind(time::now())
         .bind(id)
-        .execute(db)
-        .await
-        .map(|_| ())
+        .execute(&mut tx)
+        .await?;
+    let token = token::issue_for(&mut tx, AccountKind::User, id, user_agent).await?;
+    let event = Event::new("auth.login", "user", id).by(Actor::User(id));
+    audit::record(&mut tx, event).await?;
+    tx.commit().await?;
+    Ok(token)
 }
 
 /// What a new B2B staff account (superuser or not) starts with.
