@@ -14,7 +14,7 @@ use tokio::io::AsyncWriteExt;
 use utoipa::ToSchema;
 
 use super::file::{self, Target};
-use super::job::{MAX_ATTEMPTS, RUN_JOB, RunPayload};
+use super::job;
 use super::record::{self, ImportRow, NewImport};
 use crate::auth::Caller;
 use crate::exports::link;
@@ -23,7 +23,6 @@ use crate::http::error::{ApiError, ApiResult, FieldErrors};
 use crate::http::filters::parse_bool;
 use crate::http::request::RequestUrl;
 use crate::http::time;
-use crate::jobs::{self, NewJob};
 use crate::state::AppState;
 
 /// The answer to an upload: 202, the import runs in the background.
@@ -191,32 +190,18 @@ async fn record_upload(
     };
     let ttl = chrono::Duration::from_std(state.config.export_ttl())
         .unwrap_or_else(|_| chrono::Duration::days(1));
-    let mut tx = state.db.begin().await?;
-    record::insert(
-        &mut tx,
-        NewImport {
-            cache_key,
-            owner: Owner::of(caller),
-            target: target.name,
-            upsert,
-            dry_run,
-            file_path: &path.to_string_lossy(),
-            warnings: serde_json::to_string(&columns.unknown)
-                .map_err(|e| ApiError::Internal(e.into()))?,
-            expires_at: time::now() + ttl,
-        },
-    )
-    .await?;
-    let payload = serde_json::to_value(RunPayload {
-        cache_key: cache_key.to_owned(),
-    })
-    .map_err(|e| ApiError::Internal(e.into()))?;
-    let job = NewJob {
-        max_attempts: MAX_ATTEMPTS,
-        ..NewJob::new(RUN_JOB, payload)
+    let new = NewImport {
+        cache_key,
+        owner: Owner::of(caller),
+        target: target.name,
+        upsert,
+        dry_run,
+        file_path: &path.to_string_lossy(),
+        warnings: serde_json::to_string(&columns.unknown)
+            .map_err(|e| ApiError::Internal(e.into()))?,
+        expires_at: time::now() + ttl,
     };
-    jobs::enqueue(&mut tx, job).await?;
-    tx.commit().await?;
+    job::queue(&state.db, new).await?;
     state.job_signal.notify_one();
     Ok(())
 }

@@ -7,13 +7,14 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use super::file::{self, Rows};
-use super::record::{self, ImportRow};
+use super::record::{self, ImportRow, NewImport};
 use super::users;
+use crate::db::Db;
 use crate::exports::record::Status;
-use crate::http::error::ApiError;
+use crate::http::error::{ApiError, ApiResult};
 use crate::http::time;
-use crate::jobs::ClaimedJob;
 use crate::jobs::worker::{JobError, JobHandler};
+use crate::jobs::{self, ClaimedJob, NewJob};
 use crate::state::AppState;
 
 pub const RUN_JOB: &str = "import.run";
@@ -27,6 +28,23 @@ pub const BATCH_ROWS: usize = 1000;
 #[derive(Debug, Serialize, Deserialize)]
 pub struct RunPayload {
     pub cache_key: String,
+}
+
+/// Records a new import and queues its run job, in one transaction.
+pub async fn queue(db: &Db, new: NewImport<'_>) -> ApiResult<()> {
+    let payload = serde_json::to_value(RunPayload {
+        cache_key: new.cache_key.to_owned(),
+    })
+    .map_err(|e| ApiError::Internal(e.into()))?;
+    let mut tx = db.begin().await?;
+    record::insert(&mut tx, new).await?;
+    let job = NewJob {
+        max_attempts: MAX_ATTEMPTS,
+        ..NewJob::new(RUN_JOB, payload)
+    };
+    jobs::enqueue(&mut tx, job).await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 /// Runs one import; registered under [`RUN_JOB`].
