@@ -99,6 +99,8 @@ use utoipa::{Modify, OpenApi};
         crate::exports::link::download,
         crate::imports::users_import,
         crate::imports::users_import_status,
+        crate::imports::staffs_import,
+        crate::imports::staffs_import_status,
         crate::imports::http::download_errors,
         crate::audit::routes::list,
         crate::audit::routes::detail,

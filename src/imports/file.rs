@@ -15,6 +15,8 @@ use crate::http::error::{ApiError, FieldErrors};
 pub struct Target {
     pub name: &'static str,
     pub required: &'static [&'static str],
+    /// At least one of these columns must be there (none when empty).
+    pub one_of: &'static [&'static str],
     pub known: &'static [&'static str],
 }
 
@@ -74,6 +76,13 @@ pub fn read_columns(path: &Path, target: Target) -> Result<Columns, ApiError> {
         if !columns.index.contains_key(required) {
             errors.add("file", format!("The column \"{required}\" is required."));
         }
+    }
+    if !target.one_of.is_empty() && !target.one_of.iter().any(|c| columns.index.contains_key(c)) {
+        let names: Vec<String> = target.one_of.iter().map(|c| format!("\"{c}\"")).collect();
+        errors.add(
+            "file",
+            format!("One of the columns {} is required.", names.join(", ")),
+        );
     }
     errors.into_result()?;
     Ok(columns)

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::file::{self, Rows};
 use super::record::{self, ImportRow, NewImport};
-use super::users;
+use super::{staffs, users};
 use crate::db::Db;
 use crate::exports::record::Status;
 use crate::http::error::{ApiError, ApiResult};
@@ -96,10 +96,8 @@ fn io(e: impl Into<anyhow::Error>) -> ApiError {
 
 /// One attempt, from the first row not yet committed to the end of the file.
 async fn run(state: &AppState, import: &ImportRow) -> Result<(), ApiError> {
-    let target = match import.target.as_str() {
-        "users" => users::TARGET,
-        other => return Err(io(anyhow::anyhow!("unknown import target {other}"))),
-    };
+    let target = super::target(&import.target)
+        .ok_or_else(|| io(anyhow::anyhow!("unknown import target {}", import.target)))?;
     let path = PathBuf::from(&import.file_path);
     let columns = {
         let path = path.clone();
@@ -139,6 +137,9 @@ async fn run(state: &AppState, import: &ImportRow) -> Result<(), ApiError> {
         if batch.is_empty() {
             return Ok(());
         }
-        users::import_batch(state, import, &columns, batch, &mut seen).await?;
+        match target.name {
+            "staffs" => staffs::import_batch(state, import, &columns, batch, &mut seen).await?,
+            _ => users::import_batch(state, import, &columns, batch, &mut seen).await?,
+        }
     }
 }

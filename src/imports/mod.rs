@@ -16,10 +16,12 @@
 //! 3. `GET /api/v1/users/import/?status_cache_key=K` → status, progress, warnings and a signed
 //!    link to the `row,field,message` report, for the account that asked (or a superuser).
 
+pub mod batch;
 pub mod file;
 pub mod http;
 pub mod job;
 pub mod record;
+pub mod staffs;
 mod user_row;
 pub mod users;
 
@@ -43,7 +45,18 @@ pub fn router() -> Router<AppState> {
             "/api/v1/users/import",
             get(users_import_status).post(users_import),
         )
+        .route(
+            "/api/v1/staffs/import",
+            get(staffs_import_status).post(staffs_import),
+        )
         .route("/import_errors/{file}", get(download_errors))
+}
+
+/// What an import's `target` names.
+pub fn target(name: &str) -> Option<file::Target> {
+    [users::TARGET, staffs::TARGET]
+        .into_iter()
+        .find(|t| t.name == name)
 }
 
 /// Starts an import of B2B users from a CSV file (the body); superusers and service tokens.
@@ -78,6 +91,45 @@ pub async fn users_import(
         (status = 400, description = "No `status_cache_key`"), (status = 401), (status = 403),
         (status = 404, description = "Unknown, expired, or someone else's key")))]
 pub async fn users_import_status(
+    State(state): State<AppState>,
+    Superuser(caller): Superuser,
+    url: RequestUrl,
+) -> ApiResult<axum::Json<ImportStatus>> {
+    Ok(axum::Json(http::status(&state, &caller, &url).await?))
+}
+
+/// Starts an import of Instore staffs from a CSV file (the body); superusers and service tokens.
+#[utoipa::path(post, path = "/api/v1/staffs/import/", tag = "imports",
+    params(("mode" = Option<String>, Query, description = "`create` (default: an existing username or remote_id is a refused row) or `upsert` (the staff is changed with the row's non-empty cells)"),
+        ("dry_run" = Option<bool>, Query, description = "Check every row, write nothing")),
+    request_body(content = String, content_type = "text/csv",
+        description = "Header row first: `username` or `remote_id` (the key; at least one column required), `first_name`, `last_name`, `email`, `password` (new staffs only), `is_active`, `is_staff`, `retail_stores` and `permission_groups` (ids separated by `|`)"),
+    responses((status = 202, body = ImportStarted),
+        (status = 400, description = "Bad `mode` or `dry_run`, empty file, or a required column missing (named)"),
+        (status = 401), (status = 403),
+        (status = 413, description = "Larger than `KADRO_IMPORT_MAX_BYTES`"),
+        (status = 415, description = "Not `text/csv`")))]
+pub async fn staffs_import(
+    State(state): State<AppState>,
+    Superuser(caller): Superuser,
+    url: RequestUrl,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<(StatusCode, axum::Json<ImportStarted>)> {
+    let cache_key = http::start(&state, &caller, staffs::TARGET, &url, &headers, body).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        axum::Json(ImportStarted { cache_key }),
+    ))
+}
+
+/// The progress of a staffs import.
+#[utoipa::path(get, path = "/api/v1/staffs/import/", tag = "imports",
+    params(("status_cache_key" = String, Query, description = "The key the upload answered")),
+    responses((status = 200, body = ImportStatus),
+        (status = 400, description = "No `status_cache_key`"), (status = 401), (status = 403),
+        (status = 404, description = "Unknown, expired, or someone else's key")))]
+pub async fn staffs_import_status(
     State(state): State<AppState>,
     Superuser(caller): Superuser,
     url: RequestUrl,

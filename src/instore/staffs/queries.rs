@@ -215,3 +215,23 @@ pub async fn record_login(
     tx.commit().await?;
     Ok(token)
 }
+
+/// The staff an import row names: by `username` (compared as the API compares it) when given,
+/// else by `remote_id` (the oldest such staff).
+pub async fn row_by_key(
+    db: &Db,
+    username: Option<&str>,
+    remote_id: Option<&str>,
+) -> Result<Option<StaffRow>, sqlx::Error> {
+    let (condition, key) = match (username, remote_id) {
+        (Some(username), _) => (db.dialect().same_text("s.username", "$1"), username),
+        (None, Some(remote_id)) => ("s.remote_id = $1".to_owned(), remote_id),
+        (None, None) => return Ok(None),
+    };
+    Query::new(format!(
+        "SELECT {COLUMNS} FROM staffs s WHERE {condition} ORDER BY s.id LIMIT 1"
+    ))
+    .bind(key)
+    .fetch_optional(db)
+    .await
+}
