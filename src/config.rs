@@ -212,6 +212,11 @@ pub struct Config {
     #[arg(long, env = "KADRO_PASSWORD_MIN_LENGTH", default_value_t = 8)]
     pub password_min_length: usize,
 
+    /// The retail store (id) of a staff created over SCIM without `retailStores`; unset, such
+    /// a create is refused.
+    #[arg(long, env = "KADRO_SCIM_DEFAULT_STORE")]
+    pub scim_default_store: Option<i64>,
+
     /// Log filter, e.g. `info` or `kadro=debug,sqlx=warn`.
     #[arg(
         long,

@@ -70,6 +70,38 @@ pub struct Conditions<'q> {
     query: &'q mut Query,
     dialect: Dialect,
     applied: bool,
+    /// What joins this level's conditions: ` AND ` at the top, ` OR ` in an [`Join::Any`] group.
+    join: Join,
+    /// Whether the next condition opens a group (no joining word before it).
+    opening: bool,
+}
+
+/// How the conditions of a [`Conditions::group`] combine.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Join {
+    /// Every condition holds (`AND`); an empty group holds.
+    All,
+    /// One condition holds (`OR`); an empty group does not.
+    Any,
+}
+
+impl Join {
+    fn word(self) -> &'static str {
+        match self {
+            Join::All => " AND ",
+            Join::Any => " OR ",
+        }
+    }
+}
+
+/// Sorts a list by one column of kadro's own text, then by the source's id: rows without a
+/// value come last in ascending order and first in descending order, on both backends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Order {
+    pub column: &'static str,
+    pub descending: bool,
+    /// Whether the column is text compared ignoring case (as the filters do).
+    pub folded: bool,
 }
 
 impl<'q> Conditions<'q> {
@@ -78,7 +110,52 @@ impl<'q> Conditions<'q> {
             query,
             dialect,
             applied: false,
+            join: Join::All,
+            opening: false,
         }
+    }
+
+    /// The joining word before the next condition (none right after a group opens).
+    fn next(&mut self) -> &mut Query {
+        if self.opening {
+            self.opening = false;
+        } else {
+            self.query.push(self.join.word());
+        }
+        self.applied = true;
+        self.query
+    }
+
+    /// ` AND (<conditions joined by join>)`, or ` AND NOT (…)` when `negated`: a nested group,
+    /// for filters with `or`, `not` and parentheses (SCIM's). What `build` adds is bound as
+    /// everywhere else; an empty group is `1 = 1` (every row) for [`Join::All`] and `1 = 0`
+    /// (none) for [`Join::Any`].
+    pub fn group(
+        &mut self,
+        join: Join,
+        negated: bool,
+        build: impl FnOnce(&mut Conditions<'_>),
+    ) -> &mut Self {
+        let dialect = self.dialect;
+        let q = self.next();
+        q.push(if negated { "NOT (" } else { "(" });
+        let mut inner = Conditions {
+            query: &mut *q,
+            dialect,
+            applied: false,
+            join,
+            opening: true,
+        };
+        build(&mut inner);
+        let filled = inner.applied;
+        if !filled {
+            q.push(match join {
+                Join::All => "1 = 1",
+                Join::Any => "1 = 0",
+            });
+        }
+        q.push(")");
+        self
     }
 
     pub fn dialect(&self) -> Dialect {
@@ -156,19 +233,13 @@ impl<'q> Conditions<'q> {
 
     /// ` AND <condition>`: a condition of kadro's own text with no value (never a client's).
     pub fn fixed(&mut self, condition: &'static str) -> &mut Self {
-        self.query.push(" AND ").push(condition);
-        self.applied = true;
+        self.next().push(condition);
         self
     }
 
     /// ` AND <head>$n<tail>`: a condition of kadro's own text around one bound value.
     pub fn raw(&mut self, head: &str, value: impl Into<Arg>, tail: &str) -> &mut Self {
-        self.query
-            .push(" AND ")
-            .push(head)
-            .push_bind(value)
-            .push(tail);
-        self.applied = true;
+        self.next().push(head).push_bind(value).push(tail);
         self
     }
 }
@@ -184,6 +255,7 @@ pub struct SearchTable {
 }
 
 /// A join table between two kinds of rows: `owner` and `other` are its two id columns.
+#[derive(Debug, PartialEq, Eq)]
 pub struct Link {
     pub table: &'static str,
     pub owner: &'static str,
@@ -208,6 +280,17 @@ pub async fn list_page<T: Row>(
     window: Window,
     filter: &(impl ListFilter + ?Sized),
 ) -> Result<(i64, Vec<T>), sqlx::Error> {
+    list_page_ordered(db, source, window, filter, None).await
+}
+
+/// [`list_page`] in the order of `order` (by id when none).
+pub async fn list_page_ordered<T: Row>(
+    db: &Db,
+    source: &ListSource,
+    window: Window,
+    filter: &(impl ListFilter + ?Sized),
+    order: Option<Order>,
+) -> Result<(i64, Vec<T>), sqlx::Error> {
     let mut count = source.select("COUNT(*)");
     let filtered = {
         let mut c = Conditions::new(&mut count, db.dialect());
@@ -225,13 +308,31 @@ pub async fn list_page<T: Row>(
     };
     let mut rows = source.select(source.columns);
     filter.apply(&mut Conditions::new(&mut rows, db.dialect()));
-    rows.push(" ORDER BY ")
-        .push(source.id)
+    rows.push(" ORDER BY ");
+    if let Some(order) = order {
+        push_order(&mut rows, db.dialect(), order);
+        rows.push(", ");
+    }
+    rows.push(source.id)
         .push(" LIMIT ")
         .push_bind(window.limit)
         .push(" OFFSET ")
         .push_bind(window.offset);
     Ok((count, rows.fetch_all(db).await?))
+}
+
+/// `(<column> IS NULL), <column>` in the order asked: nulls last when ascending.
+fn push_order(q: &mut Query, dialect: Dialect, order: Order) {
+    let column = if order.folded {
+        dialect.folded(order.column)
+    } else {
+        order.column.to_owned()
+    };
+    let direction = if order.descending { " DESC" } else { " ASC" };
+    q.push(&format!(
+        "({} IS NULL){direction}, {column}{direction}",
+        order.column
+    ));
 }
 
 /// The rows of `link` whose owner is one of `owners`, as owner → ids of the other side in
@@ -404,6 +505,26 @@ mod tests {
             "SELECT COUNT(*) FROM staffs s WHERE 1 = 1 AND s.name ILIKE $1 ESCAPE '\\' \
              AND s.is_active = $2 AND s.id IN (SELECT staff_id FROM staff_retail_stores \
              WHERE retail_store_id = $3)"
+        );
+    }
+
+    #[test]
+    fn groups_nest_with_or_and_not_and_empty_groups_are_neutral() {
+        let mut q = Query::new("SELECT 1 WHERE 1 = 1");
+        let mut c = Conditions::new(&mut q, Dialect::Postgres);
+        c.group(Join::Any, false, |c| {
+            c.raw("a = ", 1, "");
+            c.group(Join::All, true, |c| {
+                c.raw("b = ", 2, "").fixed("c IS NULL");
+            });
+        })
+        .group(Join::Any, false, |_| {})
+        .group(Join::All, true, |_| {});
+        assert!(c.applied());
+        assert_eq!(
+            q.sql(),
+            "SELECT 1 WHERE 1 = 1 AND (a = $1 OR NOT (b = $2 AND c IS NULL)) AND (1 = 0) \
+             AND NOT (1 = 1)"
         );
     }
 

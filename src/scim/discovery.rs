@@ -4,7 +4,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::{Value, json};
 
-use super::{LIST_SCHEMA, STAFF_SCHEMA, ScimCaller, USER_SCHEMA, respond};
+use super::{GROUP_SCHEMA, LIST_SCHEMA, STAFF_SCHEMA, ScimCaller, USER_SCHEMA, respond};
 
 fn list(resources: Vec<Value>) -> Value {
     json!({
@@ -25,10 +25,10 @@ pub async fn service_provider_config(_: ScimCaller) -> Response {
             "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"],
             "patch": {"supported": true},
             "bulk": {"supported": false, "maxOperations": 0, "maxPayloadSize": 0},
-            "filter": {"supported": true, "maxResults": super::users::MAX_COUNT},
+            "filter": {"supported": true, "maxResults": super::resource::MAX_COUNT},
             "changePassword": {"supported": false},
-            "sort": {"supported": false},
-            "etag": {"supported": false},
+            "sort": {"supported": true},
+            "etag": {"supported": true},
             "authenticationSchemes": [{
                 "type": "oauthbearertoken",
                 "name": "Bearer token",
@@ -53,10 +53,25 @@ fn user_resource_type() -> Value {
     })
 }
 
+fn group_resource_type() -> Value {
+    json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ResourceType"],
+        "id": "Group",
+        "name": "Group",
+        "endpoint": "/Groups",
+        "description": "A permission group; its members are staffs",
+        "schema": GROUP_SCHEMA,
+        "meta": {"resourceType": "ResourceType", "location": "/scim/v2/ResourceTypes/Group"},
+    })
+}
+
 #[utoipa::path(get, path = "/scim/v2/ResourceTypes", tag = "scim",
     responses((status = 200, content_type = "application/scim+json"), (status = 401), (status = 403)))]
 pub async fn resource_types(_: ScimCaller) -> Response {
-    respond(StatusCode::OK, list(vec![user_resource_type()]))
+    respond(
+        StatusCode::OK,
+        list(vec![user_resource_type(), group_resource_type()]),
+    )
 }
 
 fn attribute(name: &str, kind: &str, required: bool, mutability: &str, uniqueness: &str) -> Value {
@@ -98,6 +113,29 @@ fn user_schema() -> Value {
     })
 }
 
+fn group_schema() -> Value {
+    let mut members = attribute("members", "complex", false, "readWrite", "none");
+    members["multiValued"] = json!(true);
+    members["subAttributes"] = json!([
+        attribute("value", "string", false, "immutable", "none"),
+        attribute("display", "string", false, "readOnly", "none"),
+        attribute("type", "string", false, "immutable", "none"),
+        attribute("$ref", "reference", false, "immutable", "none"),
+    ]);
+    members["subAttributes"][3]["referenceTypes"] = json!(["User"]);
+    json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Schema"],
+        "id": GROUP_SCHEMA,
+        "name": "Group",
+        "description": "A permission group",
+        "attributes": [
+            attribute("displayName", "string", true, "readWrite", "server"),
+            members,
+        ],
+        "meta": {"resourceType": "Schema", "location": format!("/scim/v2/Schemas/{GROUP_SCHEMA}")},
+    })
+}
+
 fn staff_schema() -> Value {
     let mut stores = attribute("retailStores", "integer", false, "readWrite", "none");
     stores["multiValued"] = json!(true);
@@ -115,5 +153,8 @@ fn staff_schema() -> Value {
 #[utoipa::path(get, path = "/scim/v2/Schemas", tag = "scim",
     responses((status = 200, content_type = "application/scim+json"), (status = 401), (status = 403)))]
 pub async fn schemas(_: ScimCaller) -> Response {
-    respond(StatusCode::OK, list(vec![user_schema(), staff_schema()]))
+    respond(
+        StatusCode::OK,
+        list(vec![user_schema(), group_schema(), staff_schema()]),
+    )
 }

@@ -4,6 +4,9 @@
 
 pub mod discovery;
 pub mod filter;
+pub mod groups;
+pub mod resource;
+pub mod store;
 pub mod users;
 
 use axum::Router;
@@ -22,6 +25,7 @@ pub const CONTENT_TYPE: &str = "application/scim+json";
 pub const ERROR_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
 pub const LIST_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
 pub const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+pub const GROUP_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
 pub const PATCH_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 /// kadro's extension of User: the staff's retail stores (ids).
 pub const STAFF_SCHEMA: &str = "urn:ietf:params:scim:schemas:extension:kadro:2.0:Staff";
@@ -41,6 +45,14 @@ pub fn router() -> Router<AppState> {
                 .put(users::replace)
                 .patch(users::patch)
                 .delete(users::delete),
+        )
+        .route("/scim/v2/Groups", get(groups::list).post(groups::create))
+        .route(
+            "/scim/v2/Groups/{id}",
+            get(groups::get)
+                .put(groups::replace)
+                .patch(groups::patch)
+                .delete(groups::delete),
         )
 }
 
@@ -124,17 +136,15 @@ impl From<ApiError> for ScimError {
     fn from(e: ApiError) -> Self {
         match e {
             ApiError::Validation(errors) => {
-                let taken = errors.iter().any(|(f, messages)| {
-                    f == "username"
-                        && messages
-                            .iter()
-                            .any(|m| m == crate::instore::staffs::write::USERNAME_TAKEN)
-                });
-                if taken {
+                // A taken username or group name.
+                let taken = errors
+                    .iter()
+                    .find(|(_, messages)| messages.iter().any(|m| m.ends_with("already exists.")));
+                if let Some((field, _)) = taken {
                     return Self::new(
                         StatusCode::CONFLICT,
                         Some("uniqueness"),
-                        "userName is already taken.",
+                        format!("{} is already taken.", users::attribute_of(field)),
                     );
                 }
                 let detail = errors

@@ -6,25 +6,68 @@ use std::collections::HashMap;
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
-use super::filter::ScimFilter;
-use super::{
-    LIST_SCHEMA, PATCH_SCHEMA, STAFF_SCHEMA, ScimCaller, ScimError, ScimResult, USER_SCHEMA,
-    respond,
-};
+use super::filter::{Attr, Attributes};
+use super::resource::{ListParams, Projection, check_if_match, respond_resource, version};
+use super::store::{self, PROVISIONED};
+use super::{PATCH_SCHEMA, STAFF_SCHEMA, ScimCaller, ScimError, ScimResult, USER_SCHEMA};
 use crate::auth::token;
-use crate::db::list::Window;
 use crate::http::json::Body;
 use crate::http::time;
+use crate::instore::staffs::queries::{self, STAFF_GROUPS};
 use crate::instore::staffs::write::{self, Mode};
-use crate::instore::staffs::{StaffIn, StaffOut, queries};
+use crate::instore::staffs::{StaffIn, StaffOut};
 use crate::state::AppState;
 
-/// The most Users one list answer holds.
-pub const MAX_COUNT: i64 = 200;
+const fn text(column: &'static str, nullable: bool) -> Attr {
+    Attr::Text {
+        column,
+        exact: false,
+        nullable,
+    }
+}
+
+/// What a Users filter and `sortBy` may name.
+pub const ATTRIBUTES: Attributes = Attributes {
+    schema: "urn:ietf:params:scim:schemas:core:2.0:user",
+    names: &[
+        ("id", Attr::Id("s.id")),
+        ("username", text("s.username", true)),
+        (
+            "externalid",
+            Attr::Text {
+                column: "s.remote_id",
+                exact: true,
+                nullable: true,
+            },
+        ),
+        ("emails", text("s.email", false)),
+        ("emails.value", text("s.email", false)),
+        ("emails.type", Attr::Constant("work")),
+        ("name.givenname", text("s.first_name", false)),
+        ("name.familyname", text("s.last_name", false)),
+        ("active", Attr::Bool("s.is_active")),
+        ("meta.created", Attr::Time("s.created_date")),
+        ("meta.lastmodified", Attr::Time("s.modified_date")),
+        (
+            "groups",
+            Attr::Linked {
+                id: "s.id",
+                link: &STAFF_GROUPS,
+            },
+        ),
+        (
+            "groups.value",
+            Attr::Linked {
+                id: "s.id",
+                link: &STAFF_GROUPS,
+            },
+        ),
+    ],
+};
 
 /// SCIM's name of a staff field, for error details.
 pub fn attribute_of(field: &str) -> &str {
@@ -36,6 +79,7 @@ pub fn attribute_of(field: &str) -> &str {
         "remote_id" => "externalId",
         "is_active" => "active",
         "retail_stores" => "retailStores",
+        "name" => "displayName",
         other => other,
     }
 }
@@ -56,11 +100,12 @@ fn user(s: &StaffOut) -> Value {
             "created": time::format(&s.created_date),
             "lastModified": time::format(&s.modified_date),
             "location": format!("/scim/v2/Users/{}", s.id),
+            "version": version(&s.modified_date),
         },
     })
 }
 
-fn parse_id(id: &str) -> ScimResult<i64> {
+pub(super) fn parse_id(id: &str) -> ScimResult<i64> {
     id.parse().map_err(|_| ScimError::not_found(id))
 }
 
@@ -70,7 +115,7 @@ async fn staff(state: &AppState, id: i64) -> ScimResult<StaffOut> {
         .ok_or_else(|| ScimError::not_found(&id.to_string()))
 }
 
-fn read(bytes: &Bytes) -> ScimResult<Value> {
+pub(super) fn read(bytes: &Bytes) -> ScimResult<Value> {
     let value: Value = serde_json::from_slice(bytes)
         .map_err(|e| ScimError::invalid_syntax(format!("The body is not JSON: {e}")))?;
     if !value.is_object() {
@@ -79,7 +124,7 @@ fn read(bytes: &Bytes) -> ScimResult<Value> {
     Ok(value)
 }
 
-fn text(v: &Value, what: &str) -> ScimResult<Option<String>> {
+fn text_of(v: &Value, what: &str) -> ScimResult<Option<String>> {
     match v {
         Value::Null => Ok(None),
         Value::String(s) => Ok(Some(s.clone())),
@@ -89,14 +134,14 @@ fn text(v: &Value, what: &str) -> ScimResult<Option<String>> {
 
 /// A User's attributes as a staff body (every field kadro keeps).
 fn staff_in(u: &Value, stores: Option<Vec<i64>>) -> ScimResult<StaffIn> {
-    let user_name = text(&u["userName"], "userName")?
+    let user_name = text_of(&u["userName"], "userName")?
         .ok_or_else(|| ScimError::invalid_value("userName is required"))?;
     let email = match &u["emails"] {
         Value::Array(emails) => emails
             .iter()
             .find(|e| e["primary"] == json!(true))
             .or(emails.first())
-            .map(|e| text(&e["value"], "emails.value"))
+            .map(|e| text_of(&e["value"], "emails.value"))
             .transpose()?
             .flatten(),
         Value::Null => None,
@@ -119,21 +164,24 @@ fn staff_in(u: &Value, stores: Option<Vec<i64>>) -> ScimResult<StaffIn> {
     };
     Ok(StaffIn {
         retail_stores: stores,
-        first_name: Some(text(&u["name"]["givenName"], "name.givenName")?.unwrap_or_default()),
-        last_name: Some(text(&u["name"]["familyName"], "name.familyName")?.unwrap_or_default()),
+        first_name: Some(text_of(&u["name"]["givenName"], "name.givenName")?.unwrap_or_default()),
+        last_name: Some(text_of(&u["name"]["familyName"], "name.familyName")?.unwrap_or_default()),
         email: Some(email.ok_or_else(|| ScimError::invalid_value("emails: a value is required"))?),
         password: None,
         is_active: Some(active),
         is_staff: None,
-        remote_id: Some(text(&u["externalId"], "externalId")?),
+        remote_id: Some(text_of(&u["externalId"], "externalId")?),
         username: Some(Some(user_name)),
         permission_groups: None,
     })
 }
 
-/// Lists Users: `filter` (see [`ScimFilter`]), `startIndex` (from 1) and `count`.
+/// Lists Users: `filter` (see [`super::filter`]), `startIndex` (from 1), `count`, `sortBy`,
+/// `sortOrder`, `attributes`, `excludedAttributes`.
 #[utoipa::path(get, path = "/scim/v2/Users", tag = "scim",
-    params(("filter" = Option<String>, Query), ("startIndex" = Option<i64>, Query), ("count" = Option<i64>, Query)),
+    params(("filter" = Option<String>, Query), ("startIndex" = Option<i64>, Query), ("count" = Option<i64>, Query),
+        ("sortBy" = Option<String>, Query), ("sortOrder" = Option<String>, Query),
+        ("attributes" = Option<String>, Query), ("excludedAttributes" = Option<String>, Query)),
     responses((status = 200, description = "A SCIM ListResponse of Users", content_type = "application/scim+json"),
         (status = 400, description = "invalidFilter or invalidValue"), (status = 401), (status = 403)))]
 pub async fn list(
@@ -141,45 +189,24 @@ pub async fn list(
     _: ScimCaller,
     Query(params): Query<HashMap<String, String>>,
 ) -> ScimResult<Response> {
-    let filter = match params.get("filter") {
-        Some(f) => ScimFilter::parse(f)?,
-        None => ScimFilter::default(),
-    };
-    let number = |name: &str, default: i64| -> ScimResult<i64> {
-        params.get(name).map_or(Ok(default), |v| {
-            v.parse()
-                .map_err(|_| ScimError::invalid_value(format!("{name} must be an integer")))
-        })
-    };
-    let start = number("startIndex", 1)?.max(1);
-    let count = number("count", 100)?.clamp(0, MAX_COUNT);
-    let window = Window {
-        limit: count,
-        offset: start - 1,
-    };
-    let (total, staffs) = queries::page(&state.db, &filter, window).await?;
-    let resources: Vec<Value> = staffs.iter().map(user).collect();
-    Ok(respond(
-        StatusCode::OK,
-        json!({
-            "schemas": [LIST_SCHEMA],
-            "totalResults": total,
-            "startIndex": start,
-            "itemsPerPage": resources.len(),
-            "Resources": resources,
-        }),
-    ))
+    let p = ListParams::parse(&params, &ATTRIBUTES, PROVISIONED)?;
+    let (total, staffs) = store::users(&state.db, &p.filter, p.window, p.order).await?;
+    Ok(p.respond(total, staffs.iter().map(user).collect()))
 }
 
-#[utoipa::path(get, path = "/scim/v2/Users/{id}", tag = "scim", params(("id" = String, Path)),
-    responses((status = 200, description = "A User", content_type = "application/scim+json"), (status = 401), (status = 403), (status = 404)))]
+#[utoipa::path(get, path = "/scim/v2/Users/{id}", tag = "scim",
+    params(("id" = String, Path), ("attributes" = Option<String>, Query), ("excludedAttributes" = Option<String>, Query)),
+    responses((status = 200, description = "A User, with its version as the ETag", content_type = "application/scim+json"),
+        (status = 401), (status = 403), (status = 404)))]
 pub async fn get(
     State(state): State<AppState>,
     _: ScimCaller,
     Path(id): Path<String>,
+    Query(params): Query<HashMap<String, String>>,
 ) -> ScimResult<Response> {
     let s = staff(&state, parse_id(&id)?).await?;
-    Ok(respond(StatusCode::OK, user(&s)))
+    let projection = Projection::from_query(&params, &ATTRIBUTES);
+    Ok(respond_resource(StatusCode::OK, projection.apply(user(&s))))
 }
 
 /// Creates a staff (201); its password is random and unknown: it logs in once one is set.
@@ -194,9 +221,12 @@ pub async fn create(
     let u = read(&bytes)?;
     let mut body = staff_in(&u, None)?;
     if body.retail_stores.is_none() {
-        return Err(ScimError::invalid_value(format!(
-            "{STAFF_SCHEMA}:retailStores is required: a staff works in at least one store"
-        )));
+        let Some(store) = state.config.scim_default_store else {
+            return Err(ScimError::invalid_value(format!(
+                "{STAFF_SCHEMA}:retailStores is required: a staff works in at least one store"
+            )));
+        };
+        body.retail_stores = Some(vec![store]);
     }
     body.password = Some(token::generate());
     let id = write::save(
@@ -208,7 +238,7 @@ pub async fn create(
     )
     .await?;
     let s = staff(&state, id).await?;
-    Ok(respond(StatusCode::CREATED, user(&s)))
+    Ok(respond_resource(StatusCode::CREATED, user(&s)))
 }
 
 async fn replace_with(state: &AppState, current: &StaffOut, u: &Value) -> ScimResult<Response> {
@@ -224,20 +254,23 @@ async fn replace_with(state: &AppState, current: &StaffOut, u: &Value) -> ScimRe
     )
     .await?;
     let s = staff(state, id).await?;
-    Ok(respond(StatusCode::OK, user(&s)))
+    Ok(respond_resource(StatusCode::OK, user(&s)))
 }
 
 /// PUT: the User as sent replaces what kadro keeps (retail stores stay unless sent).
 #[utoipa::path(put, path = "/scim/v2/Users/{id}", tag = "scim", params(("id" = String, Path)),
     request_body(content = Object, content_type = "application/scim+json"),
-    responses((status = 200, description = "The User", content_type = "application/scim+json"), (status = 400), (status = 401), (status = 403), (status = 404), (status = 409)))]
+    responses((status = 200, description = "The User", content_type = "application/scim+json"), (status = 400), (status = 401), (status = 403), (status = 404), (status = 409),
+        (status = 412, description = "If-Match names another version")))]
 pub async fn replace(
     State(state): State<AppState>,
     _: ScimCaller,
     Path(id): Path<String>,
+    headers: HeaderMap,
     bytes: Bytes,
 ) -> ScimResult<Response> {
     let current = staff(&state, parse_id(&id)?).await?;
+    check_if_match(&headers, &version(&current.modified_date))?;
     let u = read(&bytes)?;
     replace_with(&state, &current, &u).await
 }
@@ -302,20 +335,25 @@ fn set_path(u: &mut Value, path: &str, value: Option<Value>) -> ScimResult<()> {
     Ok(())
 }
 
-/// Applies a PatchOp's operations to the User as kadro shows it.
-fn apply_patch(u: &mut Value, patch: &Value) -> ScimResult<()> {
+/// A PatchOp's operations, once its `schemas` is checked.
+pub(super) fn patch_operations<'a>(patch: &'a Value, schema: &str) -> ScimResult<&'a [Value]> {
     if !patch["schemas"]
         .as_array()
-        .is_some_and(|s| s.iter().any(|s| s == PATCH_SCHEMA))
+        .is_some_and(|s| s.iter().any(|s| s == schema))
     {
         return Err(ScimError::invalid_syntax(format!(
-            "schemas must hold {PATCH_SCHEMA}"
+            "schemas must hold {schema}"
         )));
     }
-    let Some(ops) = patch["Operations"].as_array() else {
-        return Err(ScimError::invalid_syntax("Operations must be a list"));
-    };
-    for op in ops {
+    match patch["Operations"].as_array() {
+        Some(ops) => Ok(ops),
+        None => Err(ScimError::invalid_syntax("Operations must be a list")),
+    }
+}
+
+/// Applies a PatchOp's operations to the User as kadro shows it.
+fn apply_patch(u: &mut Value, patch: &Value) -> ScimResult<()> {
+    for op in patch_operations(patch, PATCH_SCHEMA)? {
         let kind = op["op"].as_str().unwrap_or("").to_ascii_lowercase();
         let path = op["path"].as_str();
         let value = op.get("value").cloned();
@@ -360,14 +398,17 @@ fn apply_patch(u: &mut Value, patch: &Value) -> ScimResult<()> {
 /// PATCH: `add`, `replace` and `remove`, with or without `path`; `active: false` deactivates.
 #[utoipa::path(patch, path = "/scim/v2/Users/{id}", tag = "scim", params(("id" = String, Path)),
     request_body(content = Object, content_type = "application/scim+json", description = "A PatchOp"),
-    responses((status = 200, description = "The User", content_type = "application/scim+json"), (status = 400), (status = 401), (status = 403), (status = 404), (status = 409)))]
+    responses((status = 200, description = "The User", content_type = "application/scim+json"), (status = 400), (status = 401), (status = 403), (status = 404), (status = 409),
+        (status = 412, description = "If-Match names another version")))]
 pub async fn patch(
     State(state): State<AppState>,
     _: ScimCaller,
     Path(id): Path<String>,
+    headers: HeaderMap,
     bytes: Bytes,
 ) -> ScimResult<Response> {
     let current = staff(&state, parse_id(&id)?).await?;
+    check_if_match(&headers, &version(&current.modified_date))?;
     let patch = read(&bytes)?;
     let mut u = user(&current);
     apply_patch(&mut u, &patch)?;
@@ -377,13 +418,17 @@ pub async fn patch(
 /// DELETE: deactivates the staff (its tokens revoked) and deprovisions it: SCIM answers 404 for
 /// it from then on, the staff API still shows it, inactive; 204.
 #[utoipa::path(delete, path = "/scim/v2/Users/{id}", tag = "scim", params(("id" = String, Path)),
-    responses((status = 204, description = "Deactivated and gone for SCIM"), (status = 401), (status = 403), (status = 404)))]
+    responses((status = 204, description = "Deactivated and gone for SCIM"), (status = 401), (status = 403), (status = 404),
+        (status = 412, description = "If-Match names another version")))]
 pub async fn delete(
     State(state): State<AppState>,
     _: ScimCaller,
     Path(id): Path<String>,
+    headers: HeaderMap,
 ) -> ScimResult<Response> {
-    let id = parse_id(&id)?;
+    let current = staff(&state, parse_id(&id)?).await?;
+    check_if_match(&headers, &version(&current.modified_date))?;
+    let id = current.id;
     if !write::deprovision(&state.db, id).await? {
         return Err(ScimError::not_found(&id.to_string()));
     }

@@ -39,6 +39,9 @@ mod process;
 mod query_counts;
 mod request_tracing;
 mod scim;
+mod scim_groups;
+#[allow(dead_code)] // each group of SCIM tests uses part of it
+mod scim_support;
 mod server_limits;
 mod settings;
 mod unicode;

@@ -6,6 +6,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::{Backend, TestApp};
 use crate::instore_support::{geo, send, staff, staff_token, store};
+use crate::scim_support::{STAFF, assert_error, new_user, patch, scim, urlencode};
 use crate::{on_both_backends, per_backend};
 
 on_both_backends!(
@@ -16,70 +17,6 @@ on_both_backends!(
     discovery_documents_describe_users,
 );
 per_backend!(a_service_token_provisions);
-
-const STAFF: &str = "urn:ietf:params:scim:schemas:extension:kadro:2.0:Staff";
-const ERROR: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
-
-/// A SCIM request with a Bearer token and SCIM's content type; checks the answer's type.
-async fn scim(
-    app: &TestApp,
-    method: Method,
-    path: &str,
-    token: Option<&str>,
-    body: Option<Value>,
-) -> (StatusCode, Value) {
-    let mut req = app.client.request(method, app.url(path));
-    if let Some(token) = token {
-        req = req.header("Authorization", format!("Bearer {token}"));
-    }
-    if let Some(body) = body {
-        req = req
-            .header("Content-Type", "application/scim+json")
-            .body(body.to_string());
-    }
-    let response = req.send().await.expect("request");
-    let status = response.status();
-    if status != StatusCode::NO_CONTENT {
-        assert_eq!(
-            response.headers()["content-type"],
-            "application/scim+json",
-            "{path}"
-        );
-    }
-    let text = response.text().await.expect("body");
-    let json = if text.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_str(&text).expect("JSON")
-    };
-    (status, json)
-}
-
-fn new_user(user_name: &str, shop: i64) -> Value {
-    json!({
-        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", STAFF],
-        "userName": user_name,
-        "externalId": format!("okta-{user_name}"),
-        "name": {"givenName": "Ada", "familyName": "Lovelace"},
-        "emails": [{"value": format!("{user_name}@example.com"), "type": "work", "primary": true}],
-        "active": true,
-        STAFF: {"retailStores": [shop]},
-    })
-}
-
-fn patch(ops: Value) -> Value {
-    json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": ops})
-}
-
-fn assert_error(body: &Value, status: &str, scim_type: Option<&str>) {
-    assert_eq!(body["schemas"], json!([ERROR]), "{body}");
-    assert_eq!(body["status"], json!(status), "{body}");
-    assert_eq!(
-        body.get("scimType").and_then(Value::as_str),
-        scim_type,
-        "{body}"
-    );
-}
 
 async fn an_identity_provider_provisions_a_staff(app: TestApp) {
     let root = Some(app.token.as_str());
@@ -270,15 +207,6 @@ async fn an_identity_provider_provisions_a_staff(app: TestApp) {
     }
 }
 
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 async fn bad_filters_and_bodies_are_scim_errors(app: TestApp) {
     let root = Some(app.token.as_str());
     let g = geo(&app).await;
@@ -288,7 +216,9 @@ async fn bad_filters_and_bodies_are_scim_errors(app: TestApp) {
         "userName xx \"a\"",
         "password eq \"a\"",
         "userName eq \"a",
-        "(userName eq \"a\")",
+        "(userName eq \"a\"",
+        "userName eq \"a\" or",
+        "emails[type eq \"work\"",
     ] {
         let path = format!("/scim/v2/Users?filter={}", urlencode(filter));
         let (status, body) = scim(&app, Method::GET, &path, root, None).await;
@@ -375,8 +305,11 @@ async fn discovery_documents_describe_users(app: TestApp) {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(config["patch"]["supported"], true);
     assert_eq!(config["filter"]["supported"], true);
+    assert_eq!(config["etag"]["supported"], true);
+    assert_eq!(config["sort"]["supported"], true);
     let (_, types) = scim(&app, Method::GET, "/scim/v2/ResourceTypes", root, None).await;
     assert_eq!(types["Resources"][0]["endpoint"], "/Users");
+    assert_eq!(types["Resources"][1]["endpoint"], "/Groups");
     let (_, schemas) = scim(&app, Method::GET, "/scim/v2/Schemas", root, None).await;
     let names: Vec<&str> = schemas["Resources"]
         .as_array()
@@ -384,7 +317,7 @@ async fn discovery_documents_describe_users(app: TestApp) {
         .iter()
         .map(|s| s["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["User", "Staff"]);
+    assert_eq!(names, ["User", "Group", "Staff"]);
 }
 
 async fn a_service_token_provisions(backend: Backend) {

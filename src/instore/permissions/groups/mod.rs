@@ -2,6 +2,9 @@
 
 mod queries;
 
+/// SCIM writes a group and its members through the same checks and audit event.
+pub use queries::save_with_members;
+
 use axum::extract::State;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

@@ -6,13 +6,14 @@ use serde_json::json;
 
 use super::{GroupFilter, PermissionGroupIn, PermissionGroupOut};
 use crate::audit;
-use crate::db::list::{ListSource, Window, linked_ids, list_page, replace_links};
+use crate::db::list::{Link, ListSource, Window, linked_ids, list_page, replace_links};
 use crate::db::{Db, Query, Tx};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::json::Body;
 use crate::http::time;
 use crate::instore::permissions::GROUP_PERMISSIONS;
 use crate::instore::references::{Table, existing_ids};
+use crate::instore::staffs::queries::STAFF_GROUPS;
 
 const NAME_MAX: usize = 150;
 const COLUMNS: &str = "id, name, created_date, modified_date";
@@ -89,6 +90,18 @@ pub async fn save(
     body: Body<PermissionGroupIn>,
     partial: bool,
 ) -> ApiResult<PermissionGroupOut> {
+    save_with_members(db, id, body, partial, None).await
+}
+
+/// [`save`], and when `members` (staff ids) is given, the group's staffs replaced by them in
+/// the same transaction (SCIM's Groups), checked and audited with the rest.
+pub async fn save_with_members(
+    db: &Db,
+    id: Option<i64>,
+    body: Body<PermissionGroupIn>,
+    partial: bool,
+    members: Option<Vec<i64>>,
+) -> ApiResult<PermissionGroupOut> {
     let current = match id {
         Some(id) => Some(by_id(db, id).await?.ok_or(ApiError::NotFound)?),
         None => None,
@@ -113,21 +126,49 @@ pub async fn save(
         }
         _ => None,
     };
+    if let Some(ids) = &members {
+        check.ids("members", ids);
+    }
+    let members = match &members {
+        Some(ids) if !check.has("members") => {
+            Some(existing_ids(&mut tx, &mut check, Table::Staffs, "members", ids).await?)
+        }
+        _ => None,
+    };
     check.finish()?;
     let id = write(&mut tx, id, &name).await?;
     if let Some(permissions) = &permissions {
         replace_links(&mut tx, &GROUP_PERMISSIONS, id, permissions).await?;
     }
-    let before = current
+    let mut before = current
         .as_ref()
         .map(|c| json!({"name": c.name, "permissions": c.permissions}));
     let granted = permissions.or(current.map(|c| c.permissions));
-    let after = json!({"name": name, "permissions": granted.unwrap_or_default()});
+    let mut after = json!({"name": name, "permissions": granted.unwrap_or_default()});
+    if let Some(members) = &members {
+        let link = STAFF_GROUPS.reversed();
+        if let Some(before) = &mut before {
+            before["members"] = json!(linked_ids_in(&mut tx, &link, id).await?);
+        }
+        replace_links(&mut tx, &link, id, members).await?;
+        after["members"] = json!(members);
+    }
     let actions = ["permission_group.create", "permission_group.update"];
     let event = audit::saved(actions, "permission_group", id, before.as_ref(), &after);
     audit::record(&mut tx, event).await?;
     tx.commit().await?;
     by_id(db, id).await?.ok_or(ApiError::NotFound)
+}
+
+/// The ids `owner` links to through `link`, read in the write's transaction.
+async fn linked_ids_in(tx: &mut Tx, link: &Link, owner: i64) -> Result<Vec<i64>, sqlx::Error> {
+    Query::new(format!(
+        "SELECT {} FROM {} WHERE {} = $1 ORDER BY {}",
+        link.other, link.table, link.owner, link.other
+    ))
+    .bind(owner)
+    .scalars(tx)
+    .await
 }
 
 async fn write(tx: &mut Tx, id: Option<i64>, name: &str) -> Result<i64, sqlx::Error> {

@@ -1,0 +1,417 @@
+//! `/scim/v2/Groups`: permission groups as SCIM Groups, their `members` the staffs given the
+//! group. Writes go through the permission group service (`groups::save_with_members`,
+//! `groups::delete`): the same checks, one transaction, audited. What a group grants stays as
+//! the permissions API set it; SCIM names and fills groups.
+
+use std::collections::HashMap;
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use super::filter::{Attr, Attributes, Expr, Op, ScimFilter, Value as Literal};
+use super::resource::{ListParams, Projection, check_if_match, respond_resource, version};
+use super::store::{self, ANY_GROUP, GroupRow, MemberRow};
+use super::users::{parse_id, read};
+use super::{GROUP_SCHEMA, PATCH_SCHEMA, ScimCaller, ScimError, ScimResult};
+use crate::db::list::Link;
+use crate::http::json::Body;
+use crate::http::time;
+use crate::instore::permissions::groups::{self, PermissionGroupIn};
+use crate::instore::staffs::queries::STAFF_GROUPS;
+use crate::state::AppState;
+
+const GROUP_STAFFS: Link = STAFF_GROUPS.reversed();
+
+/// What a Groups filter and `sortBy` may name.
+pub const ATTRIBUTES: Attributes = Attributes {
+    schema: "urn:ietf:params:scim:schemas:core:2.0:group",
+    names: &[
+        ("id", Attr::Id("g.id")),
+        (
+            "displayname",
+            Attr::Text {
+                column: "g.name",
+                exact: false,
+                nullable: false,
+            },
+        ),
+        ("meta.created", Attr::Time("g.created_date")),
+        ("meta.lastmodified", Attr::Time("g.modified_date")),
+        (
+            "members",
+            Attr::Linked {
+                id: "g.id",
+                link: &GROUP_STAFFS,
+            },
+        ),
+        (
+            "members.value",
+            Attr::Linked {
+                id: "g.id",
+                link: &GROUP_STAFFS,
+            },
+        ),
+    ],
+};
+
+/// What a `members[…]` path may name: a member's `value`.
+const MEMBER: Attributes = Attributes {
+    schema: "",
+    names: &[("members.value", Attr::Id("value"))],
+};
+
+fn group(g: &GroupRow, members: &[MemberRow]) -> Value {
+    let members: Vec<Value> = members
+        .iter()
+        .map(|m| {
+            let mut member = json!({
+                "value": m.staff_id.to_string(),
+                "$ref": format!("/scim/v2/Users/{}", m.staff_id),
+                "type": "User",
+            });
+            if let Some(name) = &m.username {
+                member["display"] = json!(name);
+            }
+            member
+        })
+        .collect();
+    json!({
+        "schemas": [GROUP_SCHEMA],
+        "id": g.id.to_string(),
+        "displayName": g.name,
+        "members": members,
+        "meta": {
+            "resourceType": "Group",
+            "created": time::format(&g.created_date),
+            "lastModified": time::format(&g.modified_date),
+            "location": format!("/scim/v2/Groups/{}", g.id),
+            "version": version(&g.modified_date),
+        },
+    })
+}
+
+/// A group with its members, or 404.
+async fn load(state: &AppState, id: i64) -> ScimResult<(GroupRow, Vec<MemberRow>)> {
+    let g = store::group(&state.db, id)
+        .await?
+        .ok_or_else(|| ScimError::not_found(&id.to_string()))?;
+    let members = store::members(&state.db, &[id])
+        .await?
+        .remove(&id)
+        .unwrap_or_default();
+    Ok((g, members))
+}
+
+/// Lists Groups: `filter`, `startIndex`, `count`, `sortBy`, `sortOrder`, `attributes`,
+/// `excludedAttributes`.
+#[utoipa::path(get, path = "/scim/v2/Groups", tag = "scim",
+    params(("filter" = Option<String>, Query), ("startIndex" = Option<i64>, Query), ("count" = Option<i64>, Query),
+        ("sortBy" = Option<String>, Query), ("sortOrder" = Option<String>, Query),
+        ("attributes" = Option<String>, Query), ("excludedAttributes" = Option<String>, Query)),
+    responses((status = 200, description = "A SCIM ListResponse of Groups", content_type = "application/scim+json"),
+        (status = 400, description = "invalidFilter or invalidValue"), (status = 401), (status = 403)))]
+pub async fn list(
+    State(state): State<AppState>,
+    _: ScimCaller,
+    Query(params): Query<HashMap<String, String>>,
+) -> ScimResult<Response> {
+    let p = ListParams::parse(&params, &ATTRIBUTES, ANY_GROUP)?;
+    let (total, rows) = store::groups(&state.db, &p.filter, p.window, p.order).await?;
+    let ids: Vec<i64> = rows.iter().map(|g| g.id).collect();
+    let mut members = store::members(&state.db, &ids).await?;
+    let resources = rows
+        .iter()
+        .map(|g| group(g, &members.remove(&g.id).unwrap_or_default()))
+        .collect();
+    Ok(p.respond(total, resources))
+}
+
+#[utoipa::path(get, path = "/scim/v2/Groups/{id}", tag = "scim",
+    params(("id" = String, Path), ("attributes" = Option<String>, Query), ("excludedAttributes" = Option<String>, Query)),
+    responses((status = 200, description = "A Group, with its version as the ETag", content_type = "application/scim+json"),
+        (status = 401), (status = 403), (status = 404)))]
+pub async fn get(
+    State(state): State<AppState>,
+    _: ScimCaller,
+    Path(id): Path<String>,
+    Query(params): Query<HashMap<String, String>>,
+) -> ScimResult<Response> {
+    let (g, members) = load(&state, parse_id(&id)?).await?;
+    let projection = Projection::from_query(&params, &ATTRIBUTES);
+    Ok(respond_resource(
+        StatusCode::OK,
+        projection.apply(group(&g, &members)),
+    ))
+}
+
+/// A Group body's `displayName` and member ids (`None`: no `members` sent).
+fn group_in(body: &Value) -> ScimResult<(String, Option<Vec<i64>>)> {
+    let name = match &body["displayName"] {
+        Value::String(s) => s.clone(),
+        Value::Null => return Err(ScimError::invalid_value("displayName is required")),
+        _ => return Err(ScimError::invalid_value("displayName must be a string")),
+    };
+    let members = match &body["members"] {
+        Value::Null => None,
+        v => Some(member_ids(v)?),
+    };
+    Ok((name, members))
+}
+
+/// The ids of a `members` value: a list of `{"value": "<id>"}` (or one such object).
+fn member_ids(value: &Value) -> ScimResult<Vec<i64>> {
+    let items = match value {
+        Value::Array(items) => items.as_slice(),
+        Value::Object(_) => std::slice::from_ref(value),
+        Value::Null => &[],
+        _ => return Err(ScimError::invalid_value("members must be a list")),
+    };
+    items
+        .iter()
+        .map(|m| {
+            let id = match &m["value"] {
+                Value::String(s) => s.parse().ok(),
+                Value::Number(n) => n.as_i64(),
+                _ => None,
+            };
+            id.ok_or_else(|| ScimError::invalid_value(format!("members: {m} is no User id")))
+        })
+        .collect()
+}
+
+/// Saves a group through the permission group service; `members` replace the shown ones
+/// (deprovisioned staffs, which SCIM does not show, keep the group).
+async fn save(
+    state: &AppState,
+    id: Option<i64>,
+    name: String,
+    members: Option<Vec<i64>>,
+) -> ScimResult<i64> {
+    let members = match members {
+        Some(mut ids) => {
+            let known = store::provisioned(&state.db, &ids).await?;
+            if let Some(unknown) = ids.iter().find(|i| !known.contains(i)) {
+                return Err(ScimError::invalid_value(format!(
+                    "members: there is no User {unknown}"
+                )));
+            }
+            if let Some(id) = id {
+                ids.extend(store::hidden_members(&state.db, id).await?);
+            }
+            Some(ids)
+        }
+        None => None,
+    };
+    let body = Body::new(PermissionGroupIn {
+        name: Some(name),
+        permissions: None,
+    });
+    let saved = groups::save_with_members(&state.db, id, body, id.is_some(), members).await?;
+    Ok(saved.id)
+}
+
+/// Creates a permission group (granting nothing until the permissions API says so).
+#[utoipa::path(post, path = "/scim/v2/Groups", tag = "scim", request_body(content = Object, content_type = "application/scim+json"),
+    responses((status = 201, description = "The Group created", content_type = "application/scim+json"),
+        (status = 400, description = "invalidValue or invalidSyntax"), (status = 401), (status = 403),
+        (status = 409, description = "uniqueness: displayName taken")))]
+pub async fn create(
+    State(state): State<AppState>,
+    _: ScimCaller,
+    bytes: Bytes,
+) -> ScimResult<Response> {
+    let (name, members) = group_in(&read(&bytes)?)?;
+    let id = save(&state, None, name, members).await?;
+    let (g, members) = load(&state, id).await?;
+    Ok(respond_resource(StatusCode::CREATED, group(&g, &members)))
+}
+
+/// PUT: `displayName` replaced, and `members` when sent.
+#[utoipa::path(put, path = "/scim/v2/Groups/{id}", tag = "scim", params(("id" = String, Path)),
+    request_body(content = Object, content_type = "application/scim+json"),
+    responses((status = 200, description = "The Group", content_type = "application/scim+json"), (status = 400), (status = 401),
+        (status = 403), (status = 404), (status = 409), (status = 412, description = "If-Match names another version")))]
+pub async fn replace(
+    State(state): State<AppState>,
+    _: ScimCaller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> ScimResult<Response> {
+    let (current, _) = load(&state, parse_id(&id)?).await?;
+    check_if_match(&headers, &version(&current.modified_date))?;
+    let (name, members) = group_in(&read(&bytes)?)?;
+    save(&state, Some(current.id), name, members).await?;
+    let (g, members) = load(&state, current.id).await?;
+    Ok(respond_resource(StatusCode::OK, group(&g, &members)))
+}
+
+/// Whether a member id meets a `members[…]` path's filter.
+fn holds(expr: &Expr, member: i64) -> bool {
+    match expr {
+        Expr::Compare {
+            op,
+            value: Literal::Id(id),
+            ..
+        } => (*op == Op::Eq) == (*id == member),
+        Expr::Always(b) => *b,
+        Expr::And(parts) => parts.iter().all(|p| holds(p, member)),
+        Expr::Or(parts) => parts.iter().any(|p| holds(p, member)),
+        Expr::Not(inner) => !holds(inner, member),
+        _ => false,
+    }
+}
+
+/// A group's name and member ids while a PatchOp is applied.
+struct Patched {
+    name: String,
+    members: Vec<i64>,
+    members_changed: bool,
+}
+
+impl Patched {
+    fn set(&mut self, kind: &str, attr: &str, value: Option<&Value>) -> ScimResult<()> {
+        match (attr.to_ascii_lowercase().as_str(), kind, value) {
+            ("displayname", "add" | "replace", Some(Value::String(s))) => self.name = s.clone(),
+            ("displayname", "remove", _) => {
+                return Err(ScimError::new(
+                    StatusCode::BAD_REQUEST,
+                    Some("mutability"),
+                    "displayName is required",
+                ));
+            }
+            ("displayname", ..) => return Err(ScimError::invalid_value("displayName: a string")),
+            ("members", "add", Some(v)) => {
+                for id in member_ids(v)? {
+                    if !self.members.contains(&id) {
+                        self.members.push(id);
+                    }
+                }
+                self.members_changed = true;
+            }
+            ("members", "replace", Some(v)) => {
+                self.members = member_ids(v)?;
+                self.members_changed = true;
+            }
+            ("members", "remove", v) => {
+                // Entra ID names the members to remove in `value`; no value removes all.
+                let gone = v.map(member_ids).transpose()?;
+                self.members
+                    .retain(|m| gone.as_ref().is_some_and(|g| !g.contains(m)));
+                self.members_changed = true;
+            }
+            ("members", _, None) => {
+                return Err(ScimError::invalid_value("value is required"));
+            }
+            ("schemas" | "id" | "meta", ..) => {}
+            _ => {
+                return Err(ScimError::new(
+                    StatusCode::BAD_REQUEST,
+                    Some("invalidPath"),
+                    format!("The path {attr:?} is not supported"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn apply(&mut self, op: &Value) -> ScimResult<()> {
+        let kind = op["op"].as_str().unwrap_or("").to_ascii_lowercase();
+        if !matches!(kind.as_str(), "add" | "replace" | "remove") {
+            return Err(ScimError::invalid_syntax(format!(
+                "Unknown op {:?}",
+                op["op"]
+            )));
+        }
+        let value = op.get("value").filter(|v| !v.is_null());
+        let Some(path) = op["path"].as_str() else {
+            return match (kind.as_str(), value) {
+                ("remove", _) => Err(ScimError::new(
+                    StatusCode::BAD_REQUEST,
+                    Some("noTarget"),
+                    "remove needs a path",
+                )),
+                (_, Some(Value::Object(map))) => map
+                    .iter()
+                    .try_for_each(|(k, v)| self.set(&kind, k, Some(v))),
+                _ => Err(ScimError::invalid_value(
+                    "value must be an object when there is no path",
+                )),
+            };
+        };
+        let lower = path.to_ascii_lowercase();
+        let path = lower
+            .strip_prefix(ATTRIBUTES.schema)
+            .and_then(|p| p.strip_prefix(':'))
+            .unwrap_or(&lower);
+        if let Some(inner) = path
+            .strip_prefix("members[")
+            .and_then(|p| p.strip_suffix(']'))
+        {
+            if kind != "remove" {
+                return Err(ScimError::new(
+                    StatusCode::BAD_REQUEST,
+                    Some("invalidPath"),
+                    "A members[…] path removes members; add or replace members instead",
+                ));
+            }
+            let expr = ScimFilter::parse(&format!("members[{inner}]"), &MEMBER).map_err(|e| {
+                ScimError::new(StatusCode::BAD_REQUEST, Some("invalidPath"), e.detail)
+            })?;
+            self.members.retain(|m| !holds(&expr, *m));
+            self.members_changed = true;
+            return Ok(());
+        }
+        self.set(&kind, path, value)
+    }
+}
+
+/// PATCH: `displayName` and `members` (`add`, `replace`, `remove`, with `members[value eq
+/// "<id>"]` paths), applied together in one write.
+#[utoipa::path(patch, path = "/scim/v2/Groups/{id}", tag = "scim", params(("id" = String, Path)),
+    request_body(content = Object, content_type = "application/scim+json", description = "A PatchOp"),
+    responses((status = 200, description = "The Group", content_type = "application/scim+json"), (status = 400), (status = 401),
+        (status = 403), (status = 404), (status = 409), (status = 412, description = "If-Match names another version")))]
+pub async fn patch(
+    State(state): State<AppState>,
+    _: ScimCaller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> ScimResult<Response> {
+    let (current, members) = load(&state, parse_id(&id)?).await?;
+    check_if_match(&headers, &version(&current.modified_date))?;
+    let body = read(&bytes)?;
+    let ops = super::users::patch_operations(&body, PATCH_SCHEMA)?;
+    let mut p = Patched {
+        name: current.name.clone(),
+        members: members.iter().map(|m| m.staff_id).collect(),
+        members_changed: false,
+    };
+    ops.iter().try_for_each(|op| p.apply(op))?;
+    let members = p.members_changed.then_some(p.members);
+    save(&state, Some(current.id), p.name, members).await?;
+    let (g, members) = load(&state, current.id).await?;
+    Ok(respond_resource(StatusCode::OK, group(&g, &members)))
+}
+
+/// DELETE: the permission group is deleted; its staffs lose what it granted (204).
+#[utoipa::path(delete, path = "/scim/v2/Groups/{id}", tag = "scim", params(("id" = String, Path)),
+    responses((status = 204, description = "Deleted"), (status = 401), (status = 403), (status = 404),
+        (status = 412, description = "If-Match names another version")))]
+pub async fn delete(
+    State(state): State<AppState>,
+    _: ScimCaller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> ScimResult<Response> {
+    let (current, _) = load(&state, parse_id(&id)?).await?;
+    check_if_match(&headers, &version(&current.modified_date))?;
+    if !groups::delete(&state.db, current.id).await? {
+        return Err(ScimError::not_found(&id));
+    }
+    Ok(StatusCode::NO_CONTENT.into_response())
+}

@@ -1,0 +1,307 @@
+//! What Users and Groups share: the query parameters of a list or a get (`filter`,
+//! `startIndex`, `count`, `sortBy`, `sortOrder`, `attributes`, `excludedAttributes`), the
+//! projection of a resource onto the attributes asked for, the ListResponse, and `meta.version`
+//! as a weak ETag checked against `If-Match`.
+
+use std::collections::HashMap;
+
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::Response;
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value, json};
+
+use super::filter::{Attributes, ScimFilter};
+use super::{LIST_SCHEMA, ScimError, ScimResult, respond};
+use crate::db::list::{Order, Window};
+
+/// The most resources one list answer holds.
+pub const MAX_COUNT: i64 = 200;
+
+/// `attributes` / `excludedAttributes`: which attributes an answer shows.
+#[derive(Clone, Debug, Default)]
+pub struct Projection {
+    only: Vec<String>,
+    without: Vec<String>,
+}
+
+/// A list's parameters, checked.
+pub struct ListParams {
+    pub filter: ScimFilter,
+    pub window: Window,
+    pub start: i64,
+    pub order: Option<Order>,
+    pub projection: Projection,
+}
+
+fn names(params: &HashMap<String, String>, key: &str, schema: &str) -> Vec<String> {
+    params
+        .get(key)
+        .map(|v| {
+            v.split(',')
+                .map(|n| {
+                    let n = n.trim().to_ascii_lowercase();
+                    // A core attribute may carry its schema's URN; an extension's stays whole.
+                    n.strip_prefix(schema)
+                        .and_then(|r| r.strip_prefix(':'))
+                        .map(str::to_owned)
+                        .unwrap_or(n)
+                })
+                .filter(|n| !n.is_empty())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+impl Projection {
+    pub fn from_query(params: &HashMap<String, String>, attributes: &Attributes) -> Self {
+        Projection {
+            only: names(params, "attributes", attributes.schema),
+            without: names(params, "excludedAttributes", attributes.schema),
+        }
+    }
+
+    /// The resource with only what was asked for; `id` and `schemas` are always shown
+    /// (RFC 7643 §7 `returned: always`).
+    pub fn apply(&self, resource: Value) -> Value {
+        let Value::Object(map) = resource else {
+            return resource;
+        };
+        let always = |k: &str| matches!(k, "id" | "schemas");
+        let mut out = Map::new();
+        for (key, value) in map {
+            let lower = key.to_ascii_lowercase();
+            if always(&lower) {
+                out.insert(key, value);
+                continue;
+            }
+            let kept = if self.only.is_empty() {
+                Some(value)
+            } else {
+                keep_only(&lower, value, &self.only)
+            };
+            if let Some(v) = kept.and_then(|v| drop_excluded(&lower, v, &self.without)) {
+                out.insert(key, v);
+            }
+        }
+        Value::Object(out)
+    }
+}
+
+/// `value` at `key` narrowed to the asked names (`name` keeps all of it, `name.givenName` one
+/// sub-attribute); `None` when nothing of it was asked.
+fn keep_only(key: &str, value: Value, only: &[String]) -> Option<Value> {
+    if only.iter().any(|n| n == key) {
+        return Some(value);
+    }
+    let subs: Vec<&str> = only
+        .iter()
+        .filter_map(|n| n.strip_prefix(key).and_then(|r| r.strip_prefix(['.', ':'])))
+        .collect();
+    if subs.is_empty() {
+        return None;
+    }
+    Some(match value {
+        Value::Object(m) => Value::Object(
+            m.into_iter()
+                .filter(|(k, _)| subs.contains(&k.to_ascii_lowercase().as_str()))
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(
+            items
+                .into_iter()
+                .map(|item| match item {
+                    Value::Object(m) => Value::Object(
+                        m.into_iter()
+                            .filter(|(k, _)| subs.contains(&k.to_ascii_lowercase().as_str()))
+                            .collect(),
+                    ),
+                    other => other,
+                })
+                .collect(),
+        ),
+        other => other,
+    })
+}
+
+/// `value` at `key` without the excluded names; `None` when all of it is excluded.
+fn drop_excluded(key: &str, value: Value, without: &[String]) -> Option<Value> {
+    if without.iter().any(|n| n == key) {
+        return None;
+    }
+    let subs: Vec<&str> = without
+        .iter()
+        .filter_map(|n| n.strip_prefix(key).and_then(|r| r.strip_prefix(['.', ':'])))
+        .collect();
+    let strip = |m: Map<String, Value>| -> Map<String, Value> {
+        m.into_iter()
+            .filter(|(k, _)| !subs.contains(&k.to_ascii_lowercase().as_str()))
+            .collect()
+    };
+    Some(match value {
+        Value::Object(m) if !subs.is_empty() => Value::Object(strip(m)),
+        Value::Array(items) if !subs.is_empty() => Value::Array(
+            items
+                .into_iter()
+                .map(|item| match item {
+                    Value::Object(m) => Value::Object(strip(m)),
+                    other => other,
+                })
+                .collect(),
+        ),
+        other => other,
+    })
+}
+
+impl ListParams {
+    pub fn parse(
+        params: &HashMap<String, String>,
+        attributes: &Attributes,
+        always: &'static str,
+    ) -> ScimResult<ListParams> {
+        let expr = match params.get("filter") {
+            Some(f) => Some(ScimFilter::parse(f, attributes)?),
+            None => None,
+        };
+        let number = |name: &str, default: i64| -> ScimResult<i64> {
+            params.get(name).map_or(Ok(default), |v| {
+                v.trim()
+                    .parse()
+                    .map_err(|_| ScimError::invalid_value(format!("{name} must be an integer")))
+            })
+        };
+        let start = number("startIndex", 1)?.max(1);
+        let count = number("count", 100)?.clamp(0, MAX_COUNT);
+        let descending = match params.get("sortOrder").map(|o| o.to_ascii_lowercase()) {
+            None => false,
+            Some(o) if o == "ascending" => false,
+            Some(o) if o == "descending" => true,
+            Some(_) => {
+                return Err(ScimError::invalid_value(
+                    "sortOrder is ascending or descending",
+                ));
+            }
+        };
+        let order = match params.get("sortBy") {
+            Some(name) => Some(attributes.order(name, descending)?),
+            None => None,
+        };
+        Ok(ListParams {
+            filter: ScimFilter {
+                expr,
+                always: Some(always),
+            },
+            window: Window {
+                limit: count,
+                offset: start - 1,
+            },
+            start,
+            order,
+            projection: Projection::from_query(params, attributes),
+        })
+    }
+
+    /// The ListResponse of one page.
+    pub fn respond(&self, total: i64, resources: Vec<Value>) -> Response {
+        let resources: Vec<Value> = resources
+            .into_iter()
+            .map(|r| self.projection.apply(r))
+            .collect();
+        respond(
+            StatusCode::OK,
+            json!({
+                "schemas": [LIST_SCHEMA],
+                "totalResults": total,
+                "startIndex": self.start,
+                "itemsPerPage": resources.len(),
+                "Resources": resources,
+            }),
+        )
+    }
+}
+
+/// `meta.version`: a weak ETag of the last change.
+pub fn version(modified: &DateTime<Utc>) -> String {
+    format!("W/\"{}\"", modified.timestamp_micros())
+}
+
+/// A resource's answer with its `ETag` header.
+pub fn respond_resource(status: StatusCode, resource: Value) -> Response {
+    let tag = resource["meta"]["version"].as_str().map(str::to_owned);
+    let mut response = respond(status, resource);
+    if let Some(tag) = tag.and_then(|t| HeaderValue::from_str(&t).ok()) {
+        response.headers_mut().insert(header::ETAG, tag);
+    }
+    response
+}
+
+/// 412 when `If-Match` names none of the current version (weak comparison; `*` matches).
+pub fn check_if_match(headers: &HeaderMap, current: &str) -> ScimResult<()> {
+    let Some(asked) = headers.get(header::IF_MATCH) else {
+        return Ok(());
+    };
+    let opaque = |t: &str| t.trim().trim_start_matches("W/").to_owned();
+    let matches = asked
+        .to_str()
+        .unwrap_or("")
+        .split(',')
+        .any(|t| t.trim() == "*" || opaque(t) == opaque(current));
+    if matches {
+        Ok(())
+    } else {
+        Err(ScimError::new(
+            StatusCode::PRECONDITION_FAILED,
+            None,
+            format!("The resource changed: its version is now {current}"),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn projected(only: &[&str], without: &[&str]) -> Value {
+        let p = Projection {
+            only: only.iter().map(|s| s.to_string()).collect(),
+            without: without.iter().map(|s| s.to_string()).collect(),
+        };
+        p.apply(json!({
+            "schemas": ["s"], "id": "1", "userName": "ada",
+            "name": {"givenName": "Ada", "familyName": "L"},
+            "emails": [{"value": "a@x", "type": "work"}],
+            "meta": {"resourceType": "User", "version": "W/\"1\""},
+        }))
+    }
+
+    #[test]
+    fn attributes_keep_what_was_asked_and_always_the_id() {
+        assert_eq!(
+            projected(&["username", "name.givenname", "emails.value"], &[]),
+            json!({"schemas": ["s"], "id": "1", "userName": "ada", "name": {"givenName": "Ada"},
+                   "emails": [{"value": "a@x"}]})
+        );
+        assert_eq!(
+            projected(&[], &["name", "emails.type", "meta", "id"]),
+            json!({"schemas": ["s"], "id": "1", "userName": "ada", "emails": [{"value": "a@x"}]})
+        );
+    }
+
+    #[test]
+    fn if_match_compares_weakly_and_accepts_a_star() {
+        let mut headers = HeaderMap::new();
+        assert!(check_if_match(&headers, "W/\"5\"").is_ok());
+        headers.insert(header::IF_MATCH, HeaderValue::from_static("\"5\""));
+        assert!(check_if_match(&headers, "W/\"5\"").is_ok());
+        headers.insert(
+            header::IF_MATCH,
+            HeaderValue::from_static("W/\"4\", W/\"3\""),
+        );
+        let e = check_if_match(&headers, "W/\"5\"").unwrap_err();
+        assert_eq!(
+            (e.status, e.scim_type),
+            (StatusCode::PRECONDITION_FAILED, None)
+        );
+        headers.insert(header::IF_MATCH, HeaderValue::from_static("*"));
+        assert!(check_if_match(&headers, "W/\"5\"").is_ok());
+    }
+}
