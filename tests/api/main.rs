@@ -39,4 +39,5 @@ mod scim;
 mod server_limits;
 mod settings;
 mod unicode;
+mod webhooks;
 mod workers;
