@@ -45,4 +45,5 @@ mod scim_support;
 mod server_limits;
 mod settings;
 mod unicode;
+mod webhooks;
 mod workers;
