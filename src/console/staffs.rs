@@ -10,20 +10,24 @@ use serde_json::{Map, Value, json};
 use super::Console;
 use super::api::Problems;
 use super::layout::{
-    self, csrf, general_errors, page, pager, query_string, show, text_field, value,
+    self, ListFilter, ListPage, csrf, general_errors, page, show, text_field, value,
 };
 use super::session::{Form, Posted, Session};
 use super::users::active_badge;
 
-const FILTERS: &[(&str, &str)] = &[
-    ("username", "Username contains"),
-    ("email", "Email contains"),
-    ("first_name", "First name contains"),
-    ("last_name", "Last name contains"),
-    ("retail_stores", "Store id"),
-    ("permission_groups", "Group id"),
-];
-const PAGE_SIZE: u64 = 25;
+const LIST: ListPage = ListPage {
+    path: "/admin/staffs",
+    api: "/api/v1/staffs/",
+    filters: &[
+        ListFilter::search("username", "Username contains"),
+        ListFilter::search("email", "Email contains"),
+        ListFilter::search("first_name", "First name contains"),
+        ListFilter::search("last_name", "Last name contains"),
+        ListFilter::search("retail_stores", "Store id"),
+        ListFilter::search("permission_groups", "Group id"),
+    ],
+    page_size: 25,
+};
 /// Stores and groups offered as checkboxes: the first of each list (no unbounded reads).
 const CHOICES: u64 = 200;
 const TEXT_FIELDS: &[(&str, &str, &str)] = &[
@@ -44,63 +48,30 @@ pub async fn list(
     if !access.staffs {
         return layout::refusal(403, NOT_ALLOWED);
     }
-    let query: Vec<(String, String)> = form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
-        .into_owned()
-        .filter(|(k, v)| {
-            !v.trim().is_empty() && (FILTERS.iter().any(|(f, _)| f == k) || k == "page")
-        })
-        .collect();
-    let mut api = query.clone();
-    api.push(("limit".into(), PAGE_SIZE.to_string()));
-    let answer = session
-        .get(&console, &format!("/api/v1/staffs/?{}", query_string(&api)))
-        .await;
-    let get = |name: &str| {
-        query
-            .iter()
-            .find(|(k, _)| k == name)
-            .map_or("", |(_, v)| v.as_str())
-    };
-    let problems = if answer.ok() {
-        Problems::default()
-    } else {
-        answer.problems()
-    };
-    let page_no = get("page").parse().unwrap_or(1);
-    let empty = Vec::new();
-    let results = answer.body["results"].as_array().unwrap_or(&empty);
+    let listed = LIST.fetch(&console, &session, raw.as_deref(), |_| {}).await;
     let body = html! {
         @if access.staff_create { p { a href="/admin/staffs/new" { "Create a staff" } } }
-        form.filters method="get" action="/admin/staffs" role="search" {
-            @for (name, label) in FILTERS { (text_field(name, label, "search", get(name), &problems)) }
-            button type="submit" { "Search" }
-        }
-        (general_errors(&problems, &FILTERS.iter().map(|(f, _)| *f).collect::<Vec<_>>()))
-        @if answer.ok() {
+        (LIST.filter_form(&listed))
+        @if listed.answer.ok() {
             table {
                 thead { tr { th { "Username" } th { "Name" } th { "Email" } th { "Stores" } th { "Active" } } }
                 tbody {
-                    @for s in results {
+                    @for s in listed.results() {
                         tr {
                             td { a href=(format!("/admin/staffs/{}", s["id"])) { (show(&s["username"])) } }
                             td { (show(&s["first_name"])) " " (show(&s["last_name"])) }
                             td { (show(&s["email"])) }
-                            td { @for st in s["retail_stores"].as_array().unwrap_or(&empty) { (show(&st["name"])) " " } }
+                            td { @for st in s["retail_stores"].as_array().map_or(&[][..], Vec::as_slice) { (show(&st["name"])) " " } }
                             td { (active_badge(&s["is_active"])) }
                         }
                     }
                 }
             }
-            (pager("/admin/staffs", &query, page_no, PAGE_SIZE, answer.body["count"].as_u64().unwrap_or(0)))
+            (LIST.pager(&listed))
         }
     };
-    let status = if answer.ok() {
-        200
-    } else {
-        answer.status.as_u16()
-    };
     layout::respond(
-        status,
+        listed.status(),
         page("Instore staffs", Some((&session, &access)), body),
     )
 }
@@ -264,8 +235,32 @@ pub async fn detail(
     Path(id): Path<i64>,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    let saved = raw.as_deref().is_some_and(|q| q.contains("saved"));
-    render(&console, &session, id, None, Problems::default(), saved).await
+    let notice = match raw.as_deref() {
+        Some(q) if q.contains("password") => Some("Password changed."),
+        Some(q) if q.contains("saved") => Some("Saved."),
+        _ => None,
+    };
+    render(&console, &session, id, None, Problems::default(), notice).await
+}
+
+/// The permissions the staff holds through its groups, as the API lists them.
+fn permission_info(held: &Value) -> Markup {
+    let rows = held.as_array().map_or(&[][..], Vec::as_slice);
+    html! {
+        h2 { "Permissions" }
+        @if rows.is_empty() {
+            p { "No permission: the staff's groups grant no route." }
+        } @else {
+            table #permissions {
+                thead { tr { th { "Route" } th { "Method" } th { "Name" } } }
+                tbody {
+                    @for p in rows {
+                        tr { td { (show(&p["path"])) } td { (show(&p["method"])) } td { (show(&p["name"])) } }
+                    }
+                }
+            }
+        }
+    }
 }
 
 async fn render(
@@ -274,8 +269,13 @@ async fn render(
     id: i64,
     sent: Option<Map<String, Value>>,
     problems: Problems,
-    saved: bool,
+    notice: Option<&str>,
 ) -> Response {
+    let (problems, password_problems) = if problems.0.contains_key("new_password") {
+        (Problems::default(), problems)
+    } else {
+        (problems, Problems::default())
+    };
     let access = session.access(console).await;
     let answer = session.get(console, &format!("/api/v1/staffs/{id}/")).await;
     if !answer.ok() {
@@ -298,6 +298,17 @@ async fn render(
     if let Some(sent) = sent {
         values.extend(sent);
     }
+    let permissions = if access.staff_permissions {
+        let held = session
+            .get(
+                console,
+                &format!("/api/v1/staffs/{id}/list_staff_permission_info/"),
+            )
+            .await;
+        held.ok().then_some(held.body)
+    } else {
+        None
+    };
     let form = if access.staff_update {
         staff_form(
             console,
@@ -312,7 +323,7 @@ async fn render(
         html! {}
     };
     let body = html! {
-        @if saved { (layout::notice("Saved.")) }
+        @if let Some(notice) = notice { (layout::notice(notice)) }
         dl.detail {
             dt { "Status" } dd { (active_badge(&staff["is_active"])) }
             dt { "Superuser" } dd { (show(&staff["is_superuser"])) }
@@ -321,6 +332,17 @@ async fn render(
         }
         @if access.staff_update { h2 { "Edit" } }
         (form)
+        @if let Some(held) = &permissions { (permission_info(held)) }
+        @if access.staff_password {
+            h2 #password-title { "Change password" }
+            form method="post" action=(format!("/admin/staffs/{id}/password")) aria-labelledby="password-title" {
+                (csrf(session))
+                (general_errors(&password_problems, &["new_password"]))
+                (text_field("new_password", "New password", "password", "", &password_problems))
+                p { "The staff is signed out everywhere once the password is changed." }
+                button type="submit" { "Change password" }
+            }
+        }
         @if access.staff_deactivate && staff["is_active"].as_bool() == Some(true) {
             div.actions {
                 form method="post" action=(format!("/admin/staffs/{id}/deactivate")) {
@@ -329,7 +351,11 @@ async fn render(
             }
         }
     };
-    let status = if problems.is_empty() { 200 } else { 400 };
+    let status = if problems.is_empty() && password_problems.is_empty() {
+        200
+    } else {
+        400
+    };
     let title = format!("Instore staff {}", show(&staff["username"]));
     layout::respond(status, page(&title, Some((session, &access)), body))
 }
@@ -355,7 +381,7 @@ pub async fn update(
         id,
         Some(body),
         answer.problems(),
-        false,
+        None,
     )
     .await
 }
@@ -374,13 +400,38 @@ pub async fn deactivate(
     if answer.ok() {
         return Redirect::to(&format!("/admin/staffs/{id}?saved=1")).into_response();
     }
-    render(
-        &console,
-        &posted.session,
-        id,
-        None,
-        answer.problems(),
-        false,
-    )
-    .await
+    render(&console, &posted.session, id, None, answer.problems(), None).await
+}
+
+/// Sets a new password with `POST /api/v1/staffs/change_password/`; the password policy's
+/// messages come back beside the field.
+pub async fn change_password(
+    State(console): State<Console>,
+    Path(id): Path<i64>,
+    posted: Posted,
+) -> Response {
+    let body =
+        json!({ "staff": id, "new_password": posted.form.get("new_password").unwrap_or("") });
+    let answer = posted
+        .session
+        .send(
+            &console,
+            Method::POST,
+            "/api/v1/staffs/change_password/",
+            &body,
+        )
+        .await;
+    if answer.ok() {
+        return Redirect::to(&format!("/admin/staffs/{id}?password=1")).into_response();
+    }
+    let mut problems = answer.problems();
+    if !problems.0.contains_key("new_password") && !problems.is_empty() {
+        // Every refusal of this form is shown beside it, not beside the edit form.
+        let general = problems.general(&[]);
+        problems = Problems::default();
+        for message in general {
+            problems.add("new_password", message);
+        }
+    }
+    render(&console, &posted.session, id, None, problems, None).await
 }

@@ -178,6 +178,27 @@ pub async fn login_candidates(
     .await
 }
 
+/// The open stores (id, name) of the one staff whose `column` is `value`; none when no staff
+/// or several have it.
+pub async fn login_stores(
+    db: &Db,
+    column: &str,
+    value: &str,
+) -> Result<Vec<(i64, String)>, sqlx::Error> {
+    let found = login_candidates(db, column, value).await?;
+    let [staff] = found.as_slice() else {
+        return Ok(Vec::new());
+    };
+    Query::new(
+        "SELECT rs.id, rs.name FROM staff_retail_stores l \
+         JOIN retail_stores rs ON rs.id = l.retail_store_id \
+         WHERE l.staff_id = $1 AND rs.is_active ORDER BY rs.name, rs.id LIMIT 500",
+    )
+    .bind(staff.id)
+    .fetch_all(db)
+    .await
+}
+
 /// Whether `store` is one of the staff's stores (`None` when not) and open.
 pub async fn store_is_active(db: &Db, staff: i64, store: i64) -> Result<Option<bool>, sqlx::Error> {
     Query::new(

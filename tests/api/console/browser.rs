@@ -189,6 +189,8 @@ impl Browser {
 }
 
 on_both_backends!(
+    browser_edits_a_store_and_reads_the_audit_log,
+    browser_imports_a_file_and_watches_it,
     browser_searches_edits_and_deactivates_a_user,
     browser_creates_a_staff_with_stores_and_groups,
     browser_exports_and_downloads,
@@ -340,6 +342,24 @@ async fn browser_creates_a_staff_with_stores_and_groups(app: TestApp) {
     assert_eq!(stores, vec![first, second]);
     assert_eq!(staff["permission_groups"], json!([cashiers]));
 
+    // A new password, and the staff's permissions, on its page.
+    let id = staff["id"].as_i64().unwrap();
+    browser.open(&app, &format!("/admin/staffs/{id}")).await;
+    assert!(browser.text().await.contains("instore:retail-store-list"));
+    browser.fill("#f-new_password", "Another-Pass-2025").await;
+    browser.submit("form[action$='/password'] button").await;
+    assert!(
+        browser.text().await.contains("Password changed."),
+        "{}",
+        browser.text().await
+    );
+    let (status, _) = instore::login(
+        &app,
+        json!({"username": "deniz", "password": "Another-Pass-2025", "retail_store": first}),
+    )
+    .await;
+    assert_eq!(status, reqwest::StatusCode::OK);
+
     browser
         .open(&app, &format!("/admin/groups/{cashiers}"))
         .await;
@@ -420,24 +440,38 @@ async fn browser_staff_sees_only_its_pages(app: TestApp) {
         return;
     };
     let geo = instore::geo(&app).await;
-    let store = instore::store(&app, geo.township, "Shop").await;
+    let store = instore::store(&app, geo.township, "Kadikoy").await;
+    let other = instore::store(&app, geo.township, "Besiktas").await;
     let readers = instore::group(&app, "Readers", &[("instore:staff-list", "GET")]).await;
-    instore::staff(
+    let staff = instore::staff(
         &app,
         "reader@example.com",
         Some("reader"),
-        &[store],
+        &[store, other],
         &[readers],
     )
     .await;
     browser.open(&app, "/admin/login").await;
     browser.fill("#f-username", "reader").await;
     browser.fill("#f-staff_password", PASSWORD).await;
-    browser.fill("#f-retail_store", &store.to_string()).await;
     browser
         .submit("section[aria-labelledby=staff-title] button[type=submit]")
         .await;
-    assert_eq!(browser.path().await, "/admin");
+    // The second step: one of the staff's stores.
+    browser.screenshot(&app, "store-picker").await;
+    let picker = browser
+        .client
+        .find(Locator::Css("#f-retail_store"))
+        .await
+        .expect("the store picker");
+    picker
+        .select_by_value(&store.to_string())
+        .await
+        .expect("pick the store");
+    browser.submit("main form button[type=submit]").await;
+    assert_eq!(browser.path().await, "/admin", "{}", browser.text().await);
+    let (_, seen) = app.get(&format!("/api/v1/staffs/{staff}/")).await;
+    assert_eq!(seen["current_store"]["id"].as_i64(), Some(store), "{seen}");
     let links: Vec<Value> = {
         let mut out = Vec::new();
         for a in browser
@@ -474,5 +508,118 @@ async fn browser_staff_sees_only_its_pages(app: TestApp) {
             .await
             .contains("You do not have permission to perform this action.")
     );
+    browser.close().await;
+}
+
+async fn browser_edits_a_store_and_reads_the_audit_log(app: TestApp) {
+    let Some(browser) = browser().await else {
+        return;
+    };
+    set_password(&app, "root@example.com").await;
+    let geo = instore::geo(&app).await;
+    let store = instore::store(&app, geo.township, "Kadikoy").await;
+    for name in ["Besiktas", "Uskudar", "Sisli"] {
+        instore::store(&app, geo.township, name).await;
+    }
+    browser.sign_in(&app, "root@example.com").await;
+    browser.submit("nav a[href='/admin/stores']").await;
+    browser.fill("#f-name", "kadi").await;
+    browser.submit("form.filters button[type=submit]").await;
+    let found = browser.text().await;
+    assert!(
+        found.contains("Kadikoy") && !found.contains("Besiktas"),
+        "{found}"
+    );
+    browser
+        .submit(&format!("a[href='/admin/stores/{store}']"))
+        .await;
+    browser.fill("#f-name", "Kadikoy Moda").await;
+    browser.fill("#f-address_line", "Moda Caddesi 1").await;
+    browser.submit("main form button[type=submit]").await;
+    assert!(
+        browser.text().await.contains("Saved."),
+        "{}",
+        browser.text().await
+    );
+    browser.screenshot(&app, "store").await;
+    let (_, seen) = app.get(&format!("/api/v1/retail_stores/{store}/")).await;
+    assert_eq!(
+        (seen["name"].as_str(), seen["address"]["line"].as_str()),
+        (Some("Kadikoy Moda"), Some("Moda Caddesi 1"))
+    );
+
+    browser.submit("nav a[href='/admin/audit']").await;
+    browser.fill("#f-action", "store.update").await;
+    browser.submit("form.filters button[type=submit]").await;
+    let log = browser.text().await;
+    assert!(
+        log.contains("store.update") && log.contains("Kadikoy Moda") && log.contains("1 rows"),
+        "{log}"
+    );
+    assert!(!log.contains("store.create"), "{log}");
+    browser.screenshot(&app, "audit").await;
+    browser.close().await;
+}
+
+async fn browser_imports_a_file_and_watches_it(app: TestApp) {
+    let Some(browser) = browser().await else {
+        return;
+    };
+    set_password(&app, "root@example.com").await;
+    let division = create_division(&app, "Main", "main", None).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("users.csv");
+    std::fs::write(
+        &file,
+        format!(
+            "email,first_name,last_name,division,password\r\n\
+             ayse@example.com,Ayse,Kaya,{division},a-good-password\r\n\
+             mehmet@example.com,Mehmet,Demir,{division},a-good-password\r\n\
+             broken,Bad,Row,{division},a-good-password\r\n"
+        ),
+    )
+    .unwrap();
+    browser.sign_in(&app, "root@example.com").await;
+    browser.submit("nav a[href='/admin/imports']").await;
+    let upload = browser.client.find(Locator::Css("#f-file")).await.unwrap();
+    upload
+        .send_keys(&file.display().to_string())
+        .await
+        .expect("choose the file");
+    browser.submit("main form button[type=submit]").await;
+    assert!(
+        browser.path().await.starts_with("/admin/imports/users/"),
+        "{}",
+        browser.client.source().await.unwrap()
+    );
+    app.drain_jobs().await;
+    within("the import ends in the page", async {
+        // The page reloads itself (a `<meta http-equiv="refresh">`) until the import ends.
+        loop {
+            if let Ok(status) = browser.client.find(Locator::Css("#import-status")).await
+                && status.text().await.is_ok_and(|t| t == "completed")
+            {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    })
+    .await;
+    browser.screenshot(&app, "import").await;
+    let text = browser.text().await;
+    assert!(text.contains("Refused rows"), "{text}");
+    let report = browser
+        .client
+        .find(Locator::Css("#error-report"))
+        .await
+        .expect("the error report link")
+        .attr("href")
+        .await
+        .unwrap()
+        .unwrap();
+    let report = reqwest::get(report).await.unwrap().text().await.unwrap();
+    assert!(report.contains("4,email,"), "{report}");
+    let (_, listed) = app.get("/api/v1/users/?email=mehmet").await;
+    assert_eq!(listed["count"], 1);
     browser.close().await;
 }

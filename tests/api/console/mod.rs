@@ -2,6 +2,7 @@
 //! browser tests (`browser.rs`) drive the pages themselves in Chromium.
 
 mod browser;
+mod pages;
 mod support;
 
 use kadro::db::Query;
