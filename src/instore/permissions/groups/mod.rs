@@ -2,8 +2,8 @@
 
 mod queries;
 
-/// SCIM writes a group and its members through the same checks and audit event.
-pub use queries::save_with_members;
+/// SCIM writes and deletes groups through the same checks and audit events.
+pub use queries::{delete, save_with_members};
 
 use axum::extract::State;
 use chrono::{DateTime, Utc};
