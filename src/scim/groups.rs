@@ -40,6 +40,7 @@ pub const ATTRIBUTES: Attributes = Attributes {
         ),
         ("meta.created", Attr::Time("g.created_date")),
         ("meta.lastmodified", Attr::Time("g.modified_date")),
+        ("meta.resourcetype", Attr::Constant("Group")),
         (
             "members",
             Attr::Linked {

@@ -17,7 +17,7 @@ use super::{PATCH_SCHEMA, STAFF_SCHEMA, ScimCaller, ScimError, ScimResult, USER_
 use crate::auth::token;
 use crate::http::json::Body;
 use crate::http::time;
-use crate::instore::staffs::queries::{self, STAFF_GROUPS};
+use crate::instore::staffs::queries::{self, STAFF_GROUPS, STAFF_STORES};
 use crate::instore::staffs::write::{self, Mode};
 use crate::instore::staffs::{StaffIn, StaffOut};
 use crate::state::AppState;
@@ -47,11 +47,13 @@ pub const ATTRIBUTES: Attributes = Attributes {
         ("emails", text("s.email", false)),
         ("emails.value", text("s.email", false)),
         ("emails.type", Attr::Constant("work")),
+        ("emails.primary", Attr::Flag(true)),
         ("name.givenname", text("s.first_name", false)),
         ("name.familyname", text("s.last_name", false)),
         ("active", Attr::Bool("s.is_active")),
         ("meta.created", Attr::Time("s.created_date")),
         ("meta.lastmodified", Attr::Time("s.modified_date")),
+        ("meta.resourcetype", Attr::Constant("User")),
         (
             "groups",
             Attr::Linked {
@@ -64,6 +66,13 @@ pub const ATTRIBUTES: Attributes = Attributes {
             Attr::Linked {
                 id: "s.id",
                 link: &STAFF_GROUPS,
+            },
+        ),
+        (
+            "urn:ietf:params:scim:schemas:extension:kadro:2.0:staff:retailstores",
+            Attr::Linked {
+                id: "s.id",
+                link: &STAFF_STORES,
             },
         ),
     ],
