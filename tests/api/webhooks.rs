@@ -27,6 +27,7 @@ per_backend!(
     redelivery_sends_the_same_event_again,
     failing_webhooks_are_disabled,
     private_targets_are_refused_by_default,
+    cleanup_releases_stranded_and_purges_old_deliveries,
 );
 
 /// kadro with webhooks allowed to reach the local receiver, attempts timing out after
@@ -674,4 +675,54 @@ async fn private_targets_are_refused_by_default(backend: Backend) {
     assert_eq!(d["status"], json!("pending"));
     assert_eq!(d["last_error"], json!("refused: Enter an https URL."));
     assert_eq!(d["last_status_code"], Value::Null);
+}
+
+async fn cleanup_releases_stranded_and_purges_old_deliveries(backend: Backend) {
+    let Some(app) = spawn(backend, 2000).await else {
+        return;
+    };
+    let server = receiver(200).await;
+    let (webhook, _) = subscribe(&app, &server, json!(["division.*"])).await;
+    let division = create_division(&app, "Main", "main", None).await;
+    let (status, _) = app
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/divisions/{division}/"),
+            Some(&app.token.clone()),
+            Some(json!({"name": "Two"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    // As if the first delivery had finished while the second was being queued.
+    let first: i64 = Query::new("SELECT MIN(id) FROM webhook_deliveries")
+        .scalar(&app.state.db)
+        .await
+        .unwrap();
+    Query::new("UPDATE webhook_deliveries SET status = 'delivered' WHERE id = $1")
+        .bind(first)
+        .execute(&app.state.db)
+        .await
+        .unwrap();
+    Query::new("DELETE FROM jobs")
+        .execute(&app.state.db)
+        .await
+        .unwrap();
+    let cleaned = kadro::exports::cleanup::run_once(&app.state, Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(cleaned.webhook_released, 1);
+    assert_eq!(cleaned.webhook_deliveries, 0);
+    app.drain_jobs().await;
+    let got = requests(&server).await;
+    assert_eq!(got.len(), 1);
+    let body: Value = serde_json::from_slice(&got[0].body).unwrap();
+    assert_eq!(body["type"], json!("division.update"));
+
+    // Finished deliveries follow the audit log's retention.
+    let later = Utc::now() + chrono::Duration::days(366);
+    let cleaned = kadro::exports::cleanup::run_once(&app.state, later)
+        .await
+        .unwrap();
+    assert_eq!(cleaned.webhook_deliveries, 2);
+    assert!(deliveries(&app, webhook).await.is_empty());
 }
