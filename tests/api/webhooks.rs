@@ -28,6 +28,7 @@ per_backend!(
     failing_webhooks_are_disabled,
     private_targets_are_refused_by_default,
     cleanup_releases_stranded_and_purges_old_deliveries,
+    a_deactivated_webhook_gets_nothing_until_reactivated,
 );
 
 /// kadro with webhooks allowed to reach the local receiver, attempts timing out after
@@ -725,4 +726,64 @@ async fn cleanup_releases_stranded_and_purges_old_deliveries(backend: Backend) {
         .unwrap();
     assert_eq!(cleaned.webhook_deliveries, 2);
     assert!(deliveries(&app, webhook).await.is_empty());
+}
+
+async fn a_deactivated_webhook_gets_nothing_until_reactivated(backend: Backend) {
+    let Some(app) = spawn(backend, 2000).await else {
+        return;
+    };
+    let server = receiver(500).await;
+    let (webhook, _) = subscribe(&app, &server, json!(["division.create"])).await;
+    create_division(&app, "Main", "main", None).await;
+    app.drain_jobs().await;
+    let path = format!("/api/v1/webhooks/{webhook}/");
+    let token = app.token.clone();
+    let (status, _) = app
+        .call(
+            Method::PATCH,
+            &path,
+            Some(&token),
+            Some(json!({"is_active": false})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    // The pending retry is dropped without an attempt; new changes queue nothing.
+    make_jobs_due(&app).await;
+    app.drain_jobs().await;
+    assert_eq!(requests(&server).await.len(), 1);
+    let d = &deliveries(&app, webhook).await[0];
+    assert_eq!(d["status"], json!("failed"));
+    assert_eq!(d["last_error"], json!("The webhook is not active."));
+    create_division(&app, "Second", "main", None).await;
+    assert_eq!(deliveries(&app, webhook).await.len(), 1);
+    let first = d["id"].as_i64().unwrap();
+    let (status, body) = app
+        .post(
+            &format!("/api/v1/webhooks/{webhook}/deliveries/{first}/redeliver/"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body, json!({"detail": "The webhook is not active."}));
+    assert_eq!(deliveries(&app, webhook).await.len(), 1);
+
+    // Turned back on, it counts its failures afresh and hears the next change.
+    assert_eq!(
+        app.count("SELECT failures FROM webhooks").await,
+        1,
+        "the failed attempt was counted"
+    );
+    let (status, _) = app
+        .call(
+            Method::PATCH,
+            &path,
+            Some(&token),
+            Some(json!({"is_active": true})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(app.count("SELECT failures FROM webhooks").await, 0);
+    create_division(&app, "Third", "main", None).await;
+    app.drain_jobs().await;
+    assert_eq!(requests(&server).await.len(), 2);
 }
