@@ -92,8 +92,8 @@ async fn schedule(tx: &mut Tx, delivery: i64, delay: Duration) -> Result<(), sql
     Ok(())
 }
 
-/// A delivery about to be attempted, with its webhook.
-#[derive(Debug, sqlx::FromRow)]
+/// A delivery about to be attempted, with its webhook (no `Debug`: it holds the secret).
+#[derive(sqlx::FromRow)]
 pub struct Due {
     pub id: i64,
     pub webhook_id: i64,
@@ -249,6 +249,42 @@ async fn release_next(tx: &mut Tx, d: &Due) -> Result<(), sqlx::Error> {
         schedule(tx, next, Duration::ZERO).await?;
     }
     Ok(())
+}
+
+/// Lets go the waiting deliveries with nothing unfinished ahead of them any more: a change
+/// committed while the delivery ahead of it was being finished (on PostgreSQL, where both
+/// transactions run at once) waits here until the periodic cleanup. Returns how many.
+pub async fn release_stranded(db: &Db) -> Result<u64, sqlx::Error> {
+    let mut tx = db.begin().await?;
+    let released: Vec<i64> = Query::new(
+        "UPDATE webhook_deliveries SET status = 'pending', next_attempt_date = $1 \
+         WHERE status = 'waiting' AND NOT EXISTS (SELECT 1 FROM webhook_deliveries e \
+           WHERE e.webhook_id = webhook_deliveries.webhook_id \
+           AND e.target_type = webhook_deliveries.target_type \
+           AND e.target_id = webhook_deliveries.target_id \
+           AND e.id < webhook_deliveries.id AND e.status IN ('waiting', 'pending')) \
+         RETURNING id",
+    )
+    .bind(time::now())
+    .scalars(&mut tx)
+    .await?;
+    for &id in &released {
+        schedule(&mut tx, id, Duration::ZERO).await?;
+    }
+    tx.commit_bookkeeping().await?;
+    Ok(released.len() as u64)
+}
+
+/// Deletes the finished deliveries queued before `cutoff` (they follow the audit log's
+/// retention); how many.
+pub async fn purge_before(db: &Db, cutoff: DateTime<Utc>) -> Result<u64, sqlx::Error> {
+    Query::new(
+        "DELETE FROM webhook_deliveries WHERE status IN ('delivered', 'failed') \
+         AND created_date < $1",
+    )
+    .bind(cutoff)
+    .execute_bookkeeping(db)
+    .await
 }
 
 /// One page of a webhook's deliveries, newest first; 404 for an unknown webhook.

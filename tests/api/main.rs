@@ -46,5 +46,6 @@ mod scim_support;
 mod server_limits;
 mod settings;
 mod unicode;
+mod webhook_logs;
 mod webhooks;
 mod workers;

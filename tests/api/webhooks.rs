@@ -27,6 +27,8 @@ per_backend!(
     redelivery_sends_the_same_event_again,
     failing_webhooks_are_disabled,
     private_targets_are_refused_by_default,
+    cleanup_releases_stranded_and_purges_old_deliveries,
+    a_deactivated_webhook_gets_nothing_until_reactivated,
 );
 
 /// kadro with webhooks allowed to reach the local receiver, attempts timing out after
@@ -674,4 +676,114 @@ async fn private_targets_are_refused_by_default(backend: Backend) {
     assert_eq!(d["status"], json!("pending"));
     assert_eq!(d["last_error"], json!("refused: Enter an https URL."));
     assert_eq!(d["last_status_code"], Value::Null);
+}
+
+async fn cleanup_releases_stranded_and_purges_old_deliveries(backend: Backend) {
+    let Some(app) = spawn(backend, 2000).await else {
+        return;
+    };
+    let server = receiver(200).await;
+    let (webhook, _) = subscribe(&app, &server, json!(["division.*"])).await;
+    let division = create_division(&app, "Main", "main", None).await;
+    let (status, _) = app
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/divisions/{division}/"),
+            Some(&app.token.clone()),
+            Some(json!({"name": "Two"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    // As if the first delivery had finished while the second was being queued.
+    let first: i64 = Query::new("SELECT MIN(id) FROM webhook_deliveries")
+        .scalar(&app.state.db)
+        .await
+        .unwrap();
+    Query::new("UPDATE webhook_deliveries SET status = 'delivered' WHERE id = $1")
+        .bind(first)
+        .execute(&app.state.db)
+        .await
+        .unwrap();
+    Query::new("DELETE FROM jobs")
+        .execute(&app.state.db)
+        .await
+        .unwrap();
+    let cleaned = kadro::exports::cleanup::run_once(&app.state, Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(cleaned.webhook_released, 1);
+    assert_eq!(cleaned.webhook_deliveries, 0);
+    app.drain_jobs().await;
+    let got = requests(&server).await;
+    assert_eq!(got.len(), 1);
+    let body: Value = serde_json::from_slice(&got[0].body).unwrap();
+    assert_eq!(body["type"], json!("division.update"));
+
+    // Finished deliveries follow the audit log's retention.
+    let later = Utc::now() + chrono::Duration::days(366);
+    let cleaned = kadro::exports::cleanup::run_once(&app.state, later)
+        .await
+        .unwrap();
+    assert_eq!(cleaned.webhook_deliveries, 2);
+    assert!(deliveries(&app, webhook).await.is_empty());
+}
+
+async fn a_deactivated_webhook_gets_nothing_until_reactivated(backend: Backend) {
+    let Some(app) = spawn(backend, 2000).await else {
+        return;
+    };
+    let server = receiver(500).await;
+    let (webhook, _) = subscribe(&app, &server, json!(["division.create"])).await;
+    create_division(&app, "Main", "main", None).await;
+    app.drain_jobs().await;
+    let path = format!("/api/v1/webhooks/{webhook}/");
+    let token = app.token.clone();
+    let (status, _) = app
+        .call(
+            Method::PATCH,
+            &path,
+            Some(&token),
+            Some(json!({"is_active": false})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    // The pending retry is dropped without an attempt; new changes queue nothing.
+    make_jobs_due(&app).await;
+    app.drain_jobs().await;
+    assert_eq!(requests(&server).await.len(), 1);
+    let d = &deliveries(&app, webhook).await[0];
+    assert_eq!(d["status"], json!("failed"));
+    assert_eq!(d["last_error"], json!("The webhook is not active."));
+    create_division(&app, "Second", "main", None).await;
+    assert_eq!(deliveries(&app, webhook).await.len(), 1);
+    let first = d["id"].as_i64().unwrap();
+    let (status, body) = app
+        .post(
+            &format!("/api/v1/webhooks/{webhook}/deliveries/{first}/redeliver/"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body, json!({"detail": "The webhook is not active."}));
+    assert_eq!(deliveries(&app, webhook).await.len(), 1);
+
+    // Turned back on, it counts its failures afresh and hears the next change.
+    assert_eq!(
+        app.count("SELECT failures FROM webhooks").await,
+        1,
+        "the failed attempt was counted"
+    );
+    let (status, _) = app
+        .call(
+            Method::PATCH,
+            &path,
+            Some(&token),
+            Some(json!({"is_active": true})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(app.count("SELECT failures FROM webhooks").await, 0);
+    create_division(&app, "Third", "main", None).await;
+    app.drain_jobs().await;
+    assert_eq!(requests(&server).await.len(), 2);
 }
