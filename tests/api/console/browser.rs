@@ -304,10 +304,51 @@ async fn browser_creates_a_staff_with_stores_and_groups(app: TestApp) {
     browser.fill("#f-email", "deniz@example.com").await;
     browser.fill("#f-username", "deniz").await;
     browser.fill("#f-remote_id", "r-deniz").await;
-    browser.fill("#f-password", "short").await;
+    // The pickers are searched by name; what is typed and picked stays.
+    browser.fill("#f-store_search", "kadi").await;
+    browser.submit("button[name=find][value=stores]").await;
+    let narrowed = browser.text().await;
+    assert!(
+        narrowed.contains("Kadikoy") && !narrowed.contains("Besiktas"),
+        "{narrowed}"
+    );
     browser
         .click(&format!("input[name=retail_stores][value='{first}']"))
         .await;
+    browser.fill("#f-store_search", "besik").await;
+    browser.fill("#f-group_search", "cash").await;
+    browser.submit("button[name=find][value=groups]").await;
+    let narrowed = browser.text().await;
+    assert!(
+        narrowed.contains("Besiktas") && !narrowed.contains("Managers"),
+        "{narrowed}"
+    );
+    assert_eq!(
+        browser
+            .client
+            .find(Locator::Css(&format!(
+                "input[name=retail_stores][value='{first}']"
+            )))
+            .await
+            .expect("the picked store stays")
+            .prop("checked")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("true")
+    );
+    assert_eq!(
+        browser
+            .client
+            .find(Locator::Css("#f-username"))
+            .await
+            .unwrap()
+            .prop("value")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("deniz")
+    );
     browser
         .click(&format!("input[name=retail_stores][value='{second}']"))
         .await;
@@ -316,7 +357,8 @@ async fn browser_creates_a_staff_with_stores_and_groups(app: TestApp) {
             "input[name=permission_groups][value='{cashiers}']"
         ))
         .await;
-    browser.submit("main form button[type=submit]").await;
+    browser.fill("#f-password", "short").await;
+    browser.submit("main form button.save").await;
     let refused = browser.text().await;
     assert!(
         refused.contains("This password is too short"),
@@ -324,7 +366,7 @@ async fn browser_creates_a_staff_with_stores_and_groups(app: TestApp) {
     );
     browser.fill("#f-password", PASSWORD).await;
     browser.screenshot(&app, "staff-form").await;
-    browser.submit("main form button[type=submit]").await;
+    browser.submit("main form button.save").await;
     assert!(
         browser.text().await.contains("Saved."),
         "{}",
