@@ -1,4 +1,4 @@
-//! `/admin/imports`: upload a CSV file of accounts (a multipart form, no script), follow its
+//! `/admin/imports`: upload a CSV file of B2B users or Instore staffs (a multipart form, no script), follow its
 //! import (the page reloads itself until it ends) and fetch the error report. The file is
 //! streamed to the API's import endpoint as it arrives, never held whole in memory, so the
 //! API's own limits, checks and messages apply.
@@ -17,10 +17,13 @@ use super::layout::{
 use super::session::{CSRF_REFUSED, Form, Session};
 
 /// The lists that can be imported: (name in the console's links, label, API endpoint).
-const IMPORTS: &[(&str, &str, &str)] = &[("users", "B2B users", "/api/v1/users/import/")];
+const IMPORTS: &[(&str, &str, &str)] = &[
+    ("users", "B2B users", "/api/v1/users/import/"),
+    ("staffs", "Instore staffs", "/api/v1/staffs/import/"),
+];
 const MODES: &[(&str, &str)] = &[
-    ("create", "Create (an existing email is a refused row)"),
-    ("upsert", "Create or update (by email)"),
+    ("create", "Create (an existing key is a refused row)"),
+    ("upsert", "Create or update (by the key)"),
 ];
 const FORM_FIELDS: &[&str] = &["list", "mode", "dry_run", "file"];
 const NOT_ALLOWED: &str = "You do not have permission to perform this action.";
@@ -48,10 +51,19 @@ async fn render(
     }
     let lists: Vec<(&str, &str)> = IMPORTS.iter().map(|(n, l, _)| (*n, *l)).collect();
     let body = html! {
-        p { "A CSV file with a header row. B2B users: " code { "email" } " (required), "
-            code { "first_name" } ", " code { "last_name" } ", " code { "phone_number" } ", "
-            code { "division" } " or " code { "division_erp_code" } ", " code { "is_active" } ", "
-            code { "remote_id" } ", " code { "password" } " or " code { "password_hash" } "." }
+        p { "A CSV file with a header row." }
+        ul {
+            li { strong { "B2B users" } " (the key is the email): " code { "email" } " (required), "
+                code { "first_name" } ", " code { "last_name" } ", " code { "phone_number" } ", "
+                code { "division" } " or " code { "division_erp_code" } ", " code { "is_active" } ", "
+                code { "remote_id" } ", " code { "password" } " or " code { "password_hash" } "." }
+            li { strong { "Instore staffs" } " (the key is the username or remote id): "
+                code { "username" } " or " code { "remote_id" } " (at least one), "
+                code { "first_name" } ", " code { "last_name" } ", " code { "email" } ", "
+                code { "password" } " (new staffs), " code { "is_active" } ", " code { "is_staff" } ", "
+                code { "retail_stores" } " and " code { "permission_groups" } " (ids separated by "
+                code { "|" } ")." }
+        }
         // The file comes last: the fields before it are read first, the CSRF token included.
         form method="post" action="/admin/imports" enctype="multipart/form-data" {
             (csrf(session))

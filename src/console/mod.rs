@@ -83,6 +83,10 @@ pub fn router(state: AppState, api: Router) -> Router {
         .route("/admin/imports/{list}/{key}", get(imports::progress))
         .route("/admin/groups", get(groups::list))
         .route(
+            "/admin/groups/new",
+            get(groups::new_form).post(groups::create),
+        )
+        .route(
             "/admin/groups/{id}",
             get(groups::detail).post(groups::update),
         )

@@ -103,6 +103,7 @@ impl Session {
             stores: instore("instore:retail-store-list", Verb::Get).await,
             store_update: instore("instore:retail-store-detail", Verb::Patch).await,
             groups: instore("instore:permission-group-list", Verb::Get).await,
+            group_create: instore("instore:permission-group-list", Verb::Post).await,
             group_update: instore("instore:permission-group-detail", Verb::Patch).await,
             permissions: instore("instore:permission-list", Verb::Get).await,
         }
@@ -125,6 +126,7 @@ pub struct Access {
     pub stores: bool,
     pub store_update: bool,
     pub groups: bool,
+    pub group_create: bool,
     pub group_update: bool,
     pub permissions: bool,
 }

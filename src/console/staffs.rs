@@ -1,4 +1,5 @@
-//! Instore staffs: search, create with stores and groups, edit, deactivate. Every button is
+//! Instore staffs: search, create with stores and groups (each list searchable), edit,
+//! deactivate, change password, permission info. Every button is
 //! shown only when the caller's permission groups grant its endpoint.
 
 use axum::extract::{Path, RawQuery, State};
@@ -10,7 +11,7 @@ use serde_json::{Map, Value, json};
 use super::Console;
 use super::api::Problems;
 use super::layout::{
-    self, ListFilter, ListPage, csrf, general_errors, page, show, text_field, value,
+    self, ListFilter, ListPage, csrf, general_errors, page, query_string, show, text_field, value,
 };
 use super::session::{Form, Posted, Session};
 use super::users::active_badge;
@@ -38,6 +39,10 @@ const TEXT_FIELDS: &[(&str, &str, &str)] = &[
     ("remote_id", "Remote id", "text"),
 ];
 const NOT_ALLOWED: &str = "You do not have permission to perform this action.";
+/// The pickers' search boxes, and the button that narrows them instead of saving.
+const STORE_SEARCH: &str = "store_search";
+const GROUP_SEARCH: &str = "group_search";
+const FIND: &str = "find";
 
 pub async fn list(
     State(console): State<Console>,
@@ -76,10 +81,20 @@ pub async fn list(
     )
 }
 
-/// (id, label) of the first stores and groups, for the checkboxes.
-async fn choices(console: &Console, session: &Session, path: &str) -> Vec<(i64, String)> {
+/// (id, label) of the first stores or groups whose name contains `search` (all when empty),
+/// for the checkboxes.
+async fn choices(
+    console: &Console,
+    session: &Session,
+    path: &str,
+    search: &str,
+) -> Vec<(i64, String)> {
+    let mut query = vec![("limit", CHOICES.to_string())];
+    if !search.trim().is_empty() {
+        query.push(("name", search.trim().to_owned()));
+    }
     let answer = session
-        .get(console, &format!("{path}?limit={CHOICES}"))
+        .get(console, &format!("{path}?{}", query_string(&query)))
         .await;
     answer.body["results"]
         .as_array()
@@ -100,8 +115,16 @@ async fn staff_form(
     problems: &Problems,
     creating: bool,
 ) -> Markup {
-    let mut stores = choices(console, session, "/api/v1/retail_stores/").await;
-    let groups = choices(console, session, "/api/v1/permission_groups/").await;
+    let search = |name: &str| values.get(name).map(value).unwrap_or_default();
+    let (store_search, group_search) = (search(STORE_SEARCH), search(GROUP_SEARCH));
+    let mut stores = choices(console, session, "/api/v1/retail_stores/", &store_search).await;
+    let mut groups = choices(
+        console,
+        session,
+        "/api/v1/permission_groups/",
+        &group_search,
+    )
+    .await;
     if let Some(own) = values.get("retail_store_objects").and_then(Value::as_array) {
         for s in own {
             if let Some(id) = s["id"]
@@ -112,12 +135,10 @@ async fn staff_form(
             }
         }
     }
-    let picked = |field: &str, id: i64| {
-        values
-            .get(field)
-            .and_then(Value::as_array)
-            .is_some_and(|ids| ids.iter().any(|v| v.as_i64() == Some(id)))
-    };
+    // What is picked stays on the form (and picked) whatever the search shows.
+    keep_picked(&mut stores, values, "retail_stores", "Store");
+    keep_picked(&mut groups, values, "permission_groups", "Group");
+    let picked = |field: &str, id: i64| picked_ids(values, field).contains(&id);
     let mut known: Vec<&str> = TEXT_FIELDS.iter().map(|(f, _, _)| *f).collect();
     known.extend(["password", "retail_stores", "permission_groups"]);
     let errors = |field: &str| {
@@ -133,23 +154,74 @@ async fn staff_form(
                 (text_field(name, label, kind, &values.get(*name).map(value).unwrap_or_default(), problems))
             }
             @if creating { (text_field("password", "Password", "password", "", problems)) }
+            // The form's first button, so that Enter in any field saves it.
+            button.hidden-default type="submit" tabindex="-1" aria-hidden="true" { "Save" }
             fieldset {
                 legend { "Retail stores" }
                 (errors("retail_stores"))
+                (finder(STORE_SEARCH, "Find stores by name", &store_search, "stores"))
                 @for (id, name) in &stores {
                     div { label { input type="checkbox" name="retail_stores" value=(id) checked[picked("retail_stores", *id)]; " " (name) } }
                 }
+                @if stores.is_empty() { p { "No store matches." } }
             }
             fieldset {
                 legend { "Permission groups" }
                 (errors("permission_groups"))
+                (finder(GROUP_SEARCH, "Find groups by name", &group_search, "groups"))
                 @for (id, name) in &groups {
                     div { label { input type="checkbox" name="permission_groups" value=(id) checked[picked("permission_groups", *id)]; " " (name) } }
                 }
+                @if groups.is_empty() { p { "No group matches." } }
             }
-            button type="submit" { @if creating { "Create" } @else { "Save" } }
+            button.save type="submit" { @if creating { "Create" } @else { "Save" } }
         }
     }
+}
+
+/// The search box of a picker; its button shows the form again with the lists narrowed,
+/// everything typed and picked kept, and nothing saved.
+fn finder(name: &str, label: &str, current: &str, what: &str) -> Markup {
+    let id = format!("f-{name}");
+    html! {
+        div.finder {
+            label for=(id) { (label) }
+            input type="search" id=(id) name=(name) value=(current);
+            button.secondary type="submit" name=(FIND) value=(what) formnovalidate { "Find" }
+        }
+    }
+}
+
+/// The ids posted (or held) in `field`.
+fn picked_ids(values: &Map<String, Value>, field: &str) -> Vec<i64> {
+    values
+        .get(field)
+        .and_then(Value::as_array)
+        .map(|ids| ids.iter().filter_map(Value::as_i64).collect())
+        .unwrap_or_default()
+}
+
+/// Adds the picked ids a narrowed list does not show, labelled by id.
+fn keep_picked(
+    choices: &mut Vec<(i64, String)>,
+    values: &Map<String, Value>,
+    field: &str,
+    what: &str,
+) {
+    for id in picked_ids(values, field) {
+        if !choices.iter().any(|(i, _)| *i == id) {
+            choices.push((id, format!("{what} #{id}")));
+        }
+    }
+}
+
+/// The form as it was posted, with its searches, to show again.
+fn shown_again(form: &Form, body: &Map<String, Value>) -> Map<String, Value> {
+    let mut shown = body.clone();
+    for name in [STORE_SEARCH, GROUP_SEARCH] {
+        shown.insert(name.into(), json!(form.get(name).unwrap_or("")));
+    }
+    shown
 }
 
 /// The API body of a posted staff form.
@@ -201,6 +273,23 @@ pub async fn new_form(State(console): State<Console>, session: Session) -> Respo
 pub async fn create(State(console): State<Console>, posted: Posted) -> Response {
     let body = body_of(&posted.form, true);
     let session = &posted.session;
+    if posted.form.get(FIND).is_some() {
+        let access = session.access(&console).await;
+        if !access.staff_create {
+            return layout::refusal(403, NOT_ALLOWED);
+        }
+        let shown = shown_again(&posted.form, &body);
+        let form = staff_form(
+            &console,
+            session,
+            "/admin/staffs/new",
+            &shown,
+            &Problems::default(),
+            true,
+        )
+        .await;
+        return layout::respond(200, page("Create a staff", Some((session, &access)), form));
+    }
     let answer = session
         .send(
             &console,
@@ -218,7 +307,7 @@ pub async fn create(State(console): State<Console>, posted: Posted) -> Response 
         &console,
         session,
         "/admin/staffs/new",
-        &body,
+        &shown_again(&posted.form, &body),
         &answer.problems(),
         true,
     )
@@ -367,6 +456,18 @@ pub async fn update(
     posted: Posted,
 ) -> Response {
     let body = body_of(&posted.form, false);
+    let shown = shown_again(&posted.form, &body);
+    if posted.form.get(FIND).is_some() {
+        return render(
+            &console,
+            &posted.session,
+            id,
+            Some(shown),
+            Problems::default(),
+            None,
+        )
+        .await;
+    }
     let path = format!("/api/v1/staffs/{id}/");
     let answer = posted
         .session
@@ -379,7 +480,7 @@ pub async fn update(
         &console,
         &posted.session,
         id,
-        Some(body),
+        Some(shown),
         answer.problems(),
         None,
     )

@@ -22,8 +22,8 @@ const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 
 /// A ChromeDriver process (ended with the test) and its browser session.
-struct Browser {
-    client: Client,
+pub(super) struct Browser {
+    pub(super) client: Client,
     driver: Child,
     port: u16,
     _profile: tempfile::TempDir,
@@ -46,7 +46,7 @@ impl Drop for Browser {
 }
 
 /// Starts Chromium under ChromeDriver, or says SKIPPING (fails when a browser is required).
-async fn browser() -> Option<Browser> {
+pub(super) async fn browser() -> Option<Browser> {
     let chromium = std::env::var("KADRO_TEST_CHROMIUM").unwrap_or_else(|_| CHROMIUM.into());
     let driver = std::env::var("KADRO_TEST_CHROMEDRIVER").unwrap_or_else(|_| CHROMEDRIVER.into());
     if !Path::new(&chromium).exists() || !Path::new(&driver).exists() {
@@ -106,17 +106,17 @@ async fn browser() -> Option<Browser> {
 }
 
 impl Browser {
-    async fn open(&self, app: &TestApp, path: &str) {
+    pub(super) async fn open(&self, app: &TestApp, path: &str) {
         self.client.goto(&app.url(path)).await.expect("goto");
     }
 
-    async fn fill(&self, css: &str, text: &str) {
+    pub(super) async fn fill(&self, css: &str, text: &str) {
         let field = self.client.find(Locator::Css(css)).await.expect(css);
         field.clear().await.expect("clear");
         field.send_keys(text).await.expect("type");
     }
 
-    async fn click(&self, css: &str) {
+    pub(super) async fn click(&self, css: &str) {
         self.client
             .find(Locator::Css(css))
             .await
@@ -126,7 +126,7 @@ impl Browser {
             .expect("click");
     }
 
-    async fn text(&self) -> String {
+    pub(super) async fn text(&self) -> String {
         self.client
             .find(Locator::Css("main"))
             .await
@@ -138,7 +138,7 @@ impl Browser {
 
     /// Clicks `css` (a link or a submit button) and waits until the next page has replaced this
     /// one.
-    async fn submit(&self, css: &str) {
+    pub(super) async fn submit(&self, css: &str) {
         let old = self.client.find(Locator::Css("html")).await.expect("page");
         self.click(css).await;
         within("the next page", async {
@@ -155,13 +155,13 @@ impl Browser {
     }
 
     /// The current path, without a trailing slash.
-    async fn path(&self) -> String {
+    pub(super) async fn path(&self) -> String {
         let url = self.client.current_url().await.expect("url");
         url.path().trim_end_matches('/').to_owned()
     }
 
     /// Saves a screenshot for the README when `KADRO_TEST_SCREENSHOTS=1`.
-    async fn screenshot(&self, app: &TestApp, name: &str) {
+    pub(super) async fn screenshot(&self, app: &TestApp, name: &str) {
         if std::env::var("KADRO_TEST_SCREENSHOTS").is_err()
             || app.backend != crate::helpers::Backend::Sqlite
         {
@@ -173,7 +173,7 @@ impl Browser {
         std::fs::write(dir.join(format!("{name}.png")), png).expect("write screenshot");
     }
 
-    async fn sign_in(&self, app: &TestApp, email: &str) {
+    pub(super) async fn sign_in(&self, app: &TestApp, email: &str) {
         self.open(app, "/admin/login").await;
         self.fill("#f-email", email).await;
         self.fill("#f-password", ROOT_PASSWORD).await;
@@ -182,7 +182,7 @@ impl Browser {
         assert_eq!(self.path().await, "/admin", "{}", self.text().await);
     }
 
-    async fn close(self) {
+    pub(super) async fn close(self) {
         let client = self.client.clone();
         client.close().await.expect("close the browser");
     }
@@ -304,10 +304,51 @@ async fn browser_creates_a_staff_with_stores_and_groups(app: TestApp) {
     browser.fill("#f-email", "deniz@example.com").await;
     browser.fill("#f-username", "deniz").await;
     browser.fill("#f-remote_id", "r-deniz").await;
-    browser.fill("#f-password", "short").await;
+    // The pickers are searched by name; what is typed and picked stays.
+    browser.fill("#f-store_search", "kadi").await;
+    browser.submit("button[name=find][value=stores]").await;
+    let narrowed = browser.text().await;
+    assert!(
+        narrowed.contains("Kadikoy") && !narrowed.contains("Besiktas"),
+        "{narrowed}"
+    );
     browser
         .click(&format!("input[name=retail_stores][value='{first}']"))
         .await;
+    browser.fill("#f-store_search", "besik").await;
+    browser.fill("#f-group_search", "cash").await;
+    browser.submit("button[name=find][value=groups]").await;
+    let narrowed = browser.text().await;
+    assert!(
+        narrowed.contains("Besiktas") && !narrowed.contains("Managers"),
+        "{narrowed}"
+    );
+    assert_eq!(
+        browser
+            .client
+            .find(Locator::Css(&format!(
+                "input[name=retail_stores][value='{first}']"
+            )))
+            .await
+            .expect("the picked store stays")
+            .prop("checked")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("true")
+    );
+    assert_eq!(
+        browser
+            .client
+            .find(Locator::Css("#f-username"))
+            .await
+            .unwrap()
+            .prop("value")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("deniz")
+    );
     browser
         .click(&format!("input[name=retail_stores][value='{second}']"))
         .await;
@@ -316,7 +357,8 @@ async fn browser_creates_a_staff_with_stores_and_groups(app: TestApp) {
             "input[name=permission_groups][value='{cashiers}']"
         ))
         .await;
-    browser.submit("main form button[type=submit]").await;
+    browser.fill("#f-password", "short").await;
+    browser.submit("main form button.save").await;
     let refused = browser.text().await;
     assert!(
         refused.contains("This password is too short"),
@@ -324,7 +366,7 @@ async fn browser_creates_a_staff_with_stores_and_groups(app: TestApp) {
     );
     browser.fill("#f-password", PASSWORD).await;
     browser.screenshot(&app, "staff-form").await;
-    browser.submit("main form button[type=submit]").await;
+    browser.submit("main form button.save").await;
     assert!(
         browser.text().await.contains("Saved."),
         "{}",

@@ -4,6 +4,7 @@
 mod browser;
 mod pages;
 mod support;
+mod walk;
 
 use kadro::db::Query;
 use reqwest::StatusCode;

@@ -17,6 +17,7 @@ on_both_backends!(
     stores_are_searched_and_edited_through_the_api,
     staff_password_changes_and_permissions_show,
     imports_upload_run_and_report,
+    imports_instore_staffs,
     staffs_pick_one_of_their_open_stores,
 );
 
@@ -521,4 +522,57 @@ async fn staffs_pick_one_of_their_open_stores(app: TestApp) {
         "{}",
         refused.text
     );
+}
+
+async fn imports_instore_staffs(app: TestApp) {
+    let geo = instore::geo(&app).await;
+    let shop = instore::store(&app, geo.township, "Kadikoy").await;
+    let mut console = signed_in_root(&app).await;
+    let form = console.get("/admin/imports").await;
+    assert!(
+        form.text
+            .contains("<option value=\"staffs\">Instore staffs</option>"),
+        "{}",
+        form.text
+    );
+    let csrf = form.csrf();
+    let csv = format!(
+        "username,first_name,last_name,email,password,retail_stores\r\n\
+         deniz,Deniz,Yilmaz,deniz@example.com,{PASSWORD},{shop}\r\n\
+         ,No,Key,nokey@example.com,{PASSWORD},{shop}\r\n"
+    );
+    let started = console
+        .post_multipart(
+            "/admin/imports",
+            &[("csrf", &csrf), ("list", "staffs"), ("mode", "create")],
+            Some(("staffs.csv", &csv)),
+        )
+        .await;
+    assert_eq!(started.status, StatusCode::SEE_OTHER, "{}", started.text);
+    assert!(started.location().starts_with("/admin/imports/staffs/"));
+    app.drain_jobs().await;
+    let done = console.get(started.location()).await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.text);
+    assert!(
+        done.text.contains("Import of Instore staffs"),
+        "{}",
+        done.text
+    );
+    assert!(
+        done.text.contains("id=\"import-created\">1<"),
+        "{}",
+        done.text
+    );
+    assert!(
+        done.text.contains("id=\"import-failed\">1<"),
+        "{}",
+        done.text
+    );
+    assert!(done.text.contains("id=\"error-report\""), "{}", done.text);
+    let (status, _) = instore::login(
+        &app,
+        serde_json::json!({"username": "deniz", "password": PASSWORD, "retail_store": shop}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
 }
