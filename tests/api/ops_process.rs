@@ -42,6 +42,33 @@ fn metric(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
         .and_then(|(_, value)| value.parse().ok())
 }
 
+/// The login counters that are not 0, as `KIND REASON VALUE` (`KIND locks VALUE` for the
+/// lockouts), in a fixed order; every series must be shown, 0 included.
+fn login_counts(text: &str) -> Vec<String> {
+    let mut counts = Vec::new();
+    for kind in ["user", "staff"] {
+        let reasons = ["unknown_account", "wrong_password", "inactive", "locked"];
+        let series = reasons
+            .iter()
+            .map(|r| {
+                (
+                    "kadro_login_failures_total",
+                    vec![("kind", kind), ("reason", *r)],
+                    *r,
+                )
+            })
+            .chain([("kadro_login_lockouts_total", vec![("kind", kind)], "locks")]);
+        for (name, labels, label) in series {
+            let value = metric(text, name, &labels)
+                .unwrap_or_else(|| panic!("{name} {labels:?} not shown: {text}"));
+            if value != 0.0 {
+                counts.push(format!("{kind} {label} {value}"));
+            }
+        }
+    }
+    counts
+}
+
 /// A served `kadro` on `db` with JSON logs at `level`, a service token and `extra` settings.
 struct Served {
     child: Kadro,
@@ -199,17 +226,8 @@ async fn logs_hold_no_secret_and_metrics_count_logins(backend: Backend) {
     let root: i64 = stdout.trim().parse().unwrap();
 
     let mut served = Served::start(&db, "debug", 0, &[("KADRO_LOGIN_MAX_FAILURES", "2")]);
-    let counters = |text: &str| {
-        [
-            ("kadro_login_failures_total", "user"),
-            ("kadro_login_failures_total", "staff"),
-            ("kadro_login_lockouts_total", "user"),
-            ("kadro_login_lockouts_total", "staff"),
-        ]
-        .map(|(name, kind)| metric(text, name, &[("kind", kind)]).unwrap_or(-1.0))
-    };
     let text = served.metrics().await;
-    assert_eq!(counters(&text), [0.0; 4], "{text}");
+    assert!(login_counts(&text).is_empty(), "{text}");
     for name in ["kadro_login_failures_total", "kadro_login_lockouts_total"] {
         assert!(text.contains(&format!("# HELP {name} ")), "{text}");
         assert!(text.contains(&format!("# TYPE {name} counter")), "{text}");
@@ -222,7 +240,10 @@ async fn logs_hold_no_secret_and_metrics_count_logins(backend: Backend) {
         let (status, _) = login(&served, user_login, body).await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
     }
-    assert_eq!(counters(&served.metrics().await), [3.0, 0.0, 1.0, 0.0]);
+    assert_eq!(
+        login_counts(&served.metrics().await),
+        ["user wrong_password 2", "user locked 1", "user locks 1"]
+    );
     served
         .service(
             Method::POST,
@@ -238,6 +259,9 @@ async fn logs_hold_no_secret_and_metrics_count_logins(backend: Backend) {
         .call(Method::GET, "/api/v1/auth/me/", Some(&user_token), None)
         .await;
     assert_eq!(status, StatusCode::OK);
+    let body = json!({"email": "nobody@example.com", "password": passwords[0]});
+    let (status, _) = login(&served, user_login, body).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
 
     // Instore: a staff made with one password, changed to another, logged in with it.
     let id = |v: Value| v["id"].as_i64().unwrap();
@@ -294,7 +318,15 @@ async fn logs_hold_no_secret_and_metrics_count_logins(backend: Backend) {
         assert_eq!(status, StatusCode::BAD_REQUEST);
     }
     // The second wrong one locked the staff; unlocked, it signs in, which counts nothing.
-    assert_eq!(counters(&served.metrics().await), [3.0, 2.0, 1.0, 1.0]);
+    let after_staff = [
+        "user unknown_account 1",
+        "user wrong_password 2",
+        "user locked 1",
+        "user locks 1",
+        "staff wrong_password 2",
+        "staff locks 1",
+    ];
+    assert_eq!(login_counts(&served.metrics().await), after_staff);
     served
         .service(
             Method::POST,
@@ -306,7 +338,29 @@ async fn logs_hold_no_secret_and_metrics_count_logins(backend: Backend) {
     let (status, out) = login(&served, staff_login, body).await;
     assert_eq!(status, StatusCode::OK, "{out}");
     let staff_token = out["token"].as_str().unwrap().to_owned();
-    assert_eq!(counters(&served.metrics().await), [3.0, 2.0, 1.0, 1.0]);
+    assert_eq!(login_counts(&served.metrics().await), after_staff);
+    // Deactivated, its right password is a failure of its own kind.
+    let (status, _) = served
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/staffs/{staff}/"),
+            Some(SERVICE_TOKEN),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let body = json!({"username": "jane", "password": passwords[2], "retail_store": store});
+    let (status, _) = login(&served, staff_login, body).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let counts = login_counts(&served.metrics().await);
+    assert_eq!(
+        counts[4..],
+        [
+            "staff wrong_password 2",
+            "staff inactive 1",
+            "staff locks 1"
+        ]
+    );
 
     // Request counts by value: three more `/healthz`, one more 401.
     let text = served.metrics().await;
