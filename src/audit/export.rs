@@ -87,10 +87,12 @@ mod tests {
 
     #[test]
     fn stored_form_round_trips() {
+        let since = "2026-01-02T03:04:05Z".parse().ok();
         let list = ExportList::of(AuditExport {
             filter: EventFilter {
                 action: Some("user.".into()),
                 actor_id: Some(4),
+                created_gte: since,
                 ..EventFilter::default()
             },
         });
@@ -99,6 +101,8 @@ mod tests {
         let back: AuditExport = serde_json::from_str(&filter).unwrap();
         assert_eq!(back.filter.action.as_deref(), Some("user."));
         assert_eq!(back.filter.actor_id, Some(4));
+        assert_eq!(back.filter.created_gte, since);
+        assert!(since.is_some());
         assert_eq!(
             export_sources(ExportSources::default()).names(),
             ["audit_events"]

@@ -125,6 +125,15 @@ impl Event {
         self
     }
 
+    /// `{field: [ids, []]}` when `ids` is not empty: the links a deletion took with it (the
+    /// staffs of a deleted store).
+    pub fn unlinked(self, field: &str, ids: Vec<i64>) -> Self {
+        if ids.is_empty() {
+            return self;
+        }
+        self.change(field, ids, Vec::<i64>::new())
+    }
+
     /// Acted by `actor` rather than by the request's caller.
     pub fn by(mut self, actor: Actor) -> Self {
         self.actor = Some(actor);

@@ -125,7 +125,10 @@ pub fn metrics_handle() -> &'static PrometheusHandle {
         describe_metrics();
         // Counters that matter most when they stay at 0 are shown from the start.
         for kind in ["user", "staff"] {
-            metrics::counter!("kadro_login_failures_total", "kind" => kind).absolute(0);
+            for reason in crate::auth::lockout::Failure::ALL.map(|r| r.as_str()) {
+                metrics::counter!("kadro_login_failures_total", "kind" => kind, "reason" => reason)
+                    .absolute(0);
+            }
             metrics::counter!("kadro_login_lockouts_total", "kind" => kind).absolute(0);
         }
         handle
@@ -176,7 +179,7 @@ fn describe_metrics() {
     );
     describe_counter!(
         "kadro_login_failures_total",
-        "Failed logins (wrong password, unknown or inactive account, locked), by account kind (user, staff)."
+        "Failed logins, by account kind (user, staff) and reason (unknown_account, wrong_password, inactive, locked)."
     );
     describe_counter!(
         "kadro_login_lockouts_total",

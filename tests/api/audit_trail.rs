@@ -1,5 +1,6 @@
 //! The audit log beyond the API's writes: its export (with the list's filters) and the event of
-//! a download, the command line's writes, and the old and new links of a staff update.
+//! a download, the command line's writes, the old and new links of a staff update, and the
+//! staffs that lose a deleted store or group.
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -230,6 +231,41 @@ async fn a_staff_update_names_old_and_new_links(app: TestApp) {
         event["changes"],
         json!({"retail_stores": [[b, c], [a]], "permission_groups": [[], [g2]]})
     );
+
+    // Deleting a store or a group names the staffs that lose it; one no staff had names none.
+    let other = support::staff(&app, "t@example.com", Some("t1"), &[a, b], &[g2]).await;
+    for (path, action) in [
+        (format!("/api/v1/retail_stores/{a}/"), "store.delete"),
+        (
+            format!("/api/v1/permission_groups/{g2}/"),
+            "permission_group.delete",
+        ),
+    ] {
+        let (status, _) = app
+            .call(Method::DELETE, &path, Some(&app.token), None)
+            .await;
+        assert_eq!(status, StatusCode::NO_CONTENT);
+        let event = newest(&app).await;
+        assert_eq!(event["action"], action);
+        assert_eq!(event["changes"], json!({"staffs": [[staff, other], []]}));
+    }
+    let (status, _) = app
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/permission_groups/{g1}/"),
+            Some(&app.token),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(newest(&app).await["changes"], json!({}));
+    let (_, shown) = app.get(&format!("/api/v1/staffs/{other}/")).await;
+    assert_eq!(
+        shown["retail_stores"].as_array().unwrap().len(),
+        1,
+        "{shown}"
+    );
+    assert_eq!(shown["permission_groups"], json!([]), "{shown}");
 }
 
 /// `createsuperuser`, `user set-password`, `token issue` and `token revoke` each record their

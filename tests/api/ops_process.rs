@@ -12,7 +12,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::helpers::{Backend, TestDb, WAIT, tempdir::TempDirGuard, until, within};
 use crate::per_backend;
-use crate::process::{DEADLINE, Kadro, Stream, kadro, kadro_args, run_code};
+use crate::process::{DEADLINE, Kadro, Stream, kadro, kadro_args, kadro_on, run_code};
 
 per_backend!(
     logs_hold_no_secret_and_metrics_count_logins,
@@ -21,6 +21,23 @@ per_backend!(
 );
 
 const SERVICE_TOKEN: &str = "ops-test-service-token-5b1e";
+
+/// The database password of [`with_db_password`].
+const DB_PASSWORD: &str = "db-Secret-pass-8899";
+
+/// A PostgreSQL `url` with [`DB_PASSWORD`] as its password (when it has none); a SQLite one as
+/// it is.
+fn with_db_password(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(mut parsed)
+            if parsed.scheme().starts_with("postgres") && parsed.password().is_none() =>
+        {
+            parsed.set_password(Some(DB_PASSWORD)).unwrap();
+            parsed.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
 
 /// The value of the series `name` whose labels include `labels`; none when absent.
 fn metric(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
@@ -40,6 +57,33 @@ fn metric(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
                 })
         })
         .and_then(|(_, value)| value.parse().ok())
+}
+
+/// The login counters that are not 0, as `KIND REASON VALUE` (`KIND locks VALUE` for the
+/// lockouts), in a fixed order; every series must be shown, 0 included.
+fn login_counts(text: &str) -> Vec<String> {
+    let mut counts = Vec::new();
+    for kind in ["user", "staff"] {
+        let reasons = ["unknown_account", "wrong_password", "inactive", "locked"];
+        let series = reasons
+            .iter()
+            .map(|r| {
+                (
+                    "kadro_login_failures_total",
+                    vec![("kind", kind), ("reason", *r)],
+                    *r,
+                )
+            })
+            .chain([("kadro_login_lockouts_total", vec![("kind", kind)], "locks")]);
+        for (name, labels, label) in series {
+            let value = metric(text, name, &labels)
+                .unwrap_or_else(|| panic!("{name} {labels:?} not shown: {text}"));
+            if value != 0.0 {
+                counts.push(format!("{kind} {label} {value}"));
+            }
+        }
+    }
+    counts
 }
 
 /// A served `kadro` on `db` with JSON logs at `level`, a service token and `extra` settings.
@@ -163,9 +207,10 @@ async fn login(served: &Served, path: &str, body: Value) -> (StatusCode, Value) 
         .await
 }
 
-/// Logins (right, wrong, locked, unknown), password changes and tokens from the API and the
-/// command line, all logged at `debug` in JSON: every line is JSON without colour codes, no
-/// line holds a password, a token or a hash, and the login metrics count exactly.
+/// Logins (right, wrong, locked, unknown, inactive), password changes and tokens from the API
+/// and the command line, all logged at `debug` in JSON: every line is JSON without colour codes,
+/// request lines name their request id, no line holds a password, a token, a hash or the
+/// database's password, and the login and request metrics count exactly.
 async fn logs_hold_no_secret_and_metrics_count_logins(backend: Backend) {
     use reqwest::Method;
     let Some(db) = TestDb::create(backend).await else {
@@ -177,9 +222,12 @@ async fn logs_hold_no_secret_and_metrics_count_logins(backend: Backend) {
         "third-Secret-pass-6632",
         "fourth-Secret-pass-7743",
     ];
+    // On PostgreSQL the URL carries a password (the test server trusts local connections).
+    let url = with_db_password(&db.url);
     let debug_cli = |args: &[&str], stdin: &str| {
         let mut cmd = kadro(&db);
-        cmd.env("KADRO_LOG", "debug")
+        cmd.env("KADRO_DATABASE_URL", &url)
+            .env("KADRO_LOG", "debug")
             .env("KADRO_LOG_FORMAT", "json")
             .args(args);
         run_code(cmd, stdin)
@@ -198,18 +246,23 @@ async fn logs_hold_no_secret_and_metrics_count_logins(backend: Backend) {
     logs.push_str(&stderr);
     let root: i64 = stdout.trim().parse().unwrap();
 
-    let mut served = Served::start(&db, "debug", 0, &[("KADRO_LOGIN_MAX_FAILURES", "2")]);
-    let counters = |text: &str| {
-        [
-            ("kadro_login_failures_total", "user"),
-            ("kadro_login_failures_total", "staff"),
-            ("kadro_login_lockouts_total", "user"),
-            ("kadro_login_lockouts_total", "staff"),
-        ]
-        .map(|(name, kind)| metric(text, name, &[("kind", kind)]).unwrap_or(-1.0))
-    };
+    // A database that cannot be reached names where it is, never its password.
+    let mut cmd = kadro_on(&format!("postgres://kadro:{DB_PASSWORD}@127.0.0.1:1/kadro"));
+    cmd.env("KADRO_LOG", "debug")
+        .env("KADRO_LOG_FORMAT", "json")
+        .arg("check");
+    let (code, _, stderr) = run_code(cmd, "");
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("127.0.0.1:1"), "{stderr}");
+    logs.push_str(&stderr);
+
+    let settings = [
+        ("KADRO_LOGIN_MAX_FAILURES", "2"),
+        ("KADRO_DATABASE_URL", url.as_str()),
+    ];
+    let mut served = Served::start(&db, "debug", 0, &settings);
     let text = served.metrics().await;
-    assert_eq!(counters(&text), [0.0; 4], "{text}");
+    assert!(login_counts(&text).is_empty(), "{text}");
     for name in ["kadro_login_failures_total", "kadro_login_lockouts_total"] {
         assert!(text.contains(&format!("# HELP {name} ")), "{text}");
         assert!(text.contains(&format!("# TYPE {name} counter")), "{text}");
@@ -222,7 +275,10 @@ async fn logs_hold_no_secret_and_metrics_count_logins(backend: Backend) {
         let (status, _) = login(&served, user_login, body).await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
     }
-    assert_eq!(counters(&served.metrics().await), [3.0, 0.0, 1.0, 0.0]);
+    assert_eq!(
+        login_counts(&served.metrics().await),
+        ["user wrong_password 2", "user locked 1", "user locks 1"]
+    );
     served
         .service(
             Method::POST,
@@ -238,6 +294,9 @@ async fn logs_hold_no_secret_and_metrics_count_logins(backend: Backend) {
         .call(Method::GET, "/api/v1/auth/me/", Some(&user_token), None)
         .await;
     assert_eq!(status, StatusCode::OK);
+    let body = json!({"email": "nobody@example.com", "password": passwords[0]});
+    let (status, _) = login(&served, user_login, body).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
 
     // Instore: a staff made with one password, changed to another, logged in with it.
     let id = |v: Value| v["id"].as_i64().unwrap();
@@ -294,7 +353,15 @@ async fn logs_hold_no_secret_and_metrics_count_logins(backend: Backend) {
         assert_eq!(status, StatusCode::BAD_REQUEST);
     }
     // The second wrong one locked the staff; unlocked, it signs in, which counts nothing.
-    assert_eq!(counters(&served.metrics().await), [3.0, 2.0, 1.0, 1.0]);
+    let after_staff = [
+        "user unknown_account 1",
+        "user wrong_password 2",
+        "user locked 1",
+        "user locks 1",
+        "staff wrong_password 2",
+        "staff locks 1",
+    ];
+    assert_eq!(login_counts(&served.metrics().await), after_staff);
     served
         .service(
             Method::POST,
@@ -306,7 +373,29 @@ async fn logs_hold_no_secret_and_metrics_count_logins(backend: Backend) {
     let (status, out) = login(&served, staff_login, body).await;
     assert_eq!(status, StatusCode::OK, "{out}");
     let staff_token = out["token"].as_str().unwrap().to_owned();
-    assert_eq!(counters(&served.metrics().await), [3.0, 2.0, 1.0, 1.0]);
+    assert_eq!(login_counts(&served.metrics().await), after_staff);
+    // Deactivated, its right password is a failure of its own kind.
+    let (status, _) = served
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/staffs/{staff}/"),
+            Some(SERVICE_TOKEN),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let body = json!({"username": "jane", "password": passwords[2], "retail_store": store});
+    let (status, _) = login(&served, staff_login, body).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let counts = login_counts(&served.metrics().await);
+    assert_eq!(
+        counts[4..],
+        [
+            "staff wrong_password 2",
+            "staff inactive 1",
+            "staff locks 1"
+        ]
+    );
 
     // Request counts by value: three more `/healthz`, one more 401.
     let text = served.metrics().await;
@@ -321,10 +410,16 @@ async fn logs_hold_no_secret_and_metrics_count_logins(backend: Backend) {
     for _ in 0..3 {
         served.call(Method::GET, "/healthz", None, None).await;
     }
-    let (status, _) = served
-        .call(Method::GET, "/api/v1/auth/me/", Some("not-a-token"), None)
-        .await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let response = served
+        .client
+        .get(format!("{}/api/v1/auth/me/", served.base))
+        .header("Authorization", "Token not-a-token")
+        .header("X-Request-Id", "ops-trace-4711")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(response.headers()["x-request-id"], "ops-trace-4711");
     let text = served.metrics().await;
     assert_eq!(
         metric(&text, "kadro_http_requests_total", &healthz),
@@ -402,6 +497,36 @@ async fn logs_hold_no_secret_and_metrics_count_logins(backend: Backend) {
     assert_eq!(me["span"]["caller"], format!("user:{root}"), "{me}");
     assert_eq!(me["span"]["client"], "127.0.0.1", "{me}");
     assert!(me["fields"]["duration_ms"].is_number(), "{me}");
+    // Each names its request id, the client's own when it sent one; so do the lines logged
+    // while a request is handled (the lock of the B2B account).
+    for line in &requests {
+        let id = line["span"]["request_id"].as_str().unwrap_or("");
+        assert!(!id.is_empty(), "{line}");
+    }
+    let traced: Vec<&Value> = requests
+        .iter()
+        .filter(|e| e["span"]["request_id"] == "ops-trace-4711")
+        .collect();
+    assert_eq!(traced.len(), 1, "{server_logs}");
+    assert_eq!(
+        traced[0]["span"]["route"], "/api/v1/auth/me",
+        "{}",
+        traced[0]
+    );
+    assert_eq!(traced[0]["fields"]["status"], 401, "{}", traced[0]);
+    let locked = server_logs
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|e| e["fields"]["message"] == "login locked")
+        .expect("a line for the lock");
+    let lock_request = locked["span"]["request_id"].as_str().unwrap_or("");
+    assert!(
+        requests
+            .iter()
+            .any(|e| e["span"]["request_id"] == lock_request
+                && e["span"]["route"] == "/api/v1/auth/login"),
+        "{locked}"
+    );
     logs.push_str(&server_logs);
     logs.push_str(&served.child.text(Stream::Stdout));
     for secret in passwords.iter().copied().chain([
@@ -411,6 +536,7 @@ async fn logs_hold_no_secret_and_metrics_count_logins(backend: Backend) {
         SERVICE_TOKEN,
         "$argon2",
         "wrong-pass-",
+        DB_PASSWORD,
     ]) {
         assert!(!logs.contains(secret), "{secret} in the logs");
     }

@@ -29,9 +29,48 @@ use crate::state::AppState;
 /// The same answer for an unknown account, a wrong password, an inactive or a locked account.
 pub const BAD_CREDENTIALS: &str = "Unable to log in with provided credentials.";
 
+/// Why a login failed, as `/metrics` counts it (the client always gets the same answer).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Failure {
+    /// No account has the login name.
+    UnknownAccount,
+    WrongPassword,
+    /// The right password of a deactivated account.
+    Inactive,
+    /// Refused before the password was checked: the account is locked.
+    Locked,
+}
+
+impl Failure {
+    /// Every reason, in the order `/metrics` shows them from the start.
+    pub const ALL: [Failure; 4] = [
+        Failure::UnknownAccount,
+        Failure::WrongPassword,
+        Failure::Inactive,
+        Failure::Locked,
+    ];
+
+    /// The `reason` label of `kadro_login_failures_total`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Failure::UnknownAccount => "unknown_account",
+            Failure::WrongPassword => "wrong_password",
+            Failure::Inactive => "inactive",
+            Failure::Locked => "locked",
+        }
+    }
+}
+
 /// Records a failed login on its own (the request's transaction, if any, rolls back).
-async fn record_failure(db: &Db, kind: AccountKind, login: &str, id: Option<i64>) -> ApiResult<()> {
-    metrics::counter!("kadro_login_failures_total", "kind" => kind.as_str()).increment(1);
+async fn record_failure(
+    db: &Db,
+    kind: AccountKind,
+    login: &str,
+    id: Option<i64>,
+    reason: Failure,
+) -> ApiResult<()> {
+    metrics::counter!("kadro_login_failures_total", "kind" => kind.as_str(), "reason" => reason.as_str())
+        .increment(1);
     let mut event = Event::on("auth.login_failed", kind.as_str(), id).by(Actor::Anonymous);
     let name = ["email:", "username:"]
         .iter()
@@ -66,7 +105,8 @@ pub async fn check_password(
         None => name_key(kind, login),
     };
     if policy.max_failures > 0 && !claim(&state.db, &key, &policy).await? {
-        record_failure(&state.db, kind, login, found.map(|a| a.id)).await?;
+        let id = found.map(|a| a.id);
+        record_failure(&state.db, kind, login, id, Failure::Locked).await?;
         return Err(bad());
     }
     let (id, hash, active) = match found {
@@ -76,7 +116,7 @@ pub async fn check_password(
     let legacy = hash.clone().filter(|h| super::legacy::is_legacy(h));
     let plain = legacy.as_ref().map(|_| password.clone());
     let matches = state.passwords.verify(password, hash).await?;
-    match id {
+    let reason = match id {
         Some(id) if matches => {
             if policy.max_failures > 0 {
                 reset(&state.db, &key).await?;
@@ -87,10 +127,12 @@ pub async fn check_password(
             if active {
                 return Ok(id);
             }
+            Failure::Inactive
         }
-        _ => {}
-    }
-    record_failure(&state.db, kind, login, id).await?;
+        Some(_) => Failure::WrongPassword,
+        None => Failure::UnknownAccount,
+    };
+    record_failure(&state.db, kind, login, id, reason).await?;
     Err(bad())
 }
 

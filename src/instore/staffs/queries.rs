@@ -37,6 +37,17 @@ pub const STAFF_GROUPS: Link = Link {
     other: "group_id",
 };
 
+/// The staffs `link` ties to `other` (a store or a group about to be deleted), ascending: its
+/// deletion event names them, since their links go with it.
+pub async fn staffs_linked_to<'a>(
+    target: impl Into<Target<'a>>,
+    link: &Link,
+    other: i64,
+) -> Result<Vec<i64>, sqlx::Error> {
+    let mut staffs = linked_ids(target, &link.reversed(), &[other]).await?;
+    Ok(staffs.remove(&other).unwrap_or_default())
+}
+
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct StaffRow {
     pub id: i64,

@@ -13,7 +13,7 @@ use crate::http::json::Body;
 use crate::http::time;
 use crate::instore::permissions::GROUP_PERMISSIONS;
 use crate::instore::references::{Table, existing_ids};
-use crate::instore::staffs::queries::STAFF_GROUPS;
+use crate::instore::staffs::queries::{STAFF_GROUPS, staffs_linked_to};
 
 const NAME_MAX: usize = 150;
 const COLUMNS: &str = "id, name, created_date, modified_date";
@@ -37,9 +37,11 @@ pub async fn page(
     Ok((count, with_permissions(db, rows).await?))
 }
 
-/// Deletes a group (its grants and staff links go with it); false when there was none.
+/// Deletes a group (its grants and staff links go with it; the event names those staffs);
+/// false when there was none.
 pub async fn delete(db: &Db, id: i64) -> Result<bool, sqlx::Error> {
     let mut tx = db.begin().await?;
+    let staffs = staffs_linked_to(&mut tx, &STAFF_GROUPS, id).await?;
     let removed = Query::new("DELETE FROM permission_groups WHERE id = $1")
         .bind(id)
         .execute(&mut tx)
@@ -48,7 +50,7 @@ pub async fn delete(db: &Db, id: i64) -> Result<bool, sqlx::Error> {
         return Ok(false);
     }
     let event = audit::Event::new("permission_group.delete", "permission_group", id);
-    audit::record(&mut tx, event).await?;
+    audit::record(&mut tx, event.unlinked("staffs", staffs)).await?;
     tx.commit().await?;
     Ok(true)
 }
