@@ -125,6 +125,7 @@ use utoipa::{Modify, OpenApi};
         crate::exports::ExportProgress,
         crate::exports::format::Format,
         crate::imports::ImportStarted,
+        crate::imports::ImportForm,
         crate::imports::ImportStatus,
         crate::imports::ImportProgress,
     )),

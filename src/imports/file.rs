@@ -58,6 +58,15 @@ pub fn read_columns(path: &Path, target: Target) -> Result<Columns, ApiError> {
         .headers()
         .map_err(|_| bad_file("The header row is not valid UTF-8 CSV."))?
         .clone();
+    columns_of(headers.iter(), target)
+}
+
+/// The columns of a header row, checked against `target`.
+pub fn columns_of<'h>(
+    headers: impl Iterator<Item = &'h str>,
+    target: Target,
+) -> Result<Columns, ApiError> {
+    let headers: Vec<&str> = headers.collect();
     if headers.iter().all(|h| h.trim().is_empty()) {
         return Err(bad_file("The file is empty: a header row is required."));
     }

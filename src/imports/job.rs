@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::file::{self, Rows};
 use super::record::{self, ImportRow, NewImport};
-use super::{staffs, users};
+use super::{staffs, users, xlsx};
 use crate::db::Db;
 use crate::exports::record::Status;
 use crate::http::error::{ApiError, ApiResult};
@@ -84,10 +84,15 @@ impl JobHandler for RunImport {
     }
 }
 
+/// Removes the upload (an XLSX file is removed once converted to CSV, which is removed here).
 async fn remove_upload(import: &ImportRow) {
-    if let Err(e) = tokio::fs::remove_file(&import.file_path).await {
+    let path = PathBuf::from(&import.file_path).with_extension("csv");
+    if let Err(e) = tokio::fs::remove_file(&path).await
+        && e.kind() != std::io::ErrorKind::NotFound
+    {
         tracing::warn!(error = %e, "could not remove an import's upload");
     }
+    let _ = tokio::fs::remove_file(path.with_extension("xlsx")).await;
 }
 
 fn io(e: impl Into<anyhow::Error>) -> ApiError {
@@ -98,7 +103,19 @@ fn io(e: impl Into<anyhow::Error>) -> ApiError {
 async fn run(state: &AppState, import: &ImportRow) -> Result<(), ApiError> {
     let target = super::target(&import.target)
         .ok_or_else(|| io(anyhow::anyhow!("unknown import target {}", import.target)))?;
-    let path = PathBuf::from(&import.file_path);
+    let mut path = PathBuf::from(&import.file_path);
+    if path.extension().is_some_and(|e| e == "xlsx") {
+        // Converted once; a resumed attempt finds the CSV recorded.
+        let csv = path.with_extension("csv");
+        let (from, to) = (path.clone(), csv.clone());
+        tokio::task::spawn_blocking(move || xlsx::to_csv(&from, &to))
+            .await
+            .map_err(io)?
+            .map_err(io)?;
+        record::set_file_path(&state.db, import.id, &csv.to_string_lossy()).await?;
+        let _ = tokio::fs::remove_file(&path).await;
+        path = csv;
+    }
     let columns = {
         let path = path.clone();
         tokio::task::spawn_blocking(move || file::read_columns(&path, target))

@@ -21,6 +21,7 @@ mod conventions;
 mod exports;
 mod hardening;
 mod imports;
+mod imports_formats;
 mod imports_staffs;
 mod instore_geography;
 mod instore_login;
