@@ -471,11 +471,27 @@ async fn me_queries(app: &TestApp) -> u32 {
         .unwrap_or_else(|| panic!("server-timing {timing:?}"))
 }
 
+/// The statements of a cached `/auth/me/`, once the cache is settled: on
+/// PostgreSQL it is used only after its listener is connected, and the notification of the
+/// test's own setup writes may arrive late and empty it. Settled means two answers 200 ms apart
+/// cost the same, fewer statements than an uncached one.
+async fn settled_cache_cost(app: &TestApp) -> u32 {
+    let mut cold = me_queries(app).await;
+    for _ in 0..50 {
+        let first = me_queries(app).await;
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        let second = me_queries(app).await;
+        cold = cold.max(first).max(second);
+        if first == second && second < cold {
+            return second;
+        }
+    }
+    panic!("the token cache never served /auth/me/ (uncached: {cold} statements)");
+}
+
 async fn failed_logins_keep_the_token_cache(app: TestApp) {
     account(&app, "jane@example.com").await;
-    let cold = me_queries(&app).await;
-    let warm = me_queries(&app).await;
-    assert!(warm < cold, "the token cache is on: {warm} < {cold}");
+    let warm = settled_cache_cost(&app).await;
     // Failed logins write login guards, which change nothing a token grants.
     for email in ["jane@example.com", "nobody@example.com"] {
         assert_eq!(login(&app, email, "wrong").await.0, StatusCode::BAD_REQUEST);
