@@ -40,6 +40,7 @@ mod scim_groups;
 mod scim_queries;
 #[allow(dead_code)] // each group of SCIM tests uses part of it
 mod scim_support;
+mod scim_versions;
 mod server_limits;
 mod settings;
 mod unicode;
