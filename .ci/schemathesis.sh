@@ -4,12 +4,14 @@
 # generated requests and the answers are checked against the document.
 # Usage: .ci/schemathesis.sh path/to/kadro [max-examples]
 # SCHEMATHESIS_CHECKS / SCHEMATHESIS_EXCLUDE choose the checks (schemathesis's names);
+# SCHEMATHESIS_SEED fixes the generated requests, so a run can be repeated (unset: random);
 # KADRO_CI_VENV is the Python venv schemathesis is installed into (from PyPI).
 set -euo pipefail
 bin="$(readlink -f "${1:?path to a kadro binary}")"
 examples="${2:-25}"
 checks="${SCHEMATHESIS_CHECKS:-all}"
 exclude="${SCHEMATHESIS_EXCLUDE:-}"
+seed="${SCHEMATHESIS_SEED:-}"
 VENV="${KADRO_CI_VENV:-${TMPDIR:-/tmp}/kadro-ci-venv}"
 [ -x "$VENV/bin/pip" ] || python3 -m venv "$VENV"
 [ -x "$VENV/bin/schemathesis" ] ||
@@ -33,5 +35,6 @@ curl -fs "http://127.0.0.1:$port/healthz" >/dev/null || { echo "kadro did not st
 
 args=(--checks "$checks" --max-examples "$examples" --request-timeout 10)
 [ -z "$exclude" ] || args+=(--exclude-checks "$exclude")
+[ -z "$seed" ] || args+=(--seed "$seed")
 "$VENV/bin/schemathesis" run "http://127.0.0.1:$port/api/schema/" \
     --header "Authorization: Token $token" "${args[@]}"

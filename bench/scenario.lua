@@ -15,7 +15,7 @@ local token = os.getenv("BENCH_TOKEN")
 local mix = os.getenv("BENCH_MIX") == "1"
 
 local headers = { ["Content-Type"] = "application/json" }
-if token then headers["Authorization"] = "Token " .. token end
+if token and token ~= "" then headers["Authorization"] = "Token " .. token end
 
 function setup(thread)
   thread:set("seed", math.random(1, 1000000))

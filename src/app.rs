@@ -75,6 +75,7 @@ impl App {
             .map(auth::token::digest)
             .collect();
         let commerce = Commerce::from_config(&config)?;
+        let webhook_client = crate::webhooks::delivery::client(&config)?;
         let trusted_proxies = TrustedProxies::parse(&config.trusted_proxies)?;
         // On PostgreSQL the cache waits for its listener to hear other nodes' changes.
         let auth_cache = Arc::new(AuthCache::new(
@@ -87,8 +88,8 @@ impl App {
             replica,
             commerce,
             exports: exports::store::from_config(&config).context("KADRO_EXPORT_STORE")?,
-            export_sources: Arc::new(instore::export_sources(b2b::export_sources(
-                ExportSources::default(),
+            export_sources: Arc::new(crate::audit::export_sources(instore::export_sources(
+                b2b::export_sources(ExportSources::default()),
             ))),
             passwords: Passwords::new(config.hash_concurrency, config.password_min_length),
             auth_cache,
@@ -100,8 +101,9 @@ impl App {
             trusted_proxies,
             describe_staff: instore::auth::describe_me,
             shutting_down: CancellationToken::new(),
+            webhook_client,
         };
-        let jobs = crate::commerce::jobs::register(JobRunner::default())
+        let jobs = crate::commerce::jobs::register(crate::webhooks::register(JobRunner::default()))
             .with_handler(exports::BUILD_JOB, Arc::new(exports::BuildExport))
             .with_handler(crate::imports::RUN_JOB, Arc::new(crate::imports::RunImport));
         Ok(App { state, jobs })
@@ -117,6 +119,7 @@ impl App {
             .merge(exports::router())
             .merge(crate::imports::router())
             .merge(crate::audit::routes::router())
+            .merge(crate::webhooks::router())
             .merge(crate::scim::router())
             .fallback(http::not_found)
             .method_not_allowed_fallback(http::method_not_allowed)

@@ -53,7 +53,7 @@ pub async fn start(state: &AppState) -> anyhow::Result<Start> {
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let mut tx = state.db.begin().await?;
-    let id = accounts::insert_staff(
+    let id = accounts::create_staff(
         &mut tx,
         NewStaffAccount {
             email: FIRST_SUPERUSER_EMAIL,
@@ -63,7 +63,7 @@ pub async fn start(state: &AppState) -> anyhow::Result<Start> {
         },
     )
     .await?;
-    let token = token::issue(&mut tx, AccountKind::User, id).await?;
+    let token = token::grant(&mut tx, AccountKind::User, id).await?;
     tx.commit().await?;
     Ok(Start::First(FirstStart {
         email: FIRST_SUPERUSER_EMAIL.into(),

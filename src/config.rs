@@ -166,6 +166,26 @@ pub struct Config {
     #[arg(long, env = "KADRO_AUDIT_RETENTION_DAYS", default_value_t = 365)]
     pub audit_retention_days: u32,
 
+    /// Timeout of each webhook delivery attempt, in milliseconds (connecting, sending and
+    /// reading the answer's first bytes); a slower receiver counts as a failed attempt.
+    #[arg(long, env = "KADRO_WEBHOOK_TIMEOUT_MS", default_value_t = 10_000)]
+    pub webhook_timeout_ms: u64,
+
+    /// Let webhooks use `http` URLs and private, loopback and link-local addresses (`1`);
+    /// by default only `https` URLs on public addresses are accepted and delivered to.
+    #[arg(
+        long,
+        env = "KADRO_WEBHOOK_ALLOW_PRIVATE",
+        action = clap::ArgAction::SetTrue,
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    pub webhook_allow_private: bool,
+
+    /// Failed delivery attempts in a row (no 2xx in between) after which a webhook is
+    /// deactivated and its unfinished deliveries are marked failed; `0` never deactivates.
+    #[arg(long, env = "KADRO_WEBHOOK_DISABLE_AFTER", default_value_t = 100)]
+    pub webhook_disable_after: u32,
+
     /// Base URL of the Commerce platform; unset: local mode (kadro is the system of record).
     #[arg(long, env = "KADRO_COMMERCE_URL")]
     pub commerce_url: Option<String>,
@@ -303,6 +323,10 @@ impl Config {
         Duration::from_millis(self.commerce_timeout_ms)
     }
 
+    pub fn webhook_timeout(&self) -> Duration {
+        Duration::from_millis(self.webhook_timeout_ms)
+    }
+
     pub fn auth_cache(&self) -> Duration {
         Duration::from_millis(self.auth_cache_ms)
     }
@@ -381,5 +405,18 @@ mod tests {
         let printed = format!("{config:?}");
         assert!(!printed.contains("hunter2"), "{printed}");
         assert!(printed.contains("database_url: Secret(***)"), "{printed}");
+    }
+
+    #[test]
+    fn webhook_private_targets_are_refused_unless_allowed() {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Only {
+            #[command(flatten)]
+            config: Config,
+        }
+        assert!(!Config::defaults().webhook_allow_private);
+        let allowed = Only::parse_from(["kadro", "--webhook-allow-private"]).config;
+        assert!(allowed.webhook_allow_private);
     }
 }

@@ -23,3 +23,4 @@ pub mod ops;
 pub mod scim;
 pub mod settings;
 pub mod state;
+pub mod webhooks;

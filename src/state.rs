@@ -44,6 +44,8 @@ pub struct AppState {
     pub login_rate: Arc<LoginRate>,
     /// How `GET /api/v1/auth/me/` describes an Instore staff (given by the Instore context).
     pub describe_staff: DescribeStaff,
+    /// The client of webhook deliveries (timeout, no redirects, public addresses only).
+    pub webhook_client: reqwest::Client,
     /// Cancelled when the process starts shutting down.
     pub shutting_down: CancellationToken,
 }

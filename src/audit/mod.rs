@@ -11,9 +11,14 @@
 //! [`Caller`](crate::auth::Caller) extractor names the actor once it has authenticated.
 //!
 //! Events are append-only: nothing updates or deletes them but retention
-//! (`KADRO_AUDIT_RETENTION_DAYS`, [`purge_before`]).
+//! (`KADRO_AUDIT_RETENTION_DAYS`, [`purge_before`]). Recording an event also queues its
+//! webhook deliveries in the same transaction ([`crate::webhooks::outbox`]).
 
+pub mod actions;
+pub mod export;
 pub mod routes;
+
+pub use export::export_sources;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -25,7 +30,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
 use crate::auth::Caller;
-use crate::db::{Db, Query, Target};
+use crate::db::{Db, Query, Tx};
 use crate::http::client::TrustedProxies;
 use crate::http::{current_request_id, time};
 
@@ -118,6 +123,15 @@ impl Event {
         self.changes
             .insert(field.to_owned(), Value::Array(vec![old.into(), new.into()]));
         self
+    }
+
+    /// `{field: [ids, []]}` when `ids` is not empty: the links a deletion took with it (the
+    /// staffs of a deleted store).
+    pub fn unlinked(self, field: &str, ids: Vec<i64>) -> Self {
+        if ids.is_empty() {
+            return self;
+        }
+        self.change(field, ids, Vec::<i64>::new())
     }
 
     /// Acted by `actor` rather than by the request's caller.
@@ -263,21 +277,14 @@ fn current_client() -> (Option<String>, Option<String>) {
         .unwrap_or_default()
 }
 
-/// Writes `event`; pass the transaction of the change it records. One insert: the actor's
-/// email is read in the same statement.
-pub async fn record<'a>(target: impl Into<Target<'a>>, event: Event) -> Result<(), sqlx::Error> {
-    insert(event).execute(target).await?;
-    Ok(())
-}
-
-/// Writes `event` on its own, as bookkeeping: the process's caches (the token cache) are not
-/// told that something changed (a failed login changes nothing they hold).
-pub async fn record_alone(db: &Db, event: Event) -> Result<(), sqlx::Error> {
-    insert(event).execute_bookkeeping(db).await?;
-    Ok(())
-}
-
-fn insert(event: Event) -> Query {
+/// Writes `event` and queues its webhook deliveries; pass the transaction of the change it
+/// records.
+pub async fn record(tx: &mut Tx, event: Event) -> Result<(), sqlx::Error> {
+    debug_assert!(
+        actions::is_known(event.action),
+        "audit action {:?} is missing from audit::actions::ACTIONS",
+        event.action
+    );
     let actor = event
         .actor
         .clone()
@@ -289,25 +296,46 @@ fn insert(event: Event) -> Query {
         .into_iter()
         .filter(|(field, _)| !is_secret(field))
         .collect();
-    Query::new(
+    let created_date = time::now();
+    // The actor's email is read in the same statement.
+    let id: i64 = Query::new(
         "INSERT INTO audit_events (created_date, action, actor_kind, actor_id, actor_email, \
          target_type, target_id, changes, request_id, ip, user_agent) \
          VALUES ($1, $2, $3, $4, COALESCE($5, CASE $3 \
            WHEN 'user' THEN (SELECT email FROM users WHERE id = $4) \
            WHEN 'staff' THEN (SELECT email FROM staffs WHERE id = $4) END), \
-         $6, $7, $8, $9, $10, $11)",
+         $6, $7, $8, $9, $10, $11) RETURNING id",
     )
-    .bind(time::now())
+    .bind(created_date)
     .bind(event.action)
     .bind(actor.kind())
     .bind(actor.id())
     .bind(event.actor_email)
     .bind(event.target_type)
     .bind(event.target_id)
-    .bind(Value::Object(changes).to_string())
+    .bind(Value::Object(changes.clone()).to_string())
     .bind(current_request_id())
     .bind(ip)
     .bind(user_agent)
+    .scalar(&mut *tx)
+    .await?;
+    let occurred = crate::webhooks::outbox::Occurrence {
+        event_id: id,
+        action: event.action,
+        created_date,
+        target_type: event.target_type,
+        target_id: event.target_id,
+        changes,
+    };
+    crate::webhooks::outbox::queue(tx, &occurred).await
+}
+
+/// Writes `event` on its own, as bookkeeping: the process's caches (the token cache) are not
+/// told that something changed (a failed login changes nothing they hold).
+pub async fn record_alone(db: &Db, event: Event) -> Result<(), sqlx::Error> {
+    let mut tx = db.begin().await?;
+    record(&mut tx, event).await?;
+    tx.commit_bookkeeping().await
 }
 
 /// Deletes the events created before `cutoff` (retention); how many.

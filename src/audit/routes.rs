@@ -3,19 +3,22 @@
 
 use axum::Router;
 use axum::extract::State;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
+use super::export::AuditExport;
 use crate::auth::Superuser;
 use crate::db::list::{self, Conditions, ListFilter, ListSource};
 use crate::db::{Db, Query};
+use crate::exports::{self, ExportList, ExportParams};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::filters::{Filter, FilterParser, FromQuery};
 use crate::http::pagination::{PageRequest, Paginated};
-use crate::http::request::IdPath;
+use crate::http::request::{IdPath, RequestUrl};
 use crate::http::time;
 use crate::state::AppState;
 
@@ -105,8 +108,8 @@ impl From<EventRow> for EventOut {
     }
 }
 
-/// The list filters.
-#[derive(Debug, Default)]
+/// The list filters (stored with an export of the list, hence `Serialize`).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct EventFilter {
     /// Exact, or a prefix when it ends with `.` (`user.`).
     pub action: Option<String>,
@@ -166,24 +169,36 @@ pub async fn page(
     list::list_page(db, &SOURCE, window, filter).await
 }
 
-/// Lists audit events, newest first.
+/// Lists audit events, newest first; with `fields` or `status_cache_key`, exports them.
 #[utoipa::path(get, path = "/api/v1/audit-events/", tag = "audit",
     params(("action" = Option<String>, Query, description = "Exact, or a prefix ending with `.` (`user.`)"),
         ("actor_kind" = Option<String>, Query), ("actor_id" = Option<i64>, Query),
         ("target_type" = Option<String>, Query), ("target_id" = Option<i64>, Query),
         ("created_date__gte" = Option<String>, Query), ("created_date__lte" = Option<String>, Query),
-        ("page" = Option<u32>, Query), ("limit" = Option<u32>, Query)),
-    responses((status = 200, body = Paginated<EventOut>),
-        (status = 400, description = "A bad filter value"), (status = 401), (status = 403),
-        (status = 404, description = "Invalid page")))]
+        ("page" = Option<u32>, Query), ("limit" = Option<u32>, Query), ExportParams),
+    responses((status = 200, body = Paginated<EventOut>,
+            description = "The page; with `fields`: `ExportStarted`; with `status_cache_key`: `ExportStatus`"),
+        (status = 400, description = "A bad filter value, or an unknown export field or format"),
+        (status = 401), (status = 403),
+        (status = 404, description = "Invalid page, or unknown export key")))]
 pub async fn list(
     State(state): State<AppState>,
-    _: Superuser,
+    Superuser(caller): Superuser,
+    url: RequestUrl,
     Filter(filter): Filter<EventFilter>,
     page_request: PageRequest,
-) -> ApiResult<axum::Json<Paginated<EventOut>>> {
+) -> ApiResult<Response> {
+    let export = |_: &RequestUrl| {
+        let filter = filter.clone();
+        Ok(ExportList::of(AuditExport { filter }))
+    };
+    if let Some(response) = exports::intercept(&state, &caller, &url, export).await? {
+        return Ok(response);
+    }
     let (count, rows) = page(&state.db, &filter, page_request.window()).await?;
-    page_request.respond_rows(count, rows)
+    Ok(page_request
+        .respond_rows::<_, EventOut>(count, rows)?
+        .into_response())
 }
 
 /// One audit event.

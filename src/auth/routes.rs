@@ -11,7 +11,6 @@ use std::pin::Pin;
 use super::lockout::{self, LoginAccount};
 use super::throttle::LoginAttempt;
 use super::{AccountKind, Caller, StaffCaller, token};
-use crate::audit::{Actor, Event};
 use crate::b2b::accounts::{self, StaffUserOut};
 use crate::http::client::UserAgent;
 use crate::http::error::{ApiError, ApiResult};
@@ -65,12 +64,7 @@ pub async fn login(
             is_active: c.is_active,
         });
     let id = lockout::check_password(&state, AccountKind::User, &email, found, password).await?;
-    accounts::touch_last_login(&state.db, id).await?;
-    let mut tx = state.db.begin().await?;
-    let token = token::issue_for(&mut tx, AccountKind::User, id, agent.0.as_deref()).await?;
-    let event = Event::new("auth.login", "user", id).by(Actor::User(id));
-    crate::audit::record(&mut tx, event).await?;
-    tx.commit().await?;
+    let token = accounts::record_login(&state.db, id, agent.0.as_deref()).await?;
     let account = accounts::by_id(&state.db, id)
         .await?
         .ok_or(ApiError::NotFound)?;

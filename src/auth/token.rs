@@ -44,6 +44,14 @@ pub async fn issue(tx: &mut Tx, kind: AccountKind, account_id: i64) -> Result<St
     issue_for(tx, kind, account_id, None).await
 }
 
+/// [`issue`] with its `token.issue` event: a token made outside a login (the command line, the
+/// first start; a login's token is its `auth.login`).
+pub async fn grant(tx: &mut Tx, kind: AccountKind, account_id: i64) -> Result<String, sqlx::Error> {
+    let token = issue(tx, kind, account_id).await?;
+    crate::audit::record(tx, Event::new("token.issue", kind.as_str(), account_id)).await?;
+    Ok(token)
+}
+
 /// [`issue`] for a login, remembering the client's `User-Agent` for the token list.
 pub async fn issue_for(
     tx: &mut Tx,
@@ -84,8 +92,13 @@ pub async fn touch(db: &Db, id: i64, now: DateTime<Utc>) -> Result<(), sqlx::Err
     .map(|_| ())
 }
 
-/// Revokes one token; true when it existed.
+/// Revokes one token (a logout: `auth.logout`); true when it existed.
 pub async fn revoke(db: &Db, token: &str) -> Result<bool, sqlx::Error> {
+    revoke_as(db, token, "auth.logout").await
+}
+
+/// Revokes one token, recorded as `action` (`token.revoke` from the command line).
+pub async fn revoke_as(db: &Db, token: &str, action: &'static str) -> Result<bool, sqlx::Error> {
     let mut tx = db.begin().await?;
     let removed: Option<(i64, String, i64)> = Query::new(
         "DELETE FROM api_tokens WHERE key_hash = $1 RETURNING id, account_kind, account_id",
@@ -95,7 +108,7 @@ pub async fn revoke(db: &Db, token: &str) -> Result<bool, sqlx::Error> {
     .await?;
     if let Some((_, kind, account)) = &removed {
         let target = if kind == "staff" { "staff" } else { "user" };
-        crate::audit::record(&mut tx, Event::new("auth.logout", target, *account)).await?;
+        crate::audit::record(&mut tx, Event::new(action, target, *account)).await?;
     }
     tx.commit().await?;
     Ok(removed.is_some())

@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::audit::{self, Actor, Event};
 use crate::auth::password::Passwords;
 use crate::auth::token::{self, AccountKind};
 use crate::b2b::user_filter::UserFilter;
@@ -119,13 +120,24 @@ pub async fn id_by_email(db: &Db, email: &str) -> Result<Option<i64>, sqlx::Erro
     .await
 }
 
-pub async fn touch_last_login(db: &Db, id: i64) -> Result<(), sqlx::Error> {
+/// Records a login: sets `last_login`, issues a token (remembering the client's `User-Agent`)
+/// and records the audit event, in one transaction. The plain token is returned once.
+pub async fn record_login(
+    db: &Db,
+    id: i64,
+    user_agent: Option<&str>,
+) -> Result<String, sqlx::Error> {
+    let mut tx = db.begin().await?;
     Query::new("UPDATE users SET last_login = $1 WHERE id = $2")
         .bind(time::now())
         .bind(id)
-        .execute(db)
-        .await
-        .map(|_| ())
+        .execute(&mut tx)
+        .await?;
+    let token = token::issue_for(&mut tx, AccountKind::User, id, user_agent).await?;
+    let event = Event::new("auth.login", "user", id).by(Actor::User(id));
+    audit::record(&mut tx, event).await?;
+    tx.commit().await?;
+    Ok(token)
 }
 
 /// What a new B2B staff account (superuser or not) starts with.
@@ -149,6 +161,19 @@ pub async fn insert_staff(tx: &mut Tx, new: NewStaffAccount<'_>) -> Result<i64, 
     .bind(time::now())
     .scalar(tx)
     .await
+}
+
+/// [`insert_staff`] with its `staff_user.create` event: how the command line and the first
+/// start create an account.
+pub async fn create_staff(tx: &mut Tx, new: NewStaffAccount<'_>) -> Result<i64, sqlx::Error> {
+    let created = serde_json::json!({
+        "email": new.email, "division": new.division_id, "is_active": true,
+        "is_staff": true, "is_superuser": new.is_superuser,
+    });
+    let id = insert_staff(tx, new).await?;
+    let event = Event::new("staff_user.create", "staff_user", id).changes(audit::created(&created));
+    audit::record(tx, event).await?;
+    Ok(id)
 }
 
 pub async fn count(db: &Db) -> Result<i64, sqlx::Error> {
@@ -214,6 +239,63 @@ pub async fn set_password(
         return Err(ApiError::NotFound);
     }
     token::revoke_all(&mut tx, AccountKind::User, id).await?;
+    audit::record(&mut tx, Event::new("user.password_change", "user", id)).await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// Every B2B account with `is_staff`.
+const STAFF_USERS: ListSource = ListSource {
+    always: "users.is_staff = TRUE",
+    ..ListSource::new("users", ACCOUNT_COLUMNS, "users.id")
+};
+
+/// One page of the staff users, in id order.
+pub async fn staff_page(
+    db: &Db,
+    filter: &UserFilter,
+    window: Window,
+) -> Result<(i64, Vec<Account>), sqlx::Error> {
+    list_page(db, &STAFF_USERS, window, filter).await
+}
+
+/// Gives a staff user the superuser rights of `wanted` (kept when none) and answers what it
+/// has now; 404 for no such staff user, a 400 on `is_superuser` for the last active superuser.
+pub async fn change_superuser(db: &Db, id: i64, wanted: Option<bool>) -> ApiResult<bool> {
+    let current = staff_by_id(db, id).await?.ok_or(ApiError::NotFound)?;
+    let wanted = wanted.unwrap_or(current.is_superuser);
+    if wanted != current.is_superuser && !set_superuser(db, id, wanted).await? {
+        return Err(ApiError::field(
+            "is_superuser",
+            "The last active superuser cannot be demoted.",
+        ));
+    }
+    Ok(wanted)
+}
+
+pub async fn staff_by_id(db: &Db, id: i64) -> Result<Option<Account>, sqlx::Error> {
+    Query::new(format!(
+        "SELECT {ACCOUNT_COLUMNS} FROM users WHERE users.id = $1 AND users.is_staff = TRUE"
+    ))
+    .bind(id)
+    .fetch_optional(db)
+    .await
+}
+
+/// Sets `is_superuser`; the last active superuser is not demoted ([`is_last_superuser`]).
+/// False when refused.
+async fn set_superuser(db: &Db, id: i64, value: bool) -> Result<bool, sqlx::Error> {
+    let mut tx = db.begin().await?;
+    if !value && is_last_superuser(&mut tx, id).await? {
+        return Ok(false);
+    }
+    Query::new("UPDATE users SET is_superuser = $1 WHERE id = $2 AND is_staff = TRUE")
+        .bind(value)
+        .bind(id)
+        .execute(&mut tx)
+        .await?;
+    let event = Event::new("staff_user.update", "staff_user", id);
+    audit::record(&mut tx, event.change("is_superuser", !value, value)).await?;
+    tx.commit().await?;
+    Ok(true)
 }

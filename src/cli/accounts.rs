@@ -143,7 +143,7 @@ pub async fn create_staff(
         .map_err(|e| human(e, &[], ""))?;
     let mut tx = app.state.db.begin().await?;
     let email = args.email.trim();
-    let inserted = accounts::insert_staff(
+    let inserted = accounts::create_staff(
         &mut tx,
         NewStaffAccount {
             email,
@@ -297,12 +297,15 @@ pub async fn token(config: Config, command: TokenCommand) -> anyhow::Result<()> 
                 .await?
                 .with_context(|| format!("no account with email {email}"))?;
             let mut tx = db.begin().await?;
-            let token = token::issue(&mut tx, AccountKind::User, id).await?;
+            let token = token::grant(&mut tx, AccountKind::User, id).await?;
             tx.commit().await?;
             println!("{token}");
         }
         TokenCommand::Revoke { token: key } => {
-            anyhow::ensure!(token::revoke(db, &key).await?, "no such token");
+            anyhow::ensure!(
+                token::revoke_as(db, &key, "token.revoke").await?,
+                "no such token"
+            );
             eprintln!("token revoked");
         }
     }

@@ -153,6 +153,36 @@ impl Console {
         client: &Client,
         body: Option<&Value>,
     ) -> Answer {
+        match body {
+            Some(json) => {
+                let body = Body::from(json.to_string());
+                self.call_with(
+                    method,
+                    path_and_query,
+                    token,
+                    client,
+                    Some("application/json"),
+                    body,
+                )
+                .await
+            }
+            None => {
+                self.call_with(method, path_and_query, token, client, None, Body::empty())
+                    .await
+            }
+        }
+    }
+
+    /// Sends one API request with `body` as it is (a stream, for an upload), of `content_type`.
+    pub async fn call_with(
+        &self,
+        method: Method,
+        path_and_query: &str,
+        token: Option<&str>,
+        client: &Client,
+        content_type: Option<&str>,
+        body: Body,
+    ) -> Answer {
         let mut request = Request::builder().method(method).uri(path_and_query);
         for name in FORWARDED {
             if let Some(value) = client.headers.get(&name) {
@@ -162,13 +192,9 @@ impl Console {
         if let Some(token) = token {
             request = request.header(header::AUTHORIZATION, format!("Token {token}"));
         }
-        let body = match body {
-            Some(json) => {
-                request = request.header(header::CONTENT_TYPE, "application/json");
-                Body::from(json.to_string())
-            }
-            None => Body::empty(),
-        };
+        if let Some(content_type) = content_type {
+            request = request.header(header::CONTENT_TYPE, content_type);
+        }
         let Ok(mut request) = request.body(body) else {
             return Answer {
                 status: StatusCode::BAD_REQUEST,

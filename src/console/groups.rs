@@ -1,18 +1,18 @@
-//! Permission groups: the list, and each group as a grid of Instore routes × methods whose
+//! Permission groups: the list, creation, and each group as a grid of Instore routes × methods whose
 //! checkboxes are the group's permissions.
 
 use std::collections::BTreeMap;
 
 use axum::extract::{Path, RawQuery, State};
-use axum::http::Method;
+use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use maud::html;
+use maud::{Markup, html};
 use serde_json::{Value, json};
 
 use super::Console;
 use super::api::Problems;
 use super::layout::{self, csrf, general_errors, page, pager, show, text_field};
-use super::session::{Posted, Session};
+use super::session::{Access, Posted, Session};
 
 const PAGE_SIZE: u64 = 25;
 const METHODS: [&str; 5] = ["GET", "POST", "PUT", "PATCH", "DELETE"];
@@ -44,6 +44,7 @@ pub async fn list(
     let empty = Vec::new();
     let query = vec![("page".to_owned(), page_no.to_string())];
     let body = html! {
+        @if access.group_create { p { a href="/admin/groups/new" { "Create a permission group" } } }
         table {
             thead { tr { th { "Name" } th { "Permissions" } } }
             tbody {
@@ -91,6 +92,44 @@ async fn render(
             &group.problems().general(&[]).join(" "),
         );
     }
+    let (name, granted) = sent.unwrap_or_else(|| {
+        let ids = group.body["permissions"]
+            .as_array()
+            .map(|a| a.iter().filter_map(Value::as_i64).collect())
+            .unwrap_or_default();
+        (show(&group.body["name"]), ids)
+    });
+    let shown = Grid {
+        action: format!("/admin/groups/{id}"),
+        name: &name,
+        granted: &granted,
+        problems: &problems,
+        editable: access.group_update,
+    };
+    let body = html! {
+        @if saved { (layout::notice("Saved.")) }
+        (grid_form(console, session, &access, &shown).await)
+    };
+    let status = if problems.is_empty() { 200 } else { 400 };
+    let title = format!("Permission group {}", show(&group.body["name"]));
+    layout::respond(status, page(&title, Some((session, &access)), body))
+}
+
+/// A group's form: its name and the grid of routes × methods.
+struct Grid<'a> {
+    action: String,
+    name: &'a str,
+    granted: &'a [i64],
+    problems: &'a Problems,
+    editable: bool,
+}
+
+async fn grid_form(
+    console: &Console,
+    session: &Session,
+    access: &Access,
+    form: &Grid<'_>,
+) -> Markup {
     let permissions = if access.permissions {
         session.get(console, ALL_PERMISSIONS).await.body["results"]
             .as_array()
@@ -99,13 +138,6 @@ async fn render(
     } else {
         Vec::new()
     };
-    let (name, granted) = sent.unwrap_or_else(|| {
-        let ids = group.body["permissions"]
-            .as_array()
-            .map(|a| a.iter().filter_map(Value::as_i64).collect())
-            .unwrap_or_default();
-        (show(&group.body["name"]), ids)
-    });
     // route → method → (permission id, label)
     let mut grid: BTreeMap<String, BTreeMap<String, (i64, String)>> = BTreeMap::new();
     for p in &permissions {
@@ -117,13 +149,12 @@ async fn render(
                 .insert(method.to_owned(), (pid, show(&p["name"])));
         }
     }
-    let editable = access.group_update;
-    let body = html! {
-        @if saved { (layout::notice("Saved.")) }
-        form method="post" action=(format!("/admin/groups/{id}")) {
+    let (problems, granted, editable) = (form.problems, form.granted, form.editable);
+    html! {
+        form method="post" action=(form.action) {
             (csrf(session))
-            (general_errors(&problems, &["name", "permissions"]))
-            (text_field("name", "Name", "text", &name, &problems))
+            (general_errors(problems, &["name", "permissions"]))
+            (text_field("name", "Name", "text", form.name, problems))
             @for e in problems.of("permissions") { p.field-error { (e) } }
             table.grid {
                 caption { "Permissions: Instore routes × methods" }
@@ -147,10 +178,72 @@ async fn render(
             }
             @if editable { p { button type="submit" { "Save" } } }
         }
+    }
+}
+
+/// The name and permissions of a posted group form, as the API takes them.
+fn posted_group(posted: &Posted) -> (String, Vec<i64>) {
+    let name = posted.form.get("name").unwrap_or("").trim().to_owned();
+    let ids = posted
+        .form
+        .all("permissions")
+        .iter()
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    (name, ids)
+}
+
+/// The creation form: a name and an empty grid.
+pub async fn new_form(State(console): State<Console>, session: Session) -> Response {
+    creation(&console, &session, "", &[], &Problems::default(), 200).await
+}
+
+async fn creation(
+    console: &Console,
+    session: &Session,
+    name: &str,
+    granted: &[i64],
+    problems: &Problems,
+    status: u16,
+) -> Response {
+    let access = session.access(console).await;
+    if !access.group_create {
+        return layout::refusal(403, NOT_ALLOWED);
+    }
+    let shown = Grid {
+        action: "/admin/groups/new".into(),
+        name,
+        granted,
+        problems,
+        editable: true,
     };
-    let status = if problems.is_empty() { 200 } else { 400 };
-    let title = format!("Permission group {}", show(&group.body["name"]));
-    layout::respond(status, page(&title, Some((session, &access)), body))
+    let body = grid_form(console, session, &access, &shown).await;
+    layout::respond(
+        status,
+        page("Create a permission group", Some((session, &access)), body),
+    )
+}
+
+/// Creates a group with `POST /api/v1/permission_groups/`.
+pub async fn create(State(console): State<Console>, posted: Posted) -> Response {
+    let (name, ids) = posted_group(&posted);
+    let body = json!({ "name": name, "permissions": ids });
+    let answer = posted
+        .session
+        .send(&console, Method::POST, "/api/v1/permission_groups/", &body)
+        .await;
+    if answer.ok() {
+        let id = answer.body["id"].as_i64().unwrap_or_default();
+        return Redirect::to(&format!("/admin/groups/{id}?saved=1")).into_response();
+    }
+    if answer.status != StatusCode::BAD_REQUEST {
+        return layout::refusal(
+            answer.status.as_u16(),
+            &answer.problems().general(&[]).join(" "),
+        );
+    }
+    let problems = answer.problems();
+    creation(&console, &posted.session, &name, &ids, &problems, 400).await
 }
 
 /// Saves a group with `PATCH /api/v1/permission_groups/{id}/`.
@@ -159,13 +252,7 @@ pub async fn update(
     Path(id): Path<i64>,
     posted: Posted,
 ) -> Response {
-    let name = posted.form.get("name").unwrap_or("").trim().to_owned();
-    let ids: Vec<i64> = posted
-        .form
-        .all("permissions")
-        .iter()
-        .filter_map(|v| v.parse().ok())
-        .collect();
+    let (name, ids) = posted_group(&posted);
     let path = format!("/api/v1/permission_groups/{id}/");
     let body = json!({ "name": name, "permissions": ids });
     let answer = posted

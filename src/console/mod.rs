@@ -13,19 +13,22 @@
 
 pub mod api;
 mod assets;
+mod audit;
 mod divisions;
 mod exports;
 mod groups;
+mod imports;
 mod layout;
 mod login;
 mod overview;
 pub mod session;
 mod staff_users;
 mod staffs;
+mod stores;
 mod users;
 
 use axum::Router;
-use axum::extract::Request;
+use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{HeaderValue, header};
 use axum::middleware::{self, Next};
 use axum::response::Response;
@@ -64,7 +67,25 @@ pub fn router(state: AppState, api: Router) -> Router {
             get(staffs::detail).post(staffs::update),
         )
         .route("/admin/staffs/{id}/deactivate", post(staffs::deactivate))
+        .route("/admin/staffs/{id}/password", post(staffs::change_password))
+        .route("/admin/stores", get(stores::list))
+        .route(
+            "/admin/stores/{id}",
+            get(stores::detail).post(stores::update),
+        )
+        .route("/admin/audit", get(audit::list))
+        .route(
+            "/admin/imports",
+            get(imports::form)
+                .post(imports::upload)
+                .layer(DefaultBodyLimit::disable()),
+        )
+        .route("/admin/imports/{list}/{key}", get(imports::progress))
         .route("/admin/groups", get(groups::list))
+        .route(
+            "/admin/groups/new",
+            get(groups::new_form).post(groups::create),
+        )
         .route(
             "/admin/groups/{id}",
             get(groups::detail).post(groups::update),

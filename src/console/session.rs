@@ -55,6 +55,26 @@ impl Session {
             .await
     }
 
+    /// Sends `body` (a stream) of `content_type` with `POST`: an upload.
+    pub async fn upload(
+        &self,
+        console: &Console,
+        path: &str,
+        content_type: &str,
+        body: axum::body::Body,
+    ) -> Answer {
+        console
+            .call_with(
+                Method::POST,
+                path,
+                Some(&self.token),
+                &self.client,
+                Some(content_type),
+                body,
+            )
+            .await
+    }
+
     /// What this caller may reach, for showing only what it can use.
     pub async fn access(&self, console: &Console) -> Access {
         let b2b = self.caller.require_b2b_staff().is_ok();
@@ -78,8 +98,12 @@ impl Session {
             staff_create: instore("instore:staff-list", Verb::Post).await,
             staff_update: instore("instore:staff-detail", Verb::Patch).await,
             staff_deactivate: instore("instore:staff-detail", Verb::Delete).await,
+            staff_password: instore("instore:staff-change-password", Verb::Post).await,
+            staff_permissions: instore("instore:staff-list-staff-permission-info", Verb::Get).await,
             stores: instore("instore:retail-store-list", Verb::Get).await,
+            store_update: instore("instore:retail-store-detail", Verb::Patch).await,
             groups: instore("instore:permission-group-list", Verb::Get).await,
+            group_create: instore("instore:permission-group-list", Verb::Post).await,
             group_update: instore("instore:permission-group-detail", Verb::Patch).await,
             permissions: instore("instore:permission-list", Verb::Get).await,
         }
@@ -97,8 +121,12 @@ pub struct Access {
     pub staff_create: bool,
     pub staff_update: bool,
     pub staff_deactivate: bool,
+    pub staff_password: bool,
+    pub staff_permissions: bool,
     pub stores: bool,
+    pub store_update: bool,
     pub groups: bool,
+    pub group_create: bool,
     pub group_update: bool,
     pub permissions: bool,
 }

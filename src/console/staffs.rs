@@ -1,4 +1,5 @@
-//! Instore staffs: search, create with stores and groups, edit, deactivate. Every button is
+//! Instore staffs: search, create with stores and groups (each list searchable), edit,
+//! deactivate, change password, permission info. Every button is
 //! shown only when the caller's permission groups grant its endpoint.
 
 use axum::extract::{Path, RawQuery, State};
@@ -10,20 +11,24 @@ use serde_json::{Map, Value, json};
 use super::Console;
 use super::api::Problems;
 use super::layout::{
-    self, csrf, general_errors, page, pager, query_string, show, text_field, value,
+    self, ListFilter, ListPage, csrf, general_errors, page, query_string, show, text_field, value,
 };
 use super::session::{Form, Posted, Session};
 use super::users::active_badge;
 
-const FILTERS: &[(&str, &str)] = &[
-    ("username", "Username contains"),
-    ("email", "Email contains"),
-    ("first_name", "First name contains"),
-    ("last_name", "Last name contains"),
-    ("retail_stores", "Store id"),
-    ("permission_groups", "Group id"),
-];
-const PAGE_SIZE: u64 = 25;
+const LIST: ListPage = ListPage {
+    path: "/admin/staffs",
+    api: "/api/v1/staffs/",
+    filters: &[
+        ListFilter::search("username", "Username contains"),
+        ListFilter::search("email", "Email contains"),
+        ListFilter::search("first_name", "First name contains"),
+        ListFilter::search("last_name", "Last name contains"),
+        ListFilter::search("retail_stores", "Store id"),
+        ListFilter::search("permission_groups", "Group id"),
+    ],
+    page_size: 25,
+};
 /// Stores and groups offered as checkboxes: the first of each list (no unbounded reads).
 const CHOICES: u64 = 200;
 const TEXT_FIELDS: &[(&str, &str, &str)] = &[
@@ -34,6 +39,10 @@ const TEXT_FIELDS: &[(&str, &str, &str)] = &[
     ("remote_id", "Remote id", "text"),
 ];
 const NOT_ALLOWED: &str = "You do not have permission to perform this action.";
+/// The pickers' search boxes, and the button that narrows them instead of saving.
+const STORE_SEARCH: &str = "store_search";
+const GROUP_SEARCH: &str = "group_search";
+const FIND: &str = "find";
 
 pub async fn list(
     State(console): State<Console>,
@@ -44,71 +53,48 @@ pub async fn list(
     if !access.staffs {
         return layout::refusal(403, NOT_ALLOWED);
     }
-    let query: Vec<(String, String)> = form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
-        .into_owned()
-        .filter(|(k, v)| {
-            !v.trim().is_empty() && (FILTERS.iter().any(|(f, _)| f == k) || k == "page")
-        })
-        .collect();
-    let mut api = query.clone();
-    api.push(("limit".into(), PAGE_SIZE.to_string()));
-    let answer = session
-        .get(&console, &format!("/api/v1/staffs/?{}", query_string(&api)))
-        .await;
-    let get = |name: &str| {
-        query
-            .iter()
-            .find(|(k, _)| k == name)
-            .map_or("", |(_, v)| v.as_str())
-    };
-    let problems = if answer.ok() {
-        Problems::default()
-    } else {
-        answer.problems()
-    };
-    let page_no = get("page").parse().unwrap_or(1);
-    let empty = Vec::new();
-    let results = answer.body["results"].as_array().unwrap_or(&empty);
+    let listed = LIST.fetch(&console, &session, raw.as_deref(), |_| {}).await;
     let body = html! {
         @if access.staff_create { p { a href="/admin/staffs/new" { "Create a staff" } } }
-        form.filters method="get" action="/admin/staffs" role="search" {
-            @for (name, label) in FILTERS { (text_field(name, label, "search", get(name), &problems)) }
-            button type="submit" { "Search" }
-        }
-        (general_errors(&problems, &FILTERS.iter().map(|(f, _)| *f).collect::<Vec<_>>()))
-        @if answer.ok() {
+        (LIST.filter_form(&listed))
+        @if listed.answer.ok() {
             table {
                 thead { tr { th { "Username" } th { "Name" } th { "Email" } th { "Stores" } th { "Active" } } }
                 tbody {
-                    @for s in results {
+                    @for s in listed.results() {
                         tr {
                             td { a href=(format!("/admin/staffs/{}", s["id"])) { (show(&s["username"])) } }
                             td { (show(&s["first_name"])) " " (show(&s["last_name"])) }
                             td { (show(&s["email"])) }
-                            td { @for st in s["retail_stores"].as_array().unwrap_or(&empty) { (show(&st["name"])) " " } }
+                            td { @for st in s["retail_stores"].as_array().map_or(&[][..], Vec::as_slice) { (show(&st["name"])) " " } }
                             td { (active_badge(&s["is_active"])) }
                         }
                     }
                 }
             }
-            (pager("/admin/staffs", &query, page_no, PAGE_SIZE, answer.body["count"].as_u64().unwrap_or(0)))
+            (LIST.pager(&listed))
         }
     };
-    let status = if answer.ok() {
-        200
-    } else {
-        answer.status.as_u16()
-    };
     layout::respond(
-        status,
+        listed.status(),
         page("Instore staffs", Some((&session, &access)), body),
     )
 }
 
-/// (id, label) of the first stores and groups, for the checkboxes.
-async fn choices(console: &Console, session: &Session, path: &str) -> Vec<(i64, String)> {
+/// (id, label) of the first stores or groups whose name contains `search` (all when empty),
+/// for the checkboxes.
+async fn choices(
+    console: &Console,
+    session: &Session,
+    path: &str,
+    search: &str,
+) -> Vec<(i64, String)> {
+    let mut query = vec![("limit", CHOICES.to_string())];
+    if !search.trim().is_empty() {
+        query.push(("name", search.trim().to_owned()));
+    }
     let answer = session
-        .get(console, &format!("{path}?limit={CHOICES}"))
+        .get(console, &format!("{path}?{}", query_string(&query)))
         .await;
     answer.body["results"]
         .as_array()
@@ -129,8 +115,16 @@ async fn staff_form(
     problems: &Problems,
     creating: bool,
 ) -> Markup {
-    let mut stores = choices(console, session, "/api/v1/retail_stores/").await;
-    let groups = choices(console, session, "/api/v1/permission_groups/").await;
+    let search = |name: &str| values.get(name).map(value).unwrap_or_default();
+    let (store_search, group_search) = (search(STORE_SEARCH), search(GROUP_SEARCH));
+    let mut stores = choices(console, session, "/api/v1/retail_stores/", &store_search).await;
+    let mut groups = choices(
+        console,
+        session,
+        "/api/v1/permission_groups/",
+        &group_search,
+    )
+    .await;
     if let Some(own) = values.get("retail_store_objects").and_then(Value::as_array) {
         for s in own {
             if let Some(id) = s["id"]
@@ -141,12 +135,10 @@ async fn staff_form(
             }
         }
     }
-    let picked = |field: &str, id: i64| {
-        values
-            .get(field)
-            .and_then(Value::as_array)
-            .is_some_and(|ids| ids.iter().any(|v| v.as_i64() == Some(id)))
-    };
+    // What is picked stays on the form (and picked) whatever the search shows.
+    keep_picked(&mut stores, values, "retail_stores", "Store");
+    keep_picked(&mut groups, values, "permission_groups", "Group");
+    let picked = |field: &str, id: i64| picked_ids(values, field).contains(&id);
     let mut known: Vec<&str> = TEXT_FIELDS.iter().map(|(f, _, _)| *f).collect();
     known.extend(["password", "retail_stores", "permission_groups"]);
     let errors = |field: &str| {
@@ -162,23 +154,74 @@ async fn staff_form(
                 (text_field(name, label, kind, &values.get(*name).map(value).unwrap_or_default(), problems))
             }
             @if creating { (text_field("password", "Password", "password", "", problems)) }
+            // The form's first button, so that Enter in any field saves it.
+            button.hidden-default type="submit" tabindex="-1" aria-hidden="true" { "Save" }
             fieldset {
                 legend { "Retail stores" }
                 (errors("retail_stores"))
+                (finder(STORE_SEARCH, "Find stores by name", &store_search, "stores"))
                 @for (id, name) in &stores {
                     div { label { input type="checkbox" name="retail_stores" value=(id) checked[picked("retail_stores", *id)]; " " (name) } }
                 }
+                @if stores.is_empty() { p { "No store matches." } }
             }
             fieldset {
                 legend { "Permission groups" }
                 (errors("permission_groups"))
+                (finder(GROUP_SEARCH, "Find groups by name", &group_search, "groups"))
                 @for (id, name) in &groups {
                     div { label { input type="checkbox" name="permission_groups" value=(id) checked[picked("permission_groups", *id)]; " " (name) } }
                 }
+                @if groups.is_empty() { p { "No group matches." } }
             }
-            button type="submit" { @if creating { "Create" } @else { "Save" } }
+            button.save type="submit" { @if creating { "Create" } @else { "Save" } }
         }
     }
+}
+
+/// The search box of a picker; its button shows the form again with the lists narrowed,
+/// everything typed and picked kept, and nothing saved.
+fn finder(name: &str, label: &str, current: &str, what: &str) -> Markup {
+    let id = format!("f-{name}");
+    html! {
+        div.finder {
+            label for=(id) { (label) }
+            input type="search" id=(id) name=(name) value=(current);
+            button.secondary type="submit" name=(FIND) value=(what) formnovalidate { "Find" }
+        }
+    }
+}
+
+/// The ids posted (or held) in `field`.
+fn picked_ids(values: &Map<String, Value>, field: &str) -> Vec<i64> {
+    values
+        .get(field)
+        .and_then(Value::as_array)
+        .map(|ids| ids.iter().filter_map(Value::as_i64).collect())
+        .unwrap_or_default()
+}
+
+/// Adds the picked ids a narrowed list does not show, labelled by id.
+fn keep_picked(
+    choices: &mut Vec<(i64, String)>,
+    values: &Map<String, Value>,
+    field: &str,
+    what: &str,
+) {
+    for id in picked_ids(values, field) {
+        if !choices.iter().any(|(i, _)| *i == id) {
+            choices.push((id, format!("{what} #{id}")));
+        }
+    }
+}
+
+/// The form as it was posted, with its searches, to show again.
+fn shown_again(form: &Form, body: &Map<String, Value>) -> Map<String, Value> {
+    let mut shown = body.clone();
+    for name in [STORE_SEARCH, GROUP_SEARCH] {
+        shown.insert(name.into(), json!(form.get(name).unwrap_or("")));
+    }
+    shown
 }
 
 /// The API body of a posted staff form.
@@ -230,6 +273,23 @@ pub async fn new_form(State(console): State<Console>, session: Session) -> Respo
 pub async fn create(State(console): State<Console>, posted: Posted) -> Response {
     let body = body_of(&posted.form, true);
     let session = &posted.session;
+    if posted.form.get(FIND).is_some() {
+        let access = session.access(&console).await;
+        if !access.staff_create {
+            return layout::refusal(403, NOT_ALLOWED);
+        }
+        let shown = shown_again(&posted.form, &body);
+        let form = staff_form(
+            &console,
+            session,
+            "/admin/staffs/new",
+            &shown,
+            &Problems::default(),
+            true,
+        )
+        .await;
+        return layout::respond(200, page("Create a staff", Some((session, &access)), form));
+    }
     let answer = session
         .send(
             &console,
@@ -247,7 +307,7 @@ pub async fn create(State(console): State<Console>, posted: Posted) -> Response 
         &console,
         session,
         "/admin/staffs/new",
-        &body,
+        &shown_again(&posted.form, &body),
         &answer.problems(),
         true,
     )
@@ -264,8 +324,32 @@ pub async fn detail(
     Path(id): Path<i64>,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    let saved = raw.as_deref().is_some_and(|q| q.contains("saved"));
-    render(&console, &session, id, None, Problems::default(), saved).await
+    let notice = match raw.as_deref() {
+        Some(q) if q.contains("password") => Some("Password changed."),
+        Some(q) if q.contains("saved") => Some("Saved."),
+        _ => None,
+    };
+    render(&console, &session, id, None, Problems::default(), notice).await
+}
+
+/// The permissions the staff holds through its groups, as the API lists them.
+fn permission_info(held: &Value) -> Markup {
+    let rows = held.as_array().map_or(&[][..], Vec::as_slice);
+    html! {
+        h2 { "Permissions" }
+        @if rows.is_empty() {
+            p { "No permission: the staff's groups grant no route." }
+        } @else {
+            table #permissions {
+                thead { tr { th { "Route" } th { "Method" } th { "Name" } } }
+                tbody {
+                    @for p in rows {
+                        tr { td { (show(&p["path"])) } td { (show(&p["method"])) } td { (show(&p["name"])) } }
+                    }
+                }
+            }
+        }
+    }
 }
 
 async fn render(
@@ -274,8 +358,13 @@ async fn render(
     id: i64,
     sent: Option<Map<String, Value>>,
     problems: Problems,
-    saved: bool,
+    notice: Option<&str>,
 ) -> Response {
+    let (problems, password_problems) = if problems.0.contains_key("new_password") {
+        (Problems::default(), problems)
+    } else {
+        (problems, Problems::default())
+    };
     let access = session.access(console).await;
     let answer = session.get(console, &format!("/api/v1/staffs/{id}/")).await;
     if !answer.ok() {
@@ -298,6 +387,17 @@ async fn render(
     if let Some(sent) = sent {
         values.extend(sent);
     }
+    let permissions = if access.staff_permissions {
+        let held = session
+            .get(
+                console,
+                &format!("/api/v1/staffs/{id}/list_staff_permission_info/"),
+            )
+            .await;
+        held.ok().then_some(held.body)
+    } else {
+        None
+    };
     let form = if access.staff_update {
         staff_form(
             console,
@@ -312,7 +412,7 @@ async fn render(
         html! {}
     };
     let body = html! {
-        @if saved { (layout::notice("Saved.")) }
+        @if let Some(notice) = notice { (layout::notice(notice)) }
         dl.detail {
             dt { "Status" } dd { (active_badge(&staff["is_active"])) }
             dt { "Superuser" } dd { (show(&staff["is_superuser"])) }
@@ -321,6 +421,17 @@ async fn render(
         }
         @if access.staff_update { h2 { "Edit" } }
         (form)
+        @if let Some(held) = &permissions { (permission_info(held)) }
+        @if access.staff_password {
+            h2 #password-title { "Change password" }
+            form method="post" action=(format!("/admin/staffs/{id}/password")) aria-labelledby="password-title" {
+                (csrf(session))
+                (general_errors(&password_problems, &["new_password"]))
+                (text_field("new_password", "New password", "password", "", &password_problems))
+                p { "The staff is signed out everywhere once the password is changed." }
+                button type="submit" { "Change password" }
+            }
+        }
         @if access.staff_deactivate && staff["is_active"].as_bool() == Some(true) {
             div.actions {
                 form method="post" action=(format!("/admin/staffs/{id}/deactivate")) {
@@ -329,7 +440,11 @@ async fn render(
             }
         }
     };
-    let status = if problems.is_empty() { 200 } else { 400 };
+    let status = if problems.is_empty() && password_problems.is_empty() {
+        200
+    } else {
+        400
+    };
     let title = format!("Instore staff {}", show(&staff["username"]));
     layout::respond(status, page(&title, Some((session, &access)), body))
 }
@@ -341,6 +456,18 @@ pub async fn update(
     posted: Posted,
 ) -> Response {
     let body = body_of(&posted.form, false);
+    let shown = shown_again(&posted.form, &body);
+    if posted.form.get(FIND).is_some() {
+        return render(
+            &console,
+            &posted.session,
+            id,
+            Some(shown),
+            Problems::default(),
+            None,
+        )
+        .await;
+    }
     let path = format!("/api/v1/staffs/{id}/");
     let answer = posted
         .session
@@ -353,9 +480,9 @@ pub async fn update(
         &console,
         &posted.session,
         id,
-        Some(body),
+        Some(shown),
         answer.problems(),
-        false,
+        None,
     )
     .await
 }
@@ -374,13 +501,38 @@ pub async fn deactivate(
     if answer.ok() {
         return Redirect::to(&format!("/admin/staffs/{id}?saved=1")).into_response();
     }
-    render(
-        &console,
-        &posted.session,
-        id,
-        None,
-        answer.problems(),
-        false,
-    )
-    .await
+    render(&console, &posted.session, id, None, answer.problems(), None).await
+}
+
+/// Sets a new password with `POST /api/v1/staffs/change_password/`; the password policy's
+/// messages come back beside the field.
+pub async fn change_password(
+    State(console): State<Console>,
+    Path(id): Path<i64>,
+    posted: Posted,
+) -> Response {
+    let body =
+        json!({ "staff": id, "new_password": posted.form.get("new_password").unwrap_or("") });
+    let answer = posted
+        .session
+        .send(
+            &console,
+            Method::POST,
+            "/api/v1/staffs/change_password/",
+            &body,
+        )
+        .await;
+    if answer.ok() {
+        return Redirect::to(&format!("/admin/staffs/{id}?password=1")).into_response();
+    }
+    let mut problems = answer.problems();
+    if !problems.0.contains_key("new_password") && !problems.is_empty() {
+        // Every refusal of this form is shown beside it, not beside the edit form.
+        let general = problems.general(&[]);
+        problems = Problems::default();
+        for message in general {
+            problems.add("new_password", message);
+        }
+    }
+    render(&console, &posted.session, id, None, problems, None).await
 }

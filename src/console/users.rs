@@ -8,39 +8,37 @@ use maud::{Markup, html};
 use serde_json::{Map, Value, json};
 
 use super::Console;
-use super::api::{Answer, Problems};
+use super::api::Problems;
 use super::layout::{
-    self, csrf, general_errors, page, pager, query_string, show, text_field, value,
+    self, ACTIVE_CHOICES, Input, ListFilter, ListPage, csrf, general_errors, page, show,
+    text_field, value,
 };
 use super::session::{Posted, Session};
 
 /// The list filters the console offers: the API's own (`GET /api/v1/users/`).
-const FILTERS: &[(&str, &str)] = &[
-    ("email", "Email contains"),
-    ("first_name", "First name contains"),
-    ("last_name", "Last name contains"),
-    ("phone_number", "Phone contains"),
-    ("division", "Division id"),
-];
-const PAGE_SIZE: u64 = 25;
+const LIST: ListPage = ListPage {
+    path: "/admin/users",
+    api: "/api/v1/users/",
+    filters: &[
+        ListFilter::search("email", "Email contains"),
+        ListFilter::search("first_name", "First name contains"),
+        ListFilter::search("last_name", "Last name contains"),
+        ListFilter::search("phone_number", "Phone contains"),
+        ListFilter::search("division", "Division id"),
+        ListFilter {
+            name: "is_active",
+            label: "Active",
+            input: Input::Choice(ACTIVE_CHOICES),
+        },
+    ],
+    page_size: 25,
+};
 const EDITABLE: &[(&str, &str)] = &[
     ("first_name", "First name"),
     ("last_name", "Last name"),
     ("phone_number", "Phone number"),
     ("division", "Division id"),
 ];
-
-/// The query parameters the console passes on: filters and the page, nothing else (so a
-/// console link can never start an export).
-fn passed_query(raw: Option<&str>) -> Vec<(String, String)> {
-    form_urlencoded::parse(raw.unwrap_or("").as_bytes())
-        .into_owned()
-        .filter(|(k, v)| {
-            !v.trim().is_empty()
-                && (FILTERS.iter().any(|(f, _)| f == k) || k == "is_active" || k == "page")
-        })
-        .collect()
-}
 
 pub async fn list(
     State(console): State<Console>,
@@ -51,76 +49,31 @@ pub async fn list(
     if !access.b2b {
         return layout::refusal(403, "You do not have permission to perform this action.");
     }
-    let query = passed_query(raw.as_deref());
-    let mut api = query.clone();
-    api.push(("limit".into(), PAGE_SIZE.to_string()));
-    let answer = session
-        .get(&console, &format!("/api/v1/users/?{}", query_string(&api)))
-        .await;
-    let get = |name: &str| {
-        query
-            .iter()
-            .find(|(k, _)| k == name)
-            .map_or("", |(_, v)| v.as_str())
-    };
-    let problems = if answer.ok() {
-        Problems::default()
-    } else {
-        answer.problems()
-    };
-    let active = get("is_active");
+    let listed = LIST.fetch(&console, &session, raw.as_deref(), |_| {}).await;
     let body = html! {
-        form.filters method="get" action="/admin/users" role="search" {
-            @for (name, label) in FILTERS {
-                (text_field(name, label, "search", get(name), &problems))
-            }
-            div.field {
-                label for="f-is_active" { "Active" }
-                select id="f-is_active" name="is_active" {
-                    option value="" selected[active.is_empty()] { "Any" }
-                    option value="true" selected[active == "true"] { "Active" }
-                    option value="false" selected[active == "false"] { "Inactive" }
-                }
-            }
-            button type="submit" { "Search" }
-        }
-        (general_errors(&problems, &FILTERS.iter().map(|(f, _)| *f).collect::<Vec<_>>()))
-        @if answer.ok() { (rows(&answer, &query)) }
-    };
-    let status = if answer.ok() {
-        200
-    } else {
-        answer.status.as_u16()
-    };
-    layout::respond(status, page("B2B users", Some((&session, &access)), body))
-}
-
-fn rows(answer: &Answer, query: &[(String, String)]) -> Markup {
-    let count = answer.body["count"].as_u64().unwrap_or(0);
-    let page_no = query
-        .iter()
-        .find(|(k, _)| k == "page")
-        .and_then(|(_, v)| v.parse().ok())
-        .unwrap_or(1);
-    let empty = Vec::new();
-    let results = answer.body["results"].as_array().unwrap_or(&empty);
-    html! {
-        table {
-            thead { tr { th { "Email" } th { "Name" } th { "Phone" } th { "Division" } th { "Active" } } }
-            tbody {
-                @for u in results {
-                    tr {
-                        td { a href=(format!("/admin/users/{}", u["id"])) { (show(&u["email"])) } }
-                        td { (show(&u["first_name"])) " " (show(&u["last_name"])) }
-                        td { (show(&u["phone_number"])) }
-                        td { (show(&u["division"]["name"])) }
-                        td { (active_badge(&u["is_active"])) }
+        (LIST.filter_form(&listed))
+        @if listed.answer.ok() {
+            table {
+                thead { tr { th { "Email" } th { "Name" } th { "Phone" } th { "Division" } th { "Active" } } }
+                tbody {
+                    @for u in listed.results() {
+                        tr {
+                            td { a href=(format!("/admin/users/{}", u["id"])) { (show(&u["email"])) } }
+                            td { (show(&u["first_name"])) " " (show(&u["last_name"])) }
+                            td { (show(&u["phone_number"])) }
+                            td { (show(&u["division"]["name"])) }
+                            td { (active_badge(&u["is_active"])) }
+                        }
                     }
                 }
             }
+            (LIST.pager(&listed))
         }
-        (pager("/admin/users", query, page_no, PAGE_SIZE, count))
-    }
+    };
+    layout::respond(
+        listed.status(),
+        page("B2B users", Some((&session, &access)), body),
+    )
 }
 
 pub fn active_badge(v: &Value) -> Markup {

@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 
-use super::{Arg, Db, Dialect, Query, Row, Tx};
+use super::{Arg, Db, Dialect, Query, Row, Target, Tx};
 
 /// Where a list reads from: the `FROM` clause, the selected columns and the id to order by.
 pub struct ListSource {
@@ -337,8 +337,8 @@ fn push_order(q: &mut Query, dialect: Dialect, order: Order) {
 
 /// The rows of `link` whose owner is one of `owners`, as owner → ids of the other side in
 /// ascending order: one query for a whole page, whatever its size.
-pub async fn linked_ids(
-    db: &Db,
+pub async fn linked_ids<'a>(
+    target: impl Into<Target<'a>>,
     link: &Link,
     owners: &[i64],
 ) -> Result<HashMap<i64, Vec<i64>>, sqlx::Error> {
@@ -356,7 +356,7 @@ pub async fn linked_ids(
     ));
     push_id_list(&mut q, owners);
     q.push(" ORDER BY ").push(other);
-    let links: Vec<(i64, i64)> = q.fetch_all(db).await?;
+    let links: Vec<(i64, i64)> = q.fetch_all(target).await?;
     for (owner, other) in links {
         linked.entry(owner).or_default().push(other);
     }

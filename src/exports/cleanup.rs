@@ -1,6 +1,7 @@
 //! Expiry: export keys and files live `KADRO_EXPORT_TTL_SECONDS`; a periodic task in every
-//! process that runs workers deletes what has expired, and purges old finished jobs and audit
-//! events older than `KADRO_AUDIT_RETENTION_DAYS`.
+//! process that runs workers deletes what has expired, and purges old finished jobs, and audit
+//! events and finished webhook deliveries older than `KADRO_AUDIT_RETENTION_DAYS`. It also lets
+//! go webhook deliveries left waiting behind nothing ([`crate::webhooks::outbox::release_stranded`]).
 
 use std::time::Duration;
 
@@ -13,6 +14,7 @@ use super::record;
 use crate::http::time;
 use crate::jobs;
 use crate::state::AppState;
+use crate::webhooks::outbox;
 
 /// How often the cleanup runs.
 pub const EVERY: Duration = Duration::from_secs(600);
@@ -28,6 +30,8 @@ pub struct Cleaned {
     pub exports: u64,
     pub jobs: u64,
     pub audit_events: u64,
+    pub webhook_deliveries: u64,
+    pub webhook_released: u64,
 }
 
 /// Deletes the files and rows of exports expired at `now`, and jobs finished before
@@ -56,6 +60,8 @@ pub async fn run_once(state: &AppState, now: DateTime<Utc>) -> anyhow::Result<Cl
     cleaned.jobs = jobs::purge_finished(&state.db, now - JOB_RETENTION).await?;
     let audit_cutoff = now - state.config.audit_retention();
     cleaned.audit_events = crate::audit::purge_before(&state.db, audit_cutoff).await?;
+    cleaned.webhook_deliveries = outbox::purge_before(&state.db, audit_cutoff).await?;
+    cleaned.webhook_released = outbox::release_stranded(&state.db).await?;
     Ok(cleaned)
 }
 
@@ -74,6 +80,8 @@ pub async fn run_periodically(state: AppState, stop: CancellationToken) {
                     exports = cleaned.exports,
                     jobs = cleaned.jobs,
                     audit_events = cleaned.audit_events,
+                    webhook_deliveries = cleaned.webhook_deliveries,
+                    webhook_released = cleaned.webhook_released,
                     "cleanup"
                 );
             }

@@ -12,9 +12,12 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use tokio_util::io::ReaderStream;
 
+use serde_json::Value;
+
 use super::format::Format;
 use super::record::{self, ExportRow, Status};
 use super::store::StoredFile;
+use crate::audit::{self, Actor, Event};
 use crate::config::Secret;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::request::RequestUrl;
@@ -85,7 +88,25 @@ pub async fn download(
         .await
         .map_err(|e| ApiError::Internal(e.into()))?
         .ok_or(ApiError::NotFound)?;
+    record_download(&state, &export).await?;
     attachment(&export, format, stored)
+}
+
+/// `export.download`, on its own (a download changes nothing else): the link carries no token,
+/// so the actor is the account the export was made for, and the event has the address and
+/// `User-Agent` of whoever used the link.
+async fn record_download(state: &AppState, export: &ExportRow) -> ApiResult<()> {
+    let actor = match (export.owner_kind.as_str(), export.owner_id) {
+        ("user", Some(id)) => Actor::User(id),
+        ("staff", Some(id)) => Actor::Staff(id),
+        _ => Actor::Service,
+    };
+    let event = Event::new("export.download", "export", export.id)
+        .by(actor)
+        .change("list", Value::Null, export.list.as_str())
+        .change("format", Value::Null, export.format.as_str());
+    audit::record_alone(&state.db, event).await?;
+    Ok(())
 }
 
 /// A link is good when its signature matches and it has not expired.

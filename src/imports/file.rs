@@ -15,6 +15,8 @@ use crate::http::error::{ApiError, FieldErrors};
 pub struct Target {
     pub name: &'static str,
     pub required: &'static [&'static str],
+    /// At least one of these columns must be there (none when empty).
+    pub one_of: &'static [&'static str],
     pub known: &'static [&'static str],
 }
 
@@ -56,6 +58,15 @@ pub fn read_columns(path: &Path, target: Target) -> Result<Columns, ApiError> {
         .headers()
         .map_err(|_| bad_file("The header row is not valid UTF-8 CSV."))?
         .clone();
+    columns_of(headers.iter(), target)
+}
+
+/// The columns of a header row, checked against `target`.
+pub fn columns_of<'h>(
+    headers: impl Iterator<Item = &'h str>,
+    target: Target,
+) -> Result<Columns, ApiError> {
+    let headers: Vec<&str> = headers.collect();
     if headers.iter().all(|h| h.trim().is_empty()) {
         return Err(bad_file("The file is empty: a header row is required."));
     }
@@ -74,6 +85,13 @@ pub fn read_columns(path: &Path, target: Target) -> Result<Columns, ApiError> {
         if !columns.index.contains_key(required) {
             errors.add("file", format!("The column \"{required}\" is required."));
         }
+    }
+    if !target.one_of.is_empty() && !target.one_of.iter().any(|c| columns.index.contains_key(c)) {
+        let names: Vec<String> = target.one_of.iter().map(|c| format!("\"{c}\"")).collect();
+        errors.add(
+            "file",
+            format!("One of the columns {} is required.", names.join(", ")),
+        );
     }
     errors.into_result()?;
     Ok(columns)

@@ -1,21 +1,17 @@
 //! `POST …/import/` (upload a file, start its import), `GET …/import/?status_cache_key=` (its
 //! progress) and the signed link to its error report.
 
-use std::path::{Path, PathBuf};
-
 use axum::body::{Body, Bytes};
 use axum::extract::{Path as UrlPath, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
-use rand::RngCore;
 use serde::Serialize;
-use tokio::io::AsyncWriteExt;
 use utoipa::ToSchema;
 
-use super::file::{self, Target};
-use super::job::{MAX_ATTEMPTS, RUN_JOB, RunPayload};
-use super::record::{self, ImportRow, NewImport};
+use super::file::Target;
+use super::record::{self, ImportRow};
+use super::upload::{self, ImportRequest};
 use crate::auth::Caller;
 use crate::exports::link;
 use crate::exports::record::Owner;
@@ -23,8 +19,16 @@ use crate::http::error::{ApiError, ApiResult, FieldErrors};
 use crate::http::filters::parse_bool;
 use crate::http::request::RequestUrl;
 use crate::http::time;
-use crate::jobs::{self, NewJob};
 use crate::state::AppState;
+
+/// A form that carries the file (`multipart/form-data`); other parts are ignored.
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)] // describes the form in the OpenAPI document; the parts are read as a stream
+pub struct ImportForm {
+    /// The CSV or XLSX file.
+    #[schema(value_type = String, format = Binary)]
+    file: Vec<u8>,
+}
 
 /// The answer to an upload: 202, the import runs in the background.
 #[derive(Debug, Serialize, ToSchema)]
@@ -82,60 +86,7 @@ fn parse_options(url: &RequestUrl) -> ApiResult<(bool, bool)> {
     Ok((upsert, dry_run))
 }
 
-fn too_large(max: u64) -> ApiError {
-    ApiError::Domain {
-        status: StatusCode::PAYLOAD_TOO_LARGE,
-        code: "payload_too_large",
-        detail: format!("The file is too large (limit {max} bytes)."),
-    }
-}
-
-/// Accepts `text/csv` (and `application/csv`); anything else is a 415.
-fn check_media_type(headers: &HeaderMap) -> ApiResult<()> {
-    let raw = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let essence = raw
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    match essence.as_str() {
-        "text/csv" | "application/csv" => Ok(()),
-        _ => Err(ApiError::UnsupportedMediaType(raw.to_owned())),
-    }
-}
-
-fn uploads_dir(state: &AppState) -> PathBuf {
-    state.config.export_dir.join(".imports")
-}
-
-/// Streams the body into `path`, at most `max` bytes (never the whole file in memory).
-async fn save_upload(body: Body, path: &Path, max: u64) -> ApiResult<()> {
-    let mut out = tokio::fs::File::create(path)
-        .await
-        .map_err(|e| ApiError::Internal(e.into()))?;
-    let mut stream = body.into_data_stream();
-    let mut written = 0u64;
-    while let Some(chunk) = stream.next().await {
-        let chunk: Bytes =
-            chunk.map_err(|_| ApiError::BadRequest("The upload was cut off.".into()))?;
-        written += chunk.len() as u64;
-        if written > max {
-            return Err(too_large(max));
-        }
-        out.write_all(&chunk)
-            .await
-            .map_err(|e| ApiError::Internal(e.into()))?;
-    }
-    out.sync_all()
-        .await
-        .map_err(|e| ApiError::Internal(e.into()))
-}
-
-/// Saves the upload, checks its header row, and records the import and its job.
+/// Starts an import of `target` from the request: its options, then its upload.
 pub async fn start(
     state: &AppState,
     caller: &Caller,
@@ -145,80 +96,13 @@ pub async fn start(
     body: Body,
 ) -> ApiResult<String> {
     let (upsert, dry_run) = parse_options(url)?;
-    check_media_type(headers)?;
-    let max = state.config.import_max_bytes;
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > max) {
-        return Err(too_large(max));
-    }
-    let mut bytes = [0u8; 16];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
-    let cache_key = hex::encode(bytes);
-    let dir = uploads_dir(state);
-    tokio::fs::create_dir_all(&dir)
-        .await
-        .map_err(|e| ApiError::Internal(e.into()))?;
-    let path = dir.join(format!("{cache_key}.csv"));
-    let result = record_upload(
-        state, caller, target, body, &path, &cache_key, upsert, dry_run,
-    )
-    .await;
-    if result.is_err() {
-        let _ = tokio::fs::remove_file(&path).await;
-    }
-    result.map(|_| cache_key)
-}
-
-#[allow(clippy::too_many_arguments)]
-async fn record_upload(
-    state: &AppState,
-    caller: &Caller,
-    target: Target,
-    body: Body,
-    path: &Path,
-    cache_key: &str,
-    upsert: bool,
-    dry_run: bool,
-) -> ApiResult<()> {
-    save_upload(body, path, state.config.import_max_bytes).await?;
-    let columns = {
-        let path = path.to_owned();
-        tokio::task::spawn_blocking(move || file::read_columns(&path, target))
-            .await
-            .map_err(|e| ApiError::Internal(e.into()))??
+    let request = ImportRequest {
+        target,
+        upsert,
+        dry_run,
+        owner: Owner::of(caller),
     };
-    let ttl = chrono::Duration::from_std(state.config.export_ttl())
-        .unwrap_or_else(|_| chrono::Duration::days(1));
-    let mut tx = state.db.begin().await?;
-    record::insert(
-        &mut tx,
-        NewImport {
-            cache_key,
-            owner: Owner::of(caller),
-            target: target.name,
-            upsert,
-            dry_run,
-            file_path: &path.to_string_lossy(),
-            warnings: serde_json::to_string(&columns.unknown)
-                .map_err(|e| ApiError::Internal(e.into()))?,
-            expires_at: time::now() + ttl,
-        },
-    )
-    .await?;
-    let payload = serde_json::to_value(RunPayload {
-        cache_key: cache_key.to_owned(),
-    })
-    .map_err(|e| ApiError::Internal(e.into()))?;
-    let job = NewJob {
-        max_attempts: MAX_ATTEMPTS,
-        ..NewJob::new(RUN_JOB, payload)
-    };
-    jobs::enqueue(&mut tx, job).await?;
-    tx.commit().await?;
-    state.job_signal.notify_one();
-    Ok(())
+    upload::start(state, request, headers, body).await
 }
 
 fn errors_file(cache_key: &str) -> String {

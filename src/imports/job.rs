@@ -7,13 +7,14 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use super::file::{self, Rows};
-use super::record::{self, ImportRow};
-use super::users;
+use super::record::{self, ImportRow, NewImport};
+use super::{staffs, users, xlsx};
+use crate::db::Db;
 use crate::exports::record::Status;
-use crate::http::error::ApiError;
+use crate::http::error::{ApiError, ApiResult};
 use crate::http::time;
-use crate::jobs::ClaimedJob;
 use crate::jobs::worker::{JobError, JobHandler};
+use crate::jobs::{self, ClaimedJob, NewJob};
 use crate::state::AppState;
 
 pub const RUN_JOB: &str = "import.run";
@@ -27,6 +28,23 @@ pub const BATCH_ROWS: usize = 1000;
 #[derive(Debug, Serialize, Deserialize)]
 pub struct RunPayload {
     pub cache_key: String,
+}
+
+/// Records a new import and queues its run job, in one transaction.
+pub async fn queue(db: &Db, new: NewImport<'_>) -> ApiResult<()> {
+    let payload = serde_json::to_value(RunPayload {
+        cache_key: new.cache_key.to_owned(),
+    })
+    .map_err(|e| ApiError::Internal(e.into()))?;
+    let mut tx = db.begin().await?;
+    record::insert(&mut tx, new).await?;
+    let job = NewJob {
+        max_attempts: MAX_ATTEMPTS,
+        ..NewJob::new(RUN_JOB, payload)
+    };
+    jobs::enqueue(&mut tx, job).await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 /// Runs one import; registered under [`RUN_JOB`].
@@ -66,10 +84,15 @@ impl JobHandler for RunImport {
     }
 }
 
+/// Removes the upload (an XLSX file is removed once converted to CSV, which is removed here).
 async fn remove_upload(import: &ImportRow) {
-    if let Err(e) = tokio::fs::remove_file(&import.file_path).await {
+    let path = PathBuf::from(&import.file_path).with_extension("csv");
+    if let Err(e) = tokio::fs::remove_file(&path).await
+        && e.kind() != std::io::ErrorKind::NotFound
+    {
         tracing::warn!(error = %e, "could not remove an import's upload");
     }
+    let _ = tokio::fs::remove_file(path.with_extension("xlsx")).await;
 }
 
 fn io(e: impl Into<anyhow::Error>) -> ApiError {
@@ -78,11 +101,21 @@ fn io(e: impl Into<anyhow::Error>) -> ApiError {
 
 /// One attempt, from the first row not yet committed to the end of the file.
 async fn run(state: &AppState, import: &ImportRow) -> Result<(), ApiError> {
-    let target = match import.target.as_str() {
-        "users" => users::TARGET,
-        other => return Err(io(anyhow::anyhow!("unknown import target {other}"))),
-    };
-    let path = PathBuf::from(&import.file_path);
+    let target = super::target(&import.target)
+        .ok_or_else(|| io(anyhow::anyhow!("unknown import target {}", import.target)))?;
+    let mut path = PathBuf::from(&import.file_path);
+    if path.extension().is_some_and(|e| e == "xlsx") {
+        // Converted once; a resumed attempt finds the CSV recorded.
+        let csv = path.with_extension("csv");
+        let (from, to) = (path.clone(), csv.clone());
+        tokio::task::spawn_blocking(move || xlsx::to_csv(&from, &to))
+            .await
+            .map_err(io)?
+            .map_err(io)?;
+        record::set_file_path(&state.db, import.id, &csv.to_string_lossy()).await?;
+        let _ = tokio::fs::remove_file(&path).await;
+        path = csv;
+    }
     let columns = {
         let path = path.clone();
         tokio::task::spawn_blocking(move || file::read_columns(&path, target))
@@ -121,6 +154,9 @@ async fn run(state: &AppState, import: &ImportRow) -> Result<(), ApiError> {
         if batch.is_empty() {
             return Ok(());
         }
-        users::import_batch(state, import, &columns, batch, &mut seen).await?;
+        match target.name {
+            "staffs" => staffs::import_batch(state, import, &columns, batch, &mut seen).await?,
+            _ => users::import_batch(state, import, &columns, batch, &mut seen).await?,
+        }
     }
 }

@@ -105,6 +105,16 @@ pub async fn start(db: &Db, id: i64, rows_total: i64) -> Result<(), sqlx::Error>
         .map(|_| ())
 }
 
+/// The upload's path after it was converted (an XLSX file becomes CSV).
+pub async fn set_file_path(db: &Db, id: i64, path: &str) -> Result<(), sqlx::Error> {
+    Query::new("UPDATE imports SET file_path = $1 WHERE id = $2")
+        .bind(path)
+        .bind(id)
+        .execute(db)
+        .await
+        .map(|_| ())
+}
+
 /// What one batch did; saved in the batch's own transaction.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct BatchCounts {

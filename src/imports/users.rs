@@ -7,8 +7,9 @@
 
 use std::collections::HashSet;
 
+use super::batch::{self, Refused};
 use super::file::{Columns, NumberedRow, Target};
-use super::record::{self, BatchCounts, ImportRow};
+use super::record::{BatchCounts, ImportRow};
 use super::user_row::{DivisionRef, UserCells, check};
 use crate::auth::token;
 use crate::b2b::users::store::{self as users, NewUser, UserScope};
@@ -21,6 +22,7 @@ use crate::state::AppState;
 pub const TARGET: Target = Target {
     name: "users",
     required: &["email"],
+    one_of: &[],
     known: &[
         "email",
         "first_name",
@@ -35,17 +37,6 @@ pub const TARGET: Target = Target {
     ],
 };
 
-/// Refused rows: (row, field, message).
-type Refused = Vec<(i64, String, String)>;
-
-fn refuse(refused: &mut Refused, row: i64, errors: &FieldErrors) {
-    for (field, messages) in errors.iter() {
-        for message in messages {
-            refused.push((row, field.to_owned(), message.clone()));
-        }
-    }
-}
-
 /// Imports one batch of rows; everything it did commits (or, in a dry run, is rolled back)
 /// with the import's progress.
 pub async fn import_batch(
@@ -55,20 +46,20 @@ pub async fn import_batch(
     rows: Vec<NumberedRow>,
     seen: &mut HashSet<u64>,
 ) -> Result<(), ApiError> {
-    let mut refused = Refused::new();
+    let mut refused = Refused::default();
     let mut ready = Vec::with_capacity(rows.len());
     let count = rows.len() as i64;
     for (row, record) in rows {
         let record = match record {
             Ok(record) => record,
             Err(message) => {
-                refused.push((row, "non_field_errors".into(), message));
+                refused.add(row, "non_field_errors", message);
                 continue;
             }
         };
         match check(state, columns, &record, row, seen) {
             Ok(checked) => ready.push(checked),
-            Err(errors) => refuse(&mut refused, row, &errors),
+            Err(errors) => refused.add_all(row, &errors),
         }
     }
     let cells = hash_passwords(state, import.upsert(), ready).await?;
@@ -82,24 +73,10 @@ pub async fn import_batch(
             Ok(Applied::Created) => counts.created += 1,
             Ok(Applied::Updated) => counts.updated += 1,
             Ok(Applied::Unchanged) => {}
-            Err(errors) => refuse(&mut refused, user.row, &errors),
+            Err(errors) => refused.add_all(user.row, &errors),
         }
     }
-    if import.dry_run {
-        drop(tx); // rolled back: a dry run writes no user
-        tx = state.db.begin().await?;
-    }
-    let mut failed_rows: Vec<i64> = refused.iter().map(|r| r.0).collect();
-    failed_rows.dedup();
-    counts.failed = failed_rows.len() as i64;
-    refused.sort_by_key(|r| r.0);
-    for (row, field, message) in &refused {
-        record::add_error(&mut tx, import.id, *row, field, message).await?;
-    }
-    record::add_batch(&mut tx, import.id, counts).await?;
-    tx.commit().await?;
-    state.job_signal.notify_one();
-    Ok(())
+    batch::commit(state, import, tx, counts, refused).await
 }
 
 /// Hashes the plain passwords on the hashing threads, no transaction open. In upsert mode a

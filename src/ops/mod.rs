@@ -123,6 +123,14 @@ pub fn metrics_handle() -> &'static PrometheusHandle {
             tracing::warn!("a metrics recorder was already installed");
         }
         describe_metrics();
+        // Counters that matter most when they stay at 0 are shown from the start.
+        for kind in ["user", "staff"] {
+            for reason in crate::auth::lockout::Failure::ALL.map(|r| r.as_str()) {
+                metrics::counter!("kadro_login_failures_total", "kind" => kind, "reason" => reason)
+                    .absolute(0);
+            }
+            metrics::counter!("kadro_login_lockouts_total", "kind" => kind).absolute(0);
+        }
         handle
     })
 }
@@ -168,6 +176,14 @@ fn describe_metrics() {
     describe_counter!(
         "kadro_commerce_calls_total",
         "Calls to the Commerce platform, by outcome."
+    );
+    describe_counter!(
+        "kadro_login_failures_total",
+        "Failed logins, by account kind (user, staff) and reason (unknown_account, wrong_password, inactive, locked)."
+    );
+    describe_counter!(
+        "kadro_login_lockouts_total",
+        "Login locks imposed after too many failures, by account kind (user, staff)."
     );
     describe_gauge!(
         "kadro_http_connections_open",

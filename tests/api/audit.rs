@@ -565,7 +565,7 @@ async fn instore_writes_record_their_events(app: TestApp) {
             None,
             "permission_group.delete",
             ("permission_group", group),
-            json!({}),
+            json!({"staffs": [[staff], []]}),
         ),
         step(
             Method::DELETE,
@@ -573,7 +573,7 @@ async fn instore_writes_record_their_events(app: TestApp) {
             None,
             "store.delete",
             ("store", store),
-            json!({}),
+            json!({"staffs": [[staff], []]}),
         ),
         step(
             Method::DELETE,

@@ -349,3 +349,117 @@ async fn no_sqlx_notices_at_info(backend: Backend) {
         assert!(!stderr.contains("sqlx"), "{stderr}");
     }
 }
+
+/// `url` with a password in its user part: its own if it has one, else `secret` (the test
+/// server trusts local connections, so an added password changes nothing but the text).
+fn with_password(url: &str, secret: &str) -> (String, String) {
+    let (scheme, rest) = url.split_once("://").expect("a URL");
+    let (userinfo, host) = rest
+        .split_once('@')
+        .expect("a user in the test database URL");
+    match userinfo.split_once(':') {
+        Some((_, password)) if !password.is_empty() => (url.to_owned(), password.to_owned()),
+        _ => {
+            let user = userinfo.split(':').next().unwrap_or(userinfo);
+            (
+                format!("{scheme}://{user}:{secret}@{host}"),
+                secret.to_owned(),
+            )
+        }
+    }
+}
+
+/// The database password never reaches a log line, at the most verbose level and in either
+/// format: not at start, not in a request's lines, not in a database error's, not at shutdown,
+/// and not when the database named does not exist.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(kadro_pg),
+    ignore = "KADRO_TEST_DATABASE_URL was not set when the tests were built"
+)]
+async fn logs_never_show_the_database_password() {
+    let Some(db) = TestDb::create(Backend::Postgres).await else {
+        return;
+    };
+    let (url, password) = with_password(&db.url, "hunter2-in-the-url");
+    let (replica, replica_password) = with_password(&db.url, "hunter3-of-the-replica");
+    let token = "log-secrets-service-token";
+    for format in ["json", "text"] {
+        let mut cmd = kadro_on(&url);
+        cmd.env("KADRO_LOG", "trace")
+            .env("KADRO_LOG_FORMAT", format)
+            .env("KADRO_DATABASE_REPLICA_URL", &replica)
+            .env("KADRO_SERVICE_TOKENS", token)
+            .args(["serve", "--bind", "127.0.0.1:0", "--workers", "1"]);
+        let mut server = Kadro::spawn(cmd);
+        let listening = server.wait_for_line("start-up line", DEADLINE, |stream, line| {
+            stream == Stream::Stderr && line.contains("kadro listening")
+        });
+        let addr = listening
+            .split(|c: char| c == '"' || c.is_whitespace() || c == '=')
+            .find(|part| part.starts_with("127.0.0.1:"))
+            .unwrap_or_else(|| panic!("no address in {listening}"))
+            .to_owned();
+        let client = reqwest::Client::builder()
+            .timeout(DEADLINE)
+            .build()
+            .unwrap();
+        let get = |path: &str| {
+            client
+                .get(format!("http://{addr}{path}"))
+                .header("Authorization", format!("Token {token}"))
+                .send()
+        };
+        assert_eq!(get("/api/v1/divisions/").await.unwrap().status(), 200);
+        assert_eq!(get("/readyz").await.unwrap().status(), 200);
+        if format == "text" {
+            // A database error: logged with its cause.
+            let pool = Db::connect(&db.url, &DbOptions { max_connections: 1 })
+                .await
+                .unwrap();
+            Query::new("ALTER TABLE divisions RENAME TO divisions_gone")
+                .execute(&pool)
+                .await
+                .unwrap();
+            pool.close().await;
+            assert_eq!(get("/api/v1/divisions/").await.unwrap().status(), 500);
+            server.wait_for_line("internal error line", DEADLINE, |_, line| {
+                line.contains("internal error")
+            });
+        }
+        let status = Command::new("kill")
+            .args(["-TERM", &server.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        assert!(server.wait(Duration::from_secs(15)).success());
+        for stream in [Stream::Stdout, Stream::Stderr] {
+            let text = server.text(stream);
+            assert!(!text.is_empty() || stream == Stream::Stdout);
+            for secret in [&password, &replica_password] {
+                assert!(!text.contains(secret.as_str()), "{format}:\n{text}");
+            }
+        }
+    }
+    // A database that does not exist on a server that answers.
+    let (base, _) = url.rsplit_once('/').unwrap();
+    let mut cmd = kadro_on(&format!("{base}/kadro_no_such_database"));
+    cmd.env("KADRO_LOG", "trace").arg("check");
+    let (ok, stdout, stderr) = run(cmd, "");
+    assert!(!ok);
+    assert!(
+        !stdout.contains(&password) && !stderr.contains(&password),
+        "{stdout}{stderr}"
+    );
+    assert!(stderr.contains("kadro_no_such_database"), "{stderr}");
+    // Nor in `--help`, which shows the other settings' values from the environment.
+    for args in [&["--help"][..], &["serve", "--help"]] {
+        let mut cmd = kadro_on(&url);
+        cmd.env("KADRO_DATABASE_REPLICA_URL", &replica).args(args);
+        let (ok, help, _) = run(cmd, "");
+        assert!(ok, "{help}");
+        for secret in [&password, &replica_password] {
+            assert!(!help.contains(secret.as_str()), "{args:?}:\n{help}");
+        }
+    }
+}

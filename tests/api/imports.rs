@@ -26,13 +26,21 @@ per_backend!(
 
 const IMPORT: &str = "/api/v1/users/import/";
 
-async fn upload_as(app: &TestApp, token: &str, query: &str, csv: &str) -> (StatusCode, Value) {
+/// Posts `body` as an upload of `content_type` to `path` (an import route) with `query`.
+pub async fn send_file(
+    app: &TestApp,
+    path: &str,
+    token: &str,
+    query: &str,
+    content_type: &str,
+    body: Vec<u8>,
+) -> (StatusCode, Value) {
     let response = app
         .client
-        .post(app.url(&format!("{IMPORT}?{query}")))
+        .post(app.url(&format!("{path}?{query}")))
         .header("Authorization", format!("Token {token}"))
-        .header("Content-Type", "text/csv")
-        .body(csv.to_owned())
+        .header("Content-Type", content_type)
+        .body(body)
         .send()
         .await
         .expect("upload");
@@ -44,31 +52,48 @@ async fn upload_as(app: &TestApp, token: &str, query: &str, csv: &str) -> (Statu
     )
 }
 
+async fn upload_as(app: &TestApp, token: &str, query: &str, csv: &str) -> (StatusCode, Value) {
+    send_file(
+        app,
+        IMPORT,
+        token,
+        query,
+        "text/csv",
+        csv.as_bytes().to_vec(),
+    )
+    .await
+}
+
 async fn upload(app: &TestApp, query: &str, csv: &str) -> (StatusCode, Value) {
     upload_as(app, &app.token.clone(), query, csv).await
 }
 
-/// Uploads `csv`, runs the job, and returns the final status.
-async fn import(app: &TestApp, query: &str, csv: &str) -> Value {
-    let (status, body) = upload(app, query, csv).await;
+/// Runs the import a 202 answered (`started`) and returns its final status.
+pub async fn finish(app: &TestApp, path: &str, started: (StatusCode, Value)) -> Value {
+    let (status, body) = started;
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
     let key = body["cache_key"].as_str().unwrap().to_owned();
     assert_eq!(key.len(), 32);
     app.drain_jobs().await;
-    let (status, body) = app.get(&format!("{IMPORT}?status_cache_key={key}")).await;
+    let (status, body) = app.get(&format!("{path}?status_cache_key={key}")).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["status"], "completed", "{body}");
     body
 }
 
-fn progress(status: &Value) -> (i64, i64, i64, i64) {
+/// Uploads `csv`, runs the job, and returns the final status.
+async fn import(app: &TestApp, query: &str, csv: &str) -> Value {
+    finish(app, IMPORT, upload(app, query, csv).await).await
+}
+
+pub fn progress(status: &Value) -> (i64, i64, i64, i64) {
     let p = &status["progress"];
     let n = |k: &str| p[k].as_i64().unwrap();
     assert_eq!(p["rows_total"], p["rows_done"], "{status}");
     (n("rows_done"), n("created"), n("updated"), n("failed"))
 }
 
-async fn error_report(app: &TestApp, status: &Value) -> String {
+pub async fn error_report(app: &TestApp, status: &Value) -> String {
     let url = status["errors_url"].as_str().expect("errors_url");
     let response = app.client.get(url).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);

@@ -138,3 +138,15 @@ async fn check_store(db: &Db, staff: i64, store: i64) -> ApiResult<()> {
         Some(true) => Ok(()),
     }
 }
+
+/// The open stores (id, name) of the staff `login` names (a username, or an email when it
+/// contains `@`), for a sign-in form's store picker. Callers ask only once the password was
+/// accepted, so it tells nothing to someone who does not know it.
+pub async fn stores_for(db: &Db, login: &str) -> ApiResult<Vec<(i64, String)>> {
+    let column = if login.contains('@') {
+        "email"
+    } else {
+        "username"
+    };
+    Ok(queries::login_stores(db, column, login.trim()).await?)
+}

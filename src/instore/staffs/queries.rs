@@ -37,6 +37,17 @@ pub const STAFF_GROUPS: Link = Link {
     other: "group_id",
 };
 
+/// The staffs `link` ties to `other` (a store or a group about to be deleted), ascending: its
+/// deletion event names them, since their links go with it.
+pub async fn staffs_linked_to<'a>(
+    target: impl Into<Target<'a>>,
+    link: &Link,
+    other: i64,
+) -> Result<Vec<i64>, sqlx::Error> {
+    let mut staffs = linked_ids(target, &link.reversed(), &[other]).await?;
+    Ok(staffs.remove(&other).unwrap_or_default())
+}
+
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct StaffRow {
     pub id: i64,
@@ -178,6 +189,27 @@ pub async fn login_candidates(
     .await
 }
 
+/// The open stores (id, name) of the one staff whose `column` is `value`; none when no staff
+/// or several have it.
+pub async fn login_stores(
+    db: &Db,
+    column: &str,
+    value: &str,
+) -> Result<Vec<(i64, String)>, sqlx::Error> {
+    let found = login_candidates(db, column, value).await?;
+    let [staff] = found.as_slice() else {
+        return Ok(Vec::new());
+    };
+    Query::new(
+        "SELECT rs.id, rs.name FROM staff_retail_stores l \
+         JOIN retail_stores rs ON rs.id = l.retail_store_id \
+         WHERE l.staff_id = $1 AND rs.is_active ORDER BY rs.name, rs.id LIMIT 500",
+    )
+    .bind(staff.id)
+    .fetch_all(db)
+    .await
+}
+
 /// Whether `store` is one of the staff's stores (`None` when not) and open.
 pub async fn store_is_active(db: &Db, staff: i64, store: i64) -> Result<Option<bool>, sqlx::Error> {
     Query::new(
@@ -214,4 +246,24 @@ pub async fn record_login(
     crate::audit::record(&mut tx, event.by(crate::audit::Actor::Staff(id))).await?;
     tx.commit().await?;
     Ok(token)
+}
+
+/// The staff an import row names: by `username` (compared as the API compares it) when given,
+/// else by `remote_id` (the oldest such staff).
+pub async fn row_by_key(
+    db: &Db,
+    username: Option<&str>,
+    remote_id: Option<&str>,
+) -> Result<Option<StaffRow>, sqlx::Error> {
+    let (condition, key) = match (username, remote_id) {
+        (Some(username), _) => (db.dialect().same_text("s.username", "$1"), username),
+        (None, Some(remote_id)) => ("s.remote_id = $1".to_owned(), remote_id),
+        (None, None) => return Ok(None),
+    };
+    Query::new(format!(
+        "SELECT {COLUMNS} FROM staffs s WHERE {condition} ORDER BY s.id LIMIT 1"
+    ))
+    .bind(key)
+    .fetch_optional(db)
+    .await
 }

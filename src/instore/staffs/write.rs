@@ -7,7 +7,7 @@ use super::{ChangePasswordIn, StaffIn};
 use crate::audit::{self, Event};
 use crate::auth::password::Passwords;
 use crate::auth::token::{self, AccountKind};
-use crate::db::list::{push_id_list, replace_links};
+use crate::db::list::{Link, linked_ids, push_id_list, replace_links};
 use crate::db::{Db, Query, Tx};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::json::Body;
@@ -147,34 +147,118 @@ pub async fn save(
         Some(id) => Some(queries::row(db, id).await?.ok_or(ApiError::NotFound)?),
         None => None,
     };
+    let checked = check(current, body, mode, passwords).await?;
+    let mut tx = db.begin().await?;
+    let staff_id = apply(&mut tx, checked).await?;
+    tx.commit().await?;
+    Ok(staff_id)
+}
+
+/// A staff body checked as far as it can be without the database, its password hashed: the
+/// first half of a write, done with no transaction open.
+pub struct Checked {
+    current: Option<StaffRow>,
+    merged: Merged,
+    check: Validator,
+    hash: Option<String>,
+}
+
+/// Merges `body` over `current` (the staff it changes, none for a new one) and checks every
+/// field; the references and the username's uniqueness are checked by [`apply`].
+pub async fn check(
+    current: Option<StaffRow>,
+    body: Body<StaffIn>,
+    mode: Mode,
+    passwords: &Passwords,
+) -> ApiResult<Checked> {
     // Passwords change through `change_password/` only; PUT and PATCH ignore the field.
     let (body, check) = body.into_parts();
     let password = body.password.clone().filter(|_| mode == Mode::Create);
-    let (m, mut check) = merge(current.as_ref(), body, check, mode, passwords)?;
+    let (merged, check) = merge(current.as_ref(), body, check, mode, passwords)?;
     // Hashing is slow and never done in a transaction; a body already refused skips it.
     let hash = match password {
         Some(password) if !check.failed() => Some(passwords.hash(password).await?),
         _ => None,
     };
-    // The references are checked in the write's transaction and named with the other errors.
-    let mut tx = db.begin().await?;
+    Ok(Checked {
+        current,
+        merged,
+        check,
+        hash,
+    })
+}
+
+impl Checked {
+    /// Whether this creates a staff (rather than changing one).
+    pub fn is_new(&self) -> bool {
+        self.current.is_none()
+    }
+
+    /// Whether writing would change nothing: the fields as stored and, when the body names
+    /// them, the same stores and groups (a re-run import leaves such a staff untouched).
+    pub async fn changes_nothing(&self, tx: &mut Tx) -> Result<bool, sqlx::Error> {
+        let (Some(c), m) = (&self.current, &self.merged) else {
+            return Ok(false);
+        };
+        // A refused body is never "unchanged": its errors must reach the caller.
+        if self.check.failed() {
+            return Ok(false);
+        }
+        let same = c.first_name == m.first_name
+            && c.last_name == m.last_name
+            && c.email == m.email
+            && c.username == m.username
+            && c.remote_id == m.remote_id
+            && c.is_active == m.is_active
+            && c.is_staff == m.is_staff
+            && self.hash.is_none();
+        if !same {
+            return Ok(false);
+        }
+        for (link, ids) in [
+            (&STAFF_STORES, &m.retail_stores),
+            (&STAFF_GROUPS, &m.permission_groups),
+        ] {
+            let Some(ids) = ids else { continue };
+            let mut wanted = ids.clone();
+            wanted.sort_unstable();
+            wanted.dedup();
+            let held: Vec<i64> = Query::new(format!(
+                "SELECT {} FROM {} WHERE {} = $1 ORDER BY {}",
+                link.other, link.table, link.owner, link.other
+            ))
+            .bind(c.id)
+            .scalars(&mut *tx)
+            .await?;
+            if held != wanted {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+}
+
+/// The second half of a write, in the caller's transaction: the references and the username
+/// are checked with the other errors (a refusal writes nothing), then the staff is written,
+/// linked and recorded in the audit log. Returns its id.
+pub async fn apply(tx: &mut Tx, checked: Checked) -> ApiResult<i64> {
+    let Checked {
+        current,
+        merged: m,
+        mut check,
+        hash,
+    } = checked;
+    let id = current.as_ref().map(|c| c.id);
     let stores = match &m.retail_stores {
-        Some(ids) if !check.has("retail_stores") => Some(
-            existing_ids(
-                &mut tx,
-                &mut check,
-                Table::RetailStores,
-                "retail_stores",
-                ids,
-            )
-            .await?,
-        ),
+        Some(ids) if !check.has("retail_stores") => {
+            Some(existing_ids(tx, &mut check, Table::RetailStores, "retail_stores", ids).await?)
+        }
         _ => None,
     };
     let groups = match &m.permission_groups {
         Some(ids) if !check.has("permission_groups") => Some(
             existing_ids(
-                &mut tx,
+                tx,
                 &mut check,
                 Table::PermissionGroups,
                 "permission_groups",
@@ -191,36 +275,74 @@ pub async fn save(
         ))
         .bind(username.as_str())
         .bind(id.unwrap_or(0))
-        .scalar(&mut tx)
+        .scalar(&mut *tx)
         .await?;
         if taken > 0 {
             check.add("username", USERNAME_TAKEN);
         }
     }
     check.finish()?;
-    let staff_id = write(&mut tx, id, &m, hash.as_deref()).await?;
+    // What the links were, for the event of an update that replaces them.
+    let links_before = match id.filter(|_| current.is_some()) {
+        Some(id) => Some(LinksBefore {
+            stores: links_of(tx, &STAFF_STORES, id, m.retail_stores.is_some()).await?,
+            groups: links_of(tx, &STAFF_GROUPS, id, m.permission_groups.is_some()).await?,
+        }),
+        None => None,
+    };
+    let staff_id = write(tx, id, &m, hash.as_deref()).await?;
     if let Some(stores) = &stores {
-        replace_links(&mut tx, &STAFF_STORES, staff_id, stores).await?;
+        replace_links(tx, &STAFF_STORES, staff_id, stores).await?;
         // A store taken away cannot stay the one the staff is logged in at.
         let mut q = Query::new("UPDATE staffs SET current_store_id = NULL WHERE id = ");
         q.push_bind(staff_id).push(" AND current_store_id NOT IN ");
         push_id_list(&mut q, stores);
-        q.execute(&mut tx).await?;
+        q.execute(&mut *tx).await?;
     }
     if let Some(groups) = &groups {
-        replace_links(&mut tx, &STAFF_GROUPS, staff_id, groups).await?;
+        replace_links(tx, &STAFF_GROUPS, staff_id, groups).await?;
     }
     if current.as_ref().is_some_and(|c| c.is_active) && !m.is_active {
-        end_sessions(&mut tx, staff_id).await?;
+        end_sessions(tx, staff_id).await?;
     }
-    audit::record(&mut tx, event(current.as_ref(), staff_id, &m)).await?;
-    tx.commit().await?;
+    let event = event(current.as_ref(), links_before, staff_id, &m);
+    audit::record(tx, event).await?;
     Ok(staff_id)
 }
 
-/// `staff.create` with every field, or `staff.update` with the fields that changed (the
-/// stores and groups of an update are named with their new ids only when the body set them).
-fn event(current: Option<&StaffRow>, staff_id: i64, m: &Merged) -> Event {
+/// A staff's store and group ids before an update (`None`: not read, the body keeps them).
+struct LinksBefore {
+    stores: Option<Vec<i64>>,
+    groups: Option<Vec<i64>>,
+}
+
+/// The ids `link` gives staff `id` (sorted), when `wanted`.
+async fn links_of(
+    tx: &mut Tx,
+    link: &Link,
+    id: i64,
+    wanted: bool,
+) -> Result<Option<Vec<i64>>, sqlx::Error> {
+    if !wanted {
+        return Ok(None);
+    }
+    Ok(Some(
+        linked_ids(tx, link, &[id])
+            .await?
+            .remove(&id)
+            .unwrap_or_default(),
+    ))
+}
+
+/// `staff.create` with every field, or `staff.update` with the fields that changed; the stores
+/// and groups of an update are named (old ids, new ids, each sorted) when the body set them to
+/// something else.
+fn event(
+    current: Option<&StaffRow>,
+    links: Option<LinksBefore>,
+    staff_id: i64,
+    m: &Merged,
+) -> Event {
     let old = current.map_or(serde_json::Value::Null, |c| {
         serde_json::json!({
             "first_name": c.first_name, "last_name": c.last_name, "email": c.email,
@@ -229,12 +351,23 @@ fn event(current: Option<&StaffRow>, staff_id: i64, m: &Merged) -> Event {
         })
     });
     let mut changes = audit::diff(&old, &serde_json::to_value(m).unwrap_or_default());
-    for (field, ids) in [
-        ("retail_stores", &m.retail_stores),
-        ("permission_groups", &m.permission_groups),
+    let (old_stores, old_groups) = links.map_or((None, None), |l| (l.stores, l.groups));
+    for (field, old, new) in [
+        ("retail_stores", old_stores, &m.retail_stores),
+        ("permission_groups", old_groups, &m.permission_groups),
     ] {
-        if let Some(ids) = ids {
-            changes.insert(field.into(), serde_json::json!([null, ids]));
+        let Some(new) = new else { continue };
+        let mut new = new.clone();
+        new.sort_unstable();
+        new.dedup();
+        match old {
+            Some(old) if old == new => {}
+            Some(old) => {
+                changes.insert(field.into(), serde_json::json!([old, new]));
+            }
+            None => {
+                changes.insert(field.into(), serde_json::json!([null, new]));
+            }
         }
     }
     let action = if current.is_some() {

@@ -12,6 +12,7 @@ use crate::http::json::Body;
 use crate::http::time;
 use crate::http::validate::{Validator, invalid_pk, text_problem};
 use crate::instore::geography::{TownshipRow, township_columns};
+use crate::instore::staffs::queries::{STAFF_STORES, staffs_linked_to};
 
 const FROM: &str = "retail_stores rs JOIN addresses a ON a.retail_store_id = rs.id \
     JOIN townships t ON t.id = a.township_id JOIN cities c ON c.id = t.city_id";
@@ -289,9 +290,11 @@ async fn write(tx: &mut Tx, id: Option<i64>, m: &Merged) -> Result<i64, sqlx::Er
     Ok(store_id)
 }
 
-/// Deletes a store; its address goes with it and staffs lose it. False when absent.
+/// Deletes a store; its address goes with it and staffs lose it (the event names them). False
+/// when absent.
 pub async fn delete(db: &Db, id: i64) -> Result<bool, sqlx::Error> {
     let mut tx = db.begin().await?;
+    let staffs = staffs_linked_to(&mut tx, &STAFF_STORES, id).await?;
     let removed = Query::new("DELETE FROM retail_stores WHERE id = $1")
         .bind(id)
         .execute(&mut tx)
@@ -299,7 +302,8 @@ pub async fn delete(db: &Db, id: i64) -> Result<bool, sqlx::Error> {
     if removed == 0 {
         return Ok(false);
     }
-    audit::record(&mut tx, audit::Event::new("store.delete", "store", id)).await?;
+    let event = audit::Event::new("store.delete", "store", id);
+    audit::record(&mut tx, event.unlinked("staffs", staffs)).await?;
     tx.commit().await?;
     Ok(true)
 }

@@ -22,8 +22,8 @@ const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 
 /// A ChromeDriver process (ended with the test) and its browser session.
-struct Browser {
-    client: Client,
+pub(super) struct Browser {
+    pub(super) client: Client,
     driver: Child,
     port: u16,
     _profile: tempfile::TempDir,
@@ -46,7 +46,7 @@ impl Drop for Browser {
 }
 
 /// Starts Chromium under ChromeDriver, or says SKIPPING (fails when a browser is required).
-async fn browser() -> Option<Browser> {
+pub(super) async fn browser() -> Option<Browser> {
     let chromium = std::env::var("KADRO_TEST_CHROMIUM").unwrap_or_else(|_| CHROMIUM.into());
     let driver = std::env::var("KADRO_TEST_CHROMEDRIVER").unwrap_or_else(|_| CHROMEDRIVER.into());
     if !Path::new(&chromium).exists() || !Path::new(&driver).exists() {
@@ -106,17 +106,17 @@ async fn browser() -> Option<Browser> {
 }
 
 impl Browser {
-    async fn open(&self, app: &TestApp, path: &str) {
+    pub(super) async fn open(&self, app: &TestApp, path: &str) {
         self.client.goto(&app.url(path)).await.expect("goto");
     }
 
-    async fn fill(&self, css: &str, text: &str) {
+    pub(super) async fn fill(&self, css: &str, text: &str) {
         let field = self.client.find(Locator::Css(css)).await.expect(css);
         field.clear().await.expect("clear");
         field.send_keys(text).await.expect("type");
     }
 
-    async fn click(&self, css: &str) {
+    pub(super) async fn click(&self, css: &str) {
         self.client
             .find(Locator::Css(css))
             .await
@@ -126,7 +126,7 @@ impl Browser {
             .expect("click");
     }
 
-    async fn text(&self) -> String {
+    pub(super) async fn text(&self) -> String {
         self.client
             .find(Locator::Css("main"))
             .await
@@ -138,7 +138,7 @@ impl Browser {
 
     /// Clicks `css` (a link or a submit button) and waits until the next page has replaced this
     /// one.
-    async fn submit(&self, css: &str) {
+    pub(super) async fn submit(&self, css: &str) {
         let old = self.client.find(Locator::Css("html")).await.expect("page");
         self.click(css).await;
         within("the next page", async {
@@ -155,13 +155,13 @@ impl Browser {
     }
 
     /// The current path, without a trailing slash.
-    async fn path(&self) -> String {
+    pub(super) async fn path(&self) -> String {
         let url = self.client.current_url().await.expect("url");
         url.path().trim_end_matches('/').to_owned()
     }
 
     /// Saves a screenshot for the README when `KADRO_TEST_SCREENSHOTS=1`.
-    async fn screenshot(&self, app: &TestApp, name: &str) {
+    pub(super) async fn screenshot(&self, app: &TestApp, name: &str) {
         if std::env::var("KADRO_TEST_SCREENSHOTS").is_err()
             || app.backend != crate::helpers::Backend::Sqlite
         {
@@ -173,7 +173,7 @@ impl Browser {
         std::fs::write(dir.join(format!("{name}.png")), png).expect("write screenshot");
     }
 
-    async fn sign_in(&self, app: &TestApp, email: &str) {
+    pub(super) async fn sign_in(&self, app: &TestApp, email: &str) {
         self.open(app, "/admin/login").await;
         self.fill("#f-email", email).await;
         self.fill("#f-password", ROOT_PASSWORD).await;
@@ -182,13 +182,15 @@ impl Browser {
         assert_eq!(self.path().await, "/admin", "{}", self.text().await);
     }
 
-    async fn close(self) {
+    pub(super) async fn close(self) {
         let client = self.client.clone();
         client.close().await.expect("close the browser");
     }
 }
 
 on_both_backends!(
+    browser_edits_a_store_and_reads_the_audit_log,
+    browser_imports_a_file_and_watches_it,
     browser_searches_edits_and_deactivates_a_user,
     browser_creates_a_staff_with_stores_and_groups,
     browser_exports_and_downloads,
@@ -302,10 +304,51 @@ async fn browser_creates_a_staff_with_stores_and_groups(app: TestApp) {
     browser.fill("#f-email", "deniz@example.com").await;
     browser.fill("#f-username", "deniz").await;
     browser.fill("#f-remote_id", "r-deniz").await;
-    browser.fill("#f-password", "short").await;
+    // The pickers are searched by name; what is typed and picked stays.
+    browser.fill("#f-store_search", "kadi").await;
+    browser.submit("button[name=find][value=stores]").await;
+    let narrowed = browser.text().await;
+    assert!(
+        narrowed.contains("Kadikoy") && !narrowed.contains("Besiktas"),
+        "{narrowed}"
+    );
     browser
         .click(&format!("input[name=retail_stores][value='{first}']"))
         .await;
+    browser.fill("#f-store_search", "besik").await;
+    browser.fill("#f-group_search", "cash").await;
+    browser.submit("button[name=find][value=groups]").await;
+    let narrowed = browser.text().await;
+    assert!(
+        narrowed.contains("Besiktas") && !narrowed.contains("Managers"),
+        "{narrowed}"
+    );
+    assert_eq!(
+        browser
+            .client
+            .find(Locator::Css(&format!(
+                "input[name=retail_stores][value='{first}']"
+            )))
+            .await
+            .expect("the picked store stays")
+            .prop("checked")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("true")
+    );
+    assert_eq!(
+        browser
+            .client
+            .find(Locator::Css("#f-username"))
+            .await
+            .unwrap()
+            .prop("value")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("deniz")
+    );
     browser
         .click(&format!("input[name=retail_stores][value='{second}']"))
         .await;
@@ -314,7 +357,8 @@ async fn browser_creates_a_staff_with_stores_and_groups(app: TestApp) {
             "input[name=permission_groups][value='{cashiers}']"
         ))
         .await;
-    browser.submit("main form button[type=submit]").await;
+    browser.fill("#f-password", "short").await;
+    browser.submit("main form button.save").await;
     let refused = browser.text().await;
     assert!(
         refused.contains("This password is too short"),
@@ -322,7 +366,7 @@ async fn browser_creates_a_staff_with_stores_and_groups(app: TestApp) {
     );
     browser.fill("#f-password", PASSWORD).await;
     browser.screenshot(&app, "staff-form").await;
-    browser.submit("main form button[type=submit]").await;
+    browser.submit("main form button.save").await;
     assert!(
         browser.text().await.contains("Saved."),
         "{}",
@@ -339,6 +383,24 @@ async fn browser_creates_a_staff_with_stores_and_groups(app: TestApp) {
     stores.sort_unstable();
     assert_eq!(stores, vec![first, second]);
     assert_eq!(staff["permission_groups"], json!([cashiers]));
+
+    // A new password, and the staff's permissions, on its page.
+    let id = staff["id"].as_i64().unwrap();
+    browser.open(&app, &format!("/admin/staffs/{id}")).await;
+    assert!(browser.text().await.contains("instore:retail-store-list"));
+    browser.fill("#f-new_password", "Another-Pass-2025").await;
+    browser.submit("form[action$='/password'] button").await;
+    assert!(
+        browser.text().await.contains("Password changed."),
+        "{}",
+        browser.text().await
+    );
+    let (status, _) = instore::login(
+        &app,
+        json!({"username": "deniz", "password": "Another-Pass-2025", "retail_store": first}),
+    )
+    .await;
+    assert_eq!(status, reqwest::StatusCode::OK);
 
     browser
         .open(&app, &format!("/admin/groups/{cashiers}"))
@@ -420,24 +482,38 @@ async fn browser_staff_sees_only_its_pages(app: TestApp) {
         return;
     };
     let geo = instore::geo(&app).await;
-    let store = instore::store(&app, geo.township, "Shop").await;
+    let store = instore::store(&app, geo.township, "Kadikoy").await;
+    let other = instore::store(&app, geo.township, "Besiktas").await;
     let readers = instore::group(&app, "Readers", &[("instore:staff-list", "GET")]).await;
-    instore::staff(
+    let staff = instore::staff(
         &app,
         "reader@example.com",
         Some("reader"),
-        &[store],
+        &[store, other],
         &[readers],
     )
     .await;
     browser.open(&app, "/admin/login").await;
     browser.fill("#f-username", "reader").await;
     browser.fill("#f-staff_password", PASSWORD).await;
-    browser.fill("#f-retail_store", &store.to_string()).await;
     browser
         .submit("section[aria-labelledby=staff-title] button[type=submit]")
         .await;
-    assert_eq!(browser.path().await, "/admin");
+    // The second step: one of the staff's stores.
+    browser.screenshot(&app, "store-picker").await;
+    let picker = browser
+        .client
+        .find(Locator::Css("#f-retail_store"))
+        .await
+        .expect("the store picker");
+    picker
+        .select_by_value(&store.to_string())
+        .await
+        .expect("pick the store");
+    browser.submit("main form button[type=submit]").await;
+    assert_eq!(browser.path().await, "/admin", "{}", browser.text().await);
+    let (_, seen) = app.get(&format!("/api/v1/staffs/{staff}/")).await;
+    assert_eq!(seen["current_store"]["id"].as_i64(), Some(store), "{seen}");
     let links: Vec<Value> = {
         let mut out = Vec::new();
         for a in browser
@@ -474,5 +550,118 @@ async fn browser_staff_sees_only_its_pages(app: TestApp) {
             .await
             .contains("You do not have permission to perform this action.")
     );
+    browser.close().await;
+}
+
+async fn browser_edits_a_store_and_reads_the_audit_log(app: TestApp) {
+    let Some(browser) = browser().await else {
+        return;
+    };
+    set_password(&app, "root@example.com").await;
+    let geo = instore::geo(&app).await;
+    let store = instore::store(&app, geo.township, "Kadikoy").await;
+    for name in ["Besiktas", "Uskudar", "Sisli"] {
+        instore::store(&app, geo.township, name).await;
+    }
+    browser.sign_in(&app, "root@example.com").await;
+    browser.submit("nav a[href='/admin/stores']").await;
+    browser.fill("#f-name", "kadi").await;
+    browser.submit("form.filters button[type=submit]").await;
+    let found = browser.text().await;
+    assert!(
+        found.contains("Kadikoy") && !found.contains("Besiktas"),
+        "{found}"
+    );
+    browser
+        .submit(&format!("a[href='/admin/stores/{store}']"))
+        .await;
+    browser.fill("#f-name", "Kadikoy Moda").await;
+    browser.fill("#f-address_line", "Moda Caddesi 1").await;
+    browser.submit("main form button[type=submit]").await;
+    assert!(
+        browser.text().await.contains("Saved."),
+        "{}",
+        browser.text().await
+    );
+    browser.screenshot(&app, "store").await;
+    let (_, seen) = app.get(&format!("/api/v1/retail_stores/{store}/")).await;
+    assert_eq!(
+        (seen["name"].as_str(), seen["address"]["line"].as_str()),
+        (Some("Kadikoy Moda"), Some("Moda Caddesi 1"))
+    );
+
+    browser.submit("nav a[href='/admin/audit']").await;
+    browser.fill("#f-action", "store.update").await;
+    browser.submit("form.filters button[type=submit]").await;
+    let log = browser.text().await;
+    assert!(
+        log.contains("store.update") && log.contains("Kadikoy Moda") && log.contains("1 rows"),
+        "{log}"
+    );
+    assert!(!log.contains("store.create"), "{log}");
+    browser.screenshot(&app, "audit").await;
+    browser.close().await;
+}
+
+async fn browser_imports_a_file_and_watches_it(app: TestApp) {
+    let Some(browser) = browser().await else {
+        return;
+    };
+    set_password(&app, "root@example.com").await;
+    let division = create_division(&app, "Main", "main", None).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("users.csv");
+    std::fs::write(
+        &file,
+        format!(
+            "email,first_name,last_name,division,password\r\n\
+             ayse@example.com,Ayse,Kaya,{division},a-good-password\r\n\
+             mehmet@example.com,Mehmet,Demir,{division},a-good-password\r\n\
+             broken,Bad,Row,{division},a-good-password\r\n"
+        ),
+    )
+    .unwrap();
+    browser.sign_in(&app, "root@example.com").await;
+    browser.submit("nav a[href='/admin/imports']").await;
+    let upload = browser.client.find(Locator::Css("#f-file")).await.unwrap();
+    upload
+        .send_keys(&file.display().to_string())
+        .await
+        .expect("choose the file");
+    browser.submit("main form button[type=submit]").await;
+    assert!(
+        browser.path().await.starts_with("/admin/imports/users/"),
+        "{}",
+        browser.client.source().await.unwrap()
+    );
+    app.drain_jobs().await;
+    within("the import ends in the page", async {
+        // The page reloads itself (a `<meta http-equiv="refresh">`) until the import ends.
+        loop {
+            if let Ok(status) = browser.client.find(Locator::Css("#import-status")).await
+                && status.text().await.is_ok_and(|t| t == "completed")
+            {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    })
+    .await;
+    browser.screenshot(&app, "import").await;
+    let text = browser.text().await;
+    assert!(text.contains("Refused rows"), "{text}");
+    let report = browser
+        .client
+        .find(Locator::Css("#error-report"))
+        .await
+        .expect("the error report link")
+        .attr("href")
+        .await
+        .unwrap()
+        .unwrap();
+    let report = reqwest::get(report).await.unwrap().text().await.unwrap();
+    assert!(report.contains("4,email,"), "{report}");
+    let (_, listed) = app.get("/api/v1/users/?email=mehmet").await;
+    assert_eq!(listed["count"], 1);
     browser.close().await;
 }

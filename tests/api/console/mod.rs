@@ -2,7 +2,9 @@
 //! browser tests (`browser.rs`) drive the pages themselves in Chromium.
 
 mod browser;
+mod pages;
 mod support;
+mod walk;
 
 use kadro::db::Query;
 use reqwest::StatusCode;

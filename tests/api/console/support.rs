@@ -134,6 +134,39 @@ impl ConsoleClient {
         self.send(request).await
     }
 
+    /// Posts a `multipart/form-data` form: `fields` in order, then `file` (its name and
+    /// content) when given, as a browser sends it.
+    pub async fn post_multipart(
+        &mut self,
+        path: &str,
+        fields: &[(&str, &str)],
+        file: Option<(&str, &str)>,
+    ) -> Page {
+        const BOUNDARY: &str = "----kadro-console-test-boundary";
+        let mut body = String::new();
+        for (name, value) in fields {
+            body.push_str(&format!(
+                "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+            ));
+        }
+        if let Some((filename, content)) = file {
+            body.push_str(&format!(
+                "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{filename}\"\r\n\
+                 Content-Type: text/csv\r\n\r\n{content}\r\n"
+            ));
+        }
+        body.push_str(&format!("--{BOUNDARY}--\r\n"));
+        let request = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header(
+                "Content-Type",
+                format!("multipart/form-data; boundary={BOUNDARY}"),
+            )
+            .body(body);
+        self.send(request).await
+    }
+
     /// Signs a B2B account in; returns the answer to the sign-in form.
     pub async fn sign_in(&mut self, email: &str, password: &str) -> Page {
         let form = self.get("/admin/login").await;

@@ -1,27 +1,19 @@
-//! `/api/v1/permission_groups/`: named sets of permissions that staffs are given.
+//! The SQL of permission groups: a group with its granted permission ids, read in one query
+//! per page; a group and its grants written in one transaction.
 
-use crate::audit;
-use axum::extract::State;
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 use serde_json::json;
-use utoipa::ToSchema;
 
-use super::GROUP_PERMISSIONS;
-use crate::db::list::{
-    Conditions, Link, ListFilter, ListSource, linked_ids, list_page, replace_links,
-};
+use super::{GroupFilter, PermissionGroupIn, PermissionGroupOut};
+use crate::audit;
+use crate::db::list::{Link, ListSource, Window, linked_ids, list_page, replace_links};
 use crate::db::{Db, Query, Tx};
-use crate::http::crud::Resource;
 use crate::http::error::{ApiError, ApiResult};
-use crate::http::filters::{Filter, FilterParser, FromQuery};
-use crate::http::json::{Body, present};
-use crate::http::pagination::{PageRequest, Paginated};
+use crate::http::json::Body;
 use crate::http::time;
-use crate::http::time::timestamp;
+use crate::instore::permissions::GROUP_PERMISSIONS;
 use crate::instore::references::{Table, existing_ids};
-use crate::instore::staffs::queries::STAFF_GROUPS;
-use crate::state::AppState;
+use crate::instore::staffs::queries::{STAFF_GROUPS, staffs_linked_to};
 
 const NAME_MAX: usize = 150;
 const COLUMNS: &str = "id, name, created_date, modified_date";
@@ -35,112 +27,21 @@ struct GroupRow {
     modified_date: DateTime<Utc>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-pub struct PermissionGroupOut {
-    pub id: i64,
-    #[schema(example = "Cashiers")]
-    pub name: String,
-    /// Ids of the permissions the group grants.
-    pub permissions: Vec<i64>,
-    #[serde(serialize_with = "timestamp")]
-    #[schema(value_type = String, format = DateTime)]
-    pub created_date: DateTime<Utc>,
-    #[serde(serialize_with = "timestamp")]
-    #[schema(value_type = String, format = DateTime)]
-    pub modified_date: DateTime<Utc>,
+/// One page of groups with their grants.
+pub async fn page(
+    db: &Db,
+    filter: &GroupFilter,
+    window: Window,
+) -> Result<(i64, Vec<PermissionGroupOut>), sqlx::Error> {
+    let (count, rows) = list_page::<GroupRow>(db, &SOURCE, window, filter).await?;
+    Ok((count, with_permissions(db, rows).await?))
 }
 
-/// A group to create or change; `name` is required on create and PUT, `permissions` (ids)
-/// replaces the granted set when given.
-#[derive(Debug, Default, Deserialize, ToSchema)]
-pub struct PermissionGroupIn {
-    #[serde(default, deserialize_with = "present")]
-    pub name: Option<String>,
-    #[serde(default, deserialize_with = "present")]
-    pub permissions: Option<Vec<i64>>,
-}
-
-/// Lists permission groups; filter `name` (contains).
-#[utoipa::path(get, path = "/api/v1/permission_groups/", tag = "instore permissions",
-    params(("page" = Option<u32>, Query), ("limit" = Option<u32>, Query),
-        ("name" = Option<String>, Query)),
-    responses((status = 200, body = Paginated<PermissionGroupOut>),
-        (status = 400, description = "A bad filter value, or a NUL character in a query parameter"),
-        (status = 403), (status = 404, description = "Invalid page")))]
-pub async fn list(
-    State(state): State<AppState>,
-    Filter(filter): Filter<GroupFilter>,
-    page: PageRequest,
-) -> ApiResult<axum::Json<Paginated<PermissionGroupOut>>> {
-    let (count, rows) = list_page::<GroupRow>(&state.db, &SOURCE, page.window(), &filter).await?;
-    let results = with_permissions(&state.db, rows).await?;
-    Ok(axum::Json(page.respond(count, results)?))
-}
-
-/// `name` (contains).
-#[derive(Debug, Default)]
-pub struct GroupFilter {
-    pub name: Option<String>,
-}
-
-impl FromQuery for GroupFilter {
-    fn from_query(p: &mut FilterParser<'_>) -> Self {
-        GroupFilter {
-            name: p.text("name"),
-        }
-    }
-}
-
-impl ListFilter for GroupFilter {
-    fn apply(&self, c: &mut Conditions<'_>) {
-        c.contains("name", self.name.as_deref());
-    }
-}
-
-/// Permission groups behind the shared handlers.
-pub struct Groups;
-
-impl Resource for Groups {
-    type In = PermissionGroupIn;
-    type Out = PermissionGroupOut;
-
-    async fn detail(db: &Db, id: i64) -> Result<Option<PermissionGroupOut>, sqlx::Error> {
-        by_id(db, id).await
-    }
-
-    async fn save(
-        db: &Db,
-        id: Option<i64>,
-        body: Body<PermissionGroupIn>,
-        partial: bool,
-    ) -> ApiResult<PermissionGroupOut> {
-        save(db, id, body, partial).await
-    }
-
-    async fn delete(db: &Db, id: i64) -> ApiResult<()> {
-        match delete(db, id).await? {
-            true => Ok(()),
-            false => Err(ApiError::NotFound),
-        }
-    }
-}
-
-crate::crud_handlers! {
-    resource: Groups,
-    name: "a permission group",
-    list_path: "/api/v1/permission_groups/",
-    detail_path: "/api/v1/permission_groups/{id}/",
-    tag: "instore permissions",
-    input: PermissionGroupIn,
-    output: PermissionGroupOut,
-    required: "`name`",
-    delete_doc: "Deletes a permission group; its staffs lose what it granted (204).",
-    delete_responses: ((status = 204), (status = 404)),
-}
-
-/// Deletes a group (its grants and staff links go with it); false when there was none.
+/// Deletes a group (its grants and staff links go with it; the event names those staffs);
+/// false when there was none.
 pub async fn delete(db: &Db, id: i64) -> Result<bool, sqlx::Error> {
     let mut tx = db.begin().await?;
+    let staffs = staffs_linked_to(&mut tx, &STAFF_GROUPS, id).await?;
     let removed = Query::new("DELETE FROM permission_groups WHERE id = $1")
         .bind(id)
         .execute(&mut tx)
@@ -149,7 +50,7 @@ pub async fn delete(db: &Db, id: i64) -> Result<bool, sqlx::Error> {
         return Ok(false);
     }
     let event = audit::Event::new("permission_group.delete", "permission_group", id);
-    audit::record(&mut tx, event).await?;
+    audit::record(&mut tx, event.unlinked("staffs", staffs)).await?;
     tx.commit().await?;
     Ok(true)
 }
@@ -185,7 +86,7 @@ async fn with_permissions(
 }
 
 /// Creates (`id` none) or updates a group and its grants in one transaction.
-async fn save(
+pub async fn save(
     db: &Db,
     id: Option<i64>,
     body: Body<PermissionGroupIn>,
