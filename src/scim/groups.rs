@@ -7,12 +7,12 @@ use std::collections::HashMap;
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::filter::{Attr, Attributes, Expr, Op, ScimFilter, Value as Literal};
-use super::resource::{ListParams, Projection, check_if_match, respond_resource, version};
+use super::resource::{Asked, ListParams, stamp};
 use super::store::{self, ANY_GROUP, GroupRow, MemberRow};
 use super::users::{parse_id, read};
 use super::{GROUP_SCHEMA, PATCH_SCHEMA, ScimCaller, ScimError, ScimResult};
@@ -79,7 +79,7 @@ fn group(g: &GroupRow, members: &[MemberRow]) -> Value {
             member
         })
         .collect();
-    json!({
+    stamp(json!({
         "schemas": [GROUP_SCHEMA],
         "id": g.id.to_string(),
         "displayName": g.name,
@@ -89,9 +89,8 @@ fn group(g: &GroupRow, members: &[MemberRow]) -> Value {
             "created": time::format(&g.created_date),
             "lastModified": time::format(&g.modified_date),
             "location": format!("/scim/v2/Groups/{}", g.id),
-            "version": version(&g.modified_date),
         },
-    })
+    }))
 }
 
 /// A group with its members, or 404.
@@ -133,19 +132,26 @@ pub async fn list(
 #[utoipa::path(get, path = "/scim/v2/Groups/{id}", tag = "scim",
     params(("id" = String, Path), ("attributes" = Option<String>, Query), ("excludedAttributes" = Option<String>, Query)),
     responses((status = 200, description = "A Group, with its version as the ETag", content_type = "application/scim+json"),
-        (status = 401), (status = 403), (status = 404)))]
+        (status = 304, description = "If-None-Match names its version"), (status = 401), (status = 403), (status = 404)))]
 pub async fn get(
     State(state): State<AppState>,
     _: ScimCaller,
     Path(id): Path<String>,
-    Query(params): Query<HashMap<String, String>>,
+    asked: Asked,
 ) -> ScimResult<Response> {
     let (g, members) = load(&state, parse_id(&id)?).await?;
-    let projection = Projection::from_query(&params, &ATTRIBUTES);
-    Ok(respond_resource(
-        StatusCode::OK,
-        projection.apply(group(&g, &members)),
-    ))
+    Ok(asked.read(group(&g, &members), &ATTRIBUTES))
+}
+
+/// A write's answer: the group as it is now.
+async fn written(
+    state: &AppState,
+    id: i64,
+    asked: &Asked,
+    status: StatusCode,
+) -> ScimResult<Response> {
+    let (g, members) = load(state, id).await?;
+    Ok(asked.written(status, group(&g, &members), &ATTRIBUTES))
 }
 
 /// A Group body's `displayName` and member ids (`None`: no `members` sent).
@@ -222,12 +228,12 @@ async fn save(
 pub async fn create(
     State(state): State<AppState>,
     _: ScimCaller,
+    asked: Asked,
     bytes: Bytes,
 ) -> ScimResult<Response> {
     let (name, members) = group_in(&read(&bytes)?)?;
     let id = save(&state, None, name, members).await?;
-    let (g, members) = load(&state, id).await?;
-    Ok(respond_resource(StatusCode::CREATED, group(&g, &members)))
+    written(&state, id, &asked, StatusCode::CREATED).await
 }
 
 /// PUT: `displayName` replaced, and `members` when sent.
@@ -239,15 +245,14 @@ pub async fn replace(
     State(state): State<AppState>,
     _: ScimCaller,
     Path(id): Path<String>,
-    headers: HeaderMap,
+    asked: Asked,
     bytes: Bytes,
 ) -> ScimResult<Response> {
-    let (current, _) = load(&state, parse_id(&id)?).await?;
-    check_if_match(&headers, &version(&current.modified_date))?;
+    let (current, members) = load(&state, parse_id(&id)?).await?;
+    asked.check(&group(&current, &members))?;
     let (name, members) = group_in(&read(&bytes)?)?;
     save(&state, Some(current.id), name, members).await?;
-    let (g, members) = load(&state, current.id).await?;
-    Ok(respond_resource(StatusCode::OK, group(&g, &members)))
+    written(&state, current.id, &asked, StatusCode::OK).await
 }
 
 /// Whether a member id meets a `members[…]` path's filter.
@@ -380,11 +385,11 @@ pub async fn patch(
     State(state): State<AppState>,
     _: ScimCaller,
     Path(id): Path<String>,
-    headers: HeaderMap,
+    asked: Asked,
     bytes: Bytes,
 ) -> ScimResult<Response> {
     let (current, members) = load(&state, parse_id(&id)?).await?;
-    check_if_match(&headers, &version(&current.modified_date))?;
+    asked.check(&group(&current, &members))?;
     let body = read(&bytes)?;
     let ops = super::users::patch_operations(&body, PATCH_SCHEMA)?;
     let mut p = Patched {
@@ -395,8 +400,7 @@ pub async fn patch(
     ops.iter().try_for_each(|op| p.apply(op))?;
     let members = p.members_changed.then_some(p.members);
     save(&state, Some(current.id), p.name, members).await?;
-    let (g, members) = load(&state, current.id).await?;
-    Ok(respond_resource(StatusCode::OK, group(&g, &members)))
+    written(&state, current.id, &asked, StatusCode::OK).await
 }
 
 /// DELETE: the permission group is deleted; its staffs lose what it granted (204).
@@ -407,10 +411,10 @@ pub async fn delete(
     State(state): State<AppState>,
     _: ScimCaller,
     Path(id): Path<String>,
-    headers: HeaderMap,
+    asked: Asked,
 ) -> ScimResult<Response> {
-    let (current, _) = load(&state, parse_id(&id)?).await?;
-    check_if_match(&headers, &version(&current.modified_date))?;
+    let (current, members) = load(&state, parse_id(&id)?).await?;
+    asked.check(&group(&current, &members))?;
     if !groups::delete(&state.db, current.id).await? {
         return Err(ScimError::not_found(&id));
     }

@@ -1,14 +1,16 @@
 //! What Users and Groups share: the query parameters of a list or a get (`filter`,
 //! `startIndex`, `count`, `sortBy`, `sortOrder`, `attributes`, `excludedAttributes`), the
 //! projection of a resource onto the attributes asked for, the ListResponse, and `meta.version`
-//! as a weak ETag checked against `If-Match`.
+//! as a weak ETag checked against `If-Match` and `If-None-Match` ([`Asked`]).
 
 use std::collections::HashMap;
 
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::Response;
-use chrono::{DateTime, Utc};
+use axum::extract::{FromRequestParts, Query};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
 
 use super::filter::{Attributes, ScimFilter};
 use super::{LIST_SCHEMA, ScimError, ScimResult, respond};
@@ -219,40 +221,103 @@ impl ListParams {
     }
 }
 
-/// `meta.version`: a weak ETag of the last change.
-pub fn version(modified: &DateTime<Utc>) -> String {
-    format!("W/\"{}\"", modified.timestamp_micros())
+/// Sets `meta.version`: a weak ETag of everything the resource shows, so any change a client
+/// could see (a member added through the staff API, a username renamed) changes it.
+pub fn stamp(mut resource: Value) -> Value {
+    resource["meta"]["version"] = Value::Null;
+    let digest = Sha256::digest(resource.to_string().as_bytes());
+    let hex: String = digest[..10].iter().map(|b| format!("{b:02x}")).collect();
+    resource["meta"]["version"] = json!(format!("W/\"{hex}\""));
+    resource
 }
 
-/// A resource's answer with its `ETag` header.
-pub fn respond_resource(status: StatusCode, resource: Value) -> Response {
-    let tag = resource["meta"]["version"].as_str().map(str::to_owned);
-    let mut response = respond(status, resource);
-    if let Some(tag) = tag.and_then(|t| HeaderValue::from_str(&t).ok()) {
-        response.headers_mut().insert(header::ETAG, tag);
-    }
-    response
+fn version_of(resource: &Value) -> &str {
+    resource["meta"]["version"].as_str().unwrap_or_default()
 }
 
-/// 412 when `If-Match` names none of the current version (weak comparison; `*` matches).
-pub fn check_if_match(headers: &HeaderMap, current: &str) -> ScimResult<()> {
-    let Some(asked) = headers.get(header::IF_MATCH) else {
-        return Ok(());
-    };
+/// Whether a list of entity tags (`If-Match`, `If-None-Match`) names `current`, compared
+/// weakly (RFC 7232 §2.3.2, as SCIM's examples do); `*` names any.
+fn names_version(tags: &str, current: &str) -> bool {
     let opaque = |t: &str| t.trim().trim_start_matches("W/").to_owned();
-    let matches = asked
-        .to_str()
-        .unwrap_or("")
-        .split(',')
-        .any(|t| t.trim() == "*" || opaque(t) == opaque(current));
-    if matches {
-        Ok(())
-    } else {
-        Err(ScimError::new(
-            StatusCode::PRECONDITION_FAILED,
-            None,
-            format!("The resource changed: its version is now {current}"),
-        ))
+    tags.split(',')
+        .any(|t| t.trim() == "*" || opaque(t) == opaque(current))
+}
+
+/// What a request asks of one resource: which attributes to show (`attributes`,
+/// `excludedAttributes`) and its preconditions, `If-Match` for a write (412 when stale) and
+/// `If-None-Match` for a read (304 when unchanged).
+pub struct Asked {
+    params: HashMap<String, String>,
+    if_match: Option<String>,
+    if_none_match: Option<String>,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Asked {
+    type Rejection = ScimError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> ScimResult<Self> {
+        let Query(params) = Query::<HashMap<String, String>>::from_request_parts(parts, state)
+            .await
+            .map_err(|e| ScimError::invalid_syntax(e.body_text()))?;
+        let header = |name| {
+            parts
+                .headers
+                .get(name)
+                .map(|v: &HeaderValue| v.to_str().unwrap_or_default().to_owned())
+        };
+        Ok(Asked {
+            params,
+            if_match: header(header::IF_MATCH),
+            if_none_match: header(header::IF_NONE_MATCH),
+        })
+    }
+}
+
+impl Asked {
+    /// 412 when `If-Match` names none of the resource's current version.
+    pub fn check(&self, current: &Value) -> ScimResult<()> {
+        let version = version_of(current);
+        match &self.if_match {
+            Some(tags) if !names_version(tags, version) => Err(ScimError::new(
+                StatusCode::PRECONDITION_FAILED,
+                None,
+                format!("The resource changed: its version is now {version}"),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// A read's answer: 304 (no body) when `If-None-Match` names its version, else 200.
+    pub fn read(&self, resource: Value, attributes: &Attributes) -> Response {
+        let unchanged = self
+            .if_none_match
+            .as_deref()
+            .is_some_and(|tags| names_version(tags, version_of(&resource)));
+        if unchanged {
+            let mut response = StatusCode::NOT_MODIFIED.into_response();
+            set_etag(&mut response, &resource);
+            return response;
+        }
+        self.written(StatusCode::OK, resource, attributes)
+    }
+
+    /// A write's answer: the resource as asked, with its version as the `ETag`.
+    pub fn written(
+        &self,
+        status: StatusCode,
+        resource: Value,
+        attributes: &Attributes,
+    ) -> Response {
+        let projection = Projection::from_query(&self.params, attributes);
+        let mut response = respond(status, projection.apply(resource.clone()));
+        set_etag(&mut response, &resource);
+        response
+    }
+}
+
+fn set_etag(response: &mut Response, resource: &Value) {
+    if let Ok(tag) = HeaderValue::from_str(version_of(resource)) {
+        response.headers_mut().insert(header::ETAG, tag);
     }
 }
 
@@ -287,21 +352,19 @@ mod tests {
     }
 
     #[test]
-    fn if_match_compares_weakly_and_accepts_a_star() {
-        let mut headers = HeaderMap::new();
-        assert!(check_if_match(&headers, "W/\"5\"").is_ok());
-        headers.insert(header::IF_MATCH, HeaderValue::from_static("\"5\""));
-        assert!(check_if_match(&headers, "W/\"5\"").is_ok());
-        headers.insert(
-            header::IF_MATCH,
-            HeaderValue::from_static("W/\"4\", W/\"3\""),
-        );
-        let e = check_if_match(&headers, "W/\"5\"").unwrap_err();
-        assert_eq!(
-            (e.status, e.scim_type),
-            (StatusCode::PRECONDITION_FAILED, None)
-        );
-        headers.insert(header::IF_MATCH, HeaderValue::from_static("*"));
-        assert!(check_if_match(&headers, "W/\"5\"").is_ok());
+    fn versions_follow_the_content_and_compare_weakly() {
+        let a = stamp(json!({"id": "1", "userName": "ada", "meta": {"resourceType": "User"}}));
+        let b = stamp(json!({"id": "1", "userName": "bob", "meta": {"resourceType": "User"}}));
+        let v = version_of(&a).to_owned();
+        assert!(v.starts_with("W/\"") && v.len() == 24, "{v}");
+        assert_eq!(stamp(a.clone()), a, "stamping twice changes nothing");
+        assert_ne!(version_of(&b), v);
+        assert!(names_version(&v, &v));
+        assert!(names_version(
+            &format!("W/\"x\", {}", v.trim_start_matches("W/")),
+            &v
+        ));
+        assert!(names_version("*", &v));
+        assert!(!names_version(version_of(&b), &v));
     }
 }

@@ -6,12 +6,12 @@ use std::collections::HashMap;
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
 use super::filter::{Attr, Attributes};
-use super::resource::{ListParams, Projection, check_if_match, respond_resource, version};
+use super::resource::{Asked, ListParams, stamp};
 use super::store::{self, PROVISIONED};
 use super::{PATCH_SCHEMA, STAFF_SCHEMA, ScimCaller, ScimError, ScimResult, USER_SCHEMA};
 use crate::auth::token;
@@ -94,7 +94,7 @@ pub fn attribute_of(field: &str) -> &str {
 }
 
 fn user(s: &StaffOut) -> Value {
-    json!({
+    stamp(json!({
         "schemas": [USER_SCHEMA, STAFF_SCHEMA],
         "id": s.id.to_string(),
         "externalId": s.remote_id,
@@ -109,9 +109,8 @@ fn user(s: &StaffOut) -> Value {
             "created": time::format(&s.created_date),
             "lastModified": time::format(&s.modified_date),
             "location": format!("/scim/v2/Users/{}", s.id),
-            "version": version(&s.modified_date),
         },
-    })
+    }))
 }
 
 pub(super) fn parse_id(id: &str) -> ScimResult<i64> {
@@ -206,16 +205,15 @@ pub async fn list(
 #[utoipa::path(get, path = "/scim/v2/Users/{id}", tag = "scim",
     params(("id" = String, Path), ("attributes" = Option<String>, Query), ("excludedAttributes" = Option<String>, Query)),
     responses((status = 200, description = "A User, with its version as the ETag", content_type = "application/scim+json"),
-        (status = 401), (status = 403), (status = 404)))]
+        (status = 304, description = "If-None-Match names its version"), (status = 401), (status = 403), (status = 404)))]
 pub async fn get(
     State(state): State<AppState>,
     _: ScimCaller,
     Path(id): Path<String>,
-    Query(params): Query<HashMap<String, String>>,
+    asked: Asked,
 ) -> ScimResult<Response> {
     let s = staff(&state, parse_id(&id)?).await?;
-    let projection = Projection::from_query(&params, &ATTRIBUTES);
-    Ok(respond_resource(StatusCode::OK, projection.apply(user(&s))))
+    Ok(asked.read(user(&s), &ATTRIBUTES))
 }
 
 /// Creates a staff (201); its password is random and unknown: it logs in once one is set.
@@ -225,6 +223,7 @@ pub async fn get(
 pub async fn create(
     State(state): State<AppState>,
     _: ScimCaller,
+    asked: Asked,
     bytes: Bytes,
 ) -> ScimResult<Response> {
     let u = read(&bytes)?;
@@ -247,10 +246,15 @@ pub async fn create(
     )
     .await?;
     let s = staff(&state, id).await?;
-    Ok(respond_resource(StatusCode::CREATED, user(&s)))
+    Ok(asked.written(StatusCode::CREATED, user(&s), &ATTRIBUTES))
 }
 
-async fn replace_with(state: &AppState, current: &StaffOut, u: &Value) -> ScimResult<Response> {
+async fn replace_with(
+    state: &AppState,
+    current: &StaffOut,
+    u: &Value,
+    asked: &Asked,
+) -> ScimResult<Response> {
     let stores = current.retail_stores.iter().map(|r| r.id).collect();
     let body = staff_in(u, Some(stores))?;
     let id = current.id;
@@ -263,7 +267,7 @@ async fn replace_with(state: &AppState, current: &StaffOut, u: &Value) -> ScimRe
     )
     .await?;
     let s = staff(state, id).await?;
-    Ok(respond_resource(StatusCode::OK, user(&s)))
+    Ok(asked.written(StatusCode::OK, user(&s), &ATTRIBUTES))
 }
 
 /// PUT: the User as sent replaces what kadro keeps (retail stores stay unless sent).
@@ -275,13 +279,13 @@ pub async fn replace(
     State(state): State<AppState>,
     _: ScimCaller,
     Path(id): Path<String>,
-    headers: HeaderMap,
+    asked: Asked,
     bytes: Bytes,
 ) -> ScimResult<Response> {
     let current = staff(&state, parse_id(&id)?).await?;
-    check_if_match(&headers, &version(&current.modified_date))?;
+    asked.check(&user(&current))?;
     let u = read(&bytes)?;
-    replace_with(&state, &current, &u).await
+    replace_with(&state, &current, &u, &asked).await
 }
 
 /// Sets (or with `None` removes) the attribute at `path` of a User.
@@ -413,15 +417,14 @@ pub async fn patch(
     State(state): State<AppState>,
     _: ScimCaller,
     Path(id): Path<String>,
-    headers: HeaderMap,
+    asked: Asked,
     bytes: Bytes,
 ) -> ScimResult<Response> {
     let current = staff(&state, parse_id(&id)?).await?;
-    check_if_match(&headers, &version(&current.modified_date))?;
-    let patch = read(&bytes)?;
     let mut u = user(&current);
-    apply_patch(&mut u, &patch)?;
-    replace_with(&state, &current, &u).await
+    asked.check(&u)?;
+    apply_patch(&mut u, &read(&bytes)?)?;
+    replace_with(&state, &current, &u, &asked).await
 }
 
 /// DELETE: deactivates the staff (its tokens revoked) and deprovisions it: SCIM answers 404 for
@@ -433,10 +436,10 @@ pub async fn delete(
     State(state): State<AppState>,
     _: ScimCaller,
     Path(id): Path<String>,
-    headers: HeaderMap,
+    asked: Asked,
 ) -> ScimResult<Response> {
     let current = staff(&state, parse_id(&id)?).await?;
-    check_if_match(&headers, &version(&current.modified_date))?;
+    asked.check(&user(&current))?;
     let id = current.id;
     if !write::deprovision(&state.db, id).await? {
         return Err(ScimError::not_found(&id.to_string()));

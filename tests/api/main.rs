@@ -41,9 +41,11 @@ mod query_counts;
 mod request_tracing;
 mod scim;
 mod scim_groups;
+mod scim_okta;
 mod scim_queries;
 #[allow(dead_code)] // each group of SCIM tests uses part of it
 mod scim_support;
+mod scim_versions;
 mod server_limits;
 mod settings;
 mod unicode;
