@@ -14,18 +14,20 @@ use crate::http::time::{optional_timestamp, timestamp};
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct WebhookIn {
     #[serde(default, deserialize_with = "present")]
-    #[schema(example = "https://hooks.example.com/kadro")]
+    #[schema(example = "https://hooks.example.com/kadro", max_length = 2000)]
     pub url: Option<String>,
     /// Audit actions (`user.create`), a prefix of them (`user.*`) or `*` for every action.
     #[serde(default, deserialize_with = "present")]
-    #[schema(example = json!(["user.*", "staff.deactivate"]))]
+    #[schema(example = json!(["user.*", "staff.deactivate"]), min_items = 1, max_items = 100)]
     pub events: Option<Vec<String>>,
     /// The key of the signatures (write-only), at least 16 characters.
     #[serde(default, deserialize_with = "present")]
+    #[schema(min_length = 16, max_length = 255, write_only)]
     pub secret: Option<String>,
     #[serde(default, deserialize_with = "present")]
     pub is_active: Option<bool>,
     #[serde(default, deserialize_with = "present")]
+    #[schema(max_length = 255)]
     pub description: Option<String>,
 }
 
