@@ -70,6 +70,10 @@ pub fn router(state: AppState, api: Router) -> Router {
         .route("/admin/staffs/{id}/password", post(staffs::change_password))
         .route("/admin/stores", get(stores::list))
         .route(
+            "/admin/stores/new",
+            get(stores::new_form).post(stores::create),
+        )
+        .route(
             "/admin/stores/{id}",
             get(stores::detail).post(stores::update),
         )

@@ -1,14 +1,14 @@
-//! Retail stores: search with the API's filters, a store's detail and its edit form
+//! Retail stores: search with the API's filters, creation, a store's detail and its edit form
 //! (`PATCH /api/v1/retail_stores/{id}/`), shown only to callers whose groups grant them.
 
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use maud::html;
+use maud::{Markup, html};
 use serde_json::{Map, Value, json};
 
 use super::Console;
-use super::api::Problems;
+use super::api::{Answer, Problems};
 use super::layout::{
     self, ACTIVE_CHOICES, Input, ListFilter, ListPage, csrf, general_errors, page, select_field,
     show, text_field, value,
@@ -69,6 +69,7 @@ pub async fn list(
     }
     let listed = LIST.fetch(&console, &session, raw.as_deref(), |_| {}).await;
     let body = html! {
+        @if access.store_create { p { a href="/admin/stores/new" { "Create a retail store" } } }
         (LIST.filter_form(&listed))
         @if listed.answer.ok() {
             table {
@@ -151,15 +152,6 @@ async fn render(
     }
     let store = &answer.body;
     let values = form_values(store, sent);
-    let current = |name: &str| values.get(name).map(value).unwrap_or_default();
-    let mut known: Vec<String> = STORE_FIELDS.iter().map(|(f, _, _)| f.to_string()).collect();
-    known.extend(
-        ADDRESS_FIELDS
-            .iter()
-            .map(|(f, _, _)| format!("address_{f}")),
-    );
-    known.extend(["is_active".into(), "fast_delivery".into()]);
-    let known: Vec<&str> = known.iter().map(String::as_str).collect();
     let body = html! {
         @if saved { (layout::notice("Saved.")) }
         dl.detail {
@@ -172,28 +164,114 @@ async fn render(
         p { a href=(format!("/admin/staffs?retail_stores={id}")) { "Staffs of this store" } }
         @if access.store_update {
             h2 { "Edit" }
-            form method="post" action=(format!("/admin/stores/{id}")) {
-                (csrf(session))
-                (general_errors(&problems, &known))
-                @for (name, label, kind) in STORE_FIELDS {
-                    (text_field(name, label, kind, &current(name), &problems))
-                }
-                fieldset {
-                    legend { "Address" }
-                    @for (name, label, kind) in ADDRESS_FIELDS {
-                        @let field = format!("address_{name}");
-                        (text_field(&field, label, kind, &current(&field), &problems))
-                    }
-                }
-                (select_field("is_active", "Active", YES_NO, &current("is_active"), &problems))
-                (select_field("fast_delivery", "Fast delivery", YES_NO, &current("fast_delivery"), &problems))
-                button type="submit" { "Save" }
-            }
+            (store_form(session, &format!("/admin/stores/{id}"), &values, &problems, "Save"))
         }
     };
     let status = if problems.is_empty() { 200 } else { 400 };
     let title = format!("Retail store {}", show(&store["name"]));
     layout::respond(status, page(&title, Some((session, &access)), body))
+}
+
+/// The store's form: its fields, its address, its flags; each error beside its field.
+fn store_form(
+    session: &Session,
+    action: &str,
+    values: &Map<String, Value>,
+    problems: &Problems,
+    button: &str,
+) -> Markup {
+    let current = |name: &str| values.get(name).map(value).unwrap_or_default();
+    let mut known: Vec<String> = STORE_FIELDS.iter().map(|(f, _, _)| f.to_string()).collect();
+    known.extend(
+        ADDRESS_FIELDS
+            .iter()
+            .map(|(f, _, _)| format!("address_{f}")),
+    );
+    known.extend(["is_active".into(), "fast_delivery".into()]);
+    let known: Vec<&str> = known.iter().map(String::as_str).collect();
+    html! {
+        form method="post" action=(action) {
+            (csrf(session))
+            (general_errors(problems, &known))
+            @for (name, label, kind) in STORE_FIELDS {
+                (text_field(name, label, kind, &current(name), problems))
+            }
+            fieldset {
+                legend { "Address" }
+                @for (name, label, kind) in ADDRESS_FIELDS {
+                    @let field = format!("address_{name}");
+                    (text_field(&field, label, kind, &current(&field), problems))
+                }
+            }
+            (select_field("is_active", "Active", YES_NO, &current("is_active"), problems))
+            (select_field("fast_delivery", "Fast delivery", YES_NO, &current("fast_delivery"), problems))
+            button type="submit" { (button) }
+        }
+    }
+}
+
+/// The creation form, empty (an open store without fast delivery) or as it was sent.
+async fn creation(
+    console: &Console,
+    session: &Session,
+    sent: Option<&Form>,
+    problems: &Problems,
+    status: u16,
+) -> Response {
+    let access = session.access(console).await;
+    if !access.store_create {
+        return layout::refusal(403, NOT_ALLOWED);
+    }
+    let fresh = json!({ "is_active": true, "fast_delivery": false });
+    let values = form_values(&fresh, sent);
+    let body = store_form(session, "/admin/stores/new", &values, problems, "Create");
+    layout::respond(
+        status,
+        page("Create a retail store", Some((session, &access)), body),
+    )
+}
+
+pub async fn new_form(State(console): State<Console>, session: Session) -> Response {
+    creation(&console, &session, None, &Problems::default(), 200).await
+}
+
+/// Creates a store with `POST /api/v1/retail_stores/`.
+pub async fn create(State(console): State<Console>, posted: Posted) -> Response {
+    let answer = posted
+        .session
+        .send(
+            &console,
+            Method::POST,
+            "/api/v1/retail_stores/",
+            &body_of(&posted.form),
+        )
+        .await;
+    if answer.ok() {
+        let id = answer.body["id"].as_i64().unwrap_or_default();
+        return Redirect::to(&format!("/admin/stores/{id}?saved=1")).into_response();
+    }
+    if answer.status != StatusCode::BAD_REQUEST {
+        return not_the_form(&answer);
+    }
+    let problems = address_problems(answer.problems());
+    creation(
+        &console,
+        &posted.session,
+        Some(&posted.form),
+        &problems,
+        400,
+    )
+    .await
+}
+
+/// A refusal that is not about the form's values (no permission, gone): the API's words alone.
+fn not_the_form(answer: &Answer) -> Response {
+    let status = if answer.status.is_client_error() {
+        answer.status.as_u16()
+    } else {
+        502
+    };
+    layout::refusal(status, &answer.problems().general(&[]).join(" "))
 }
 
 /// A text field as the API takes it: blank optional fields are null, numbers are numbers
@@ -269,13 +347,7 @@ pub async fn update(
         return Redirect::to(&format!("/admin/stores/{id}?saved=1")).into_response();
     }
     if answer.status != StatusCode::BAD_REQUEST {
-        // Not a refusal of the form's values (no permission, gone): the API's words alone.
-        let status = if answer.status.is_client_error() {
-            answer.status.as_u16()
-        } else {
-            502
-        };
-        return layout::refusal(status, &answer.problems().general(&[]).join(" "));
+        return not_the_form(&answer);
     }
     let problems = address_problems(answer.problems());
     render(

@@ -565,6 +565,38 @@ async fn browser_edits_a_store_and_reads_the_audit_log(app: TestApp) {
     }
     browser.sign_in(&app, "root@example.com").await;
     browser.submit("nav a[href='/admin/stores']").await;
+    // A new store: an unknown township is refused beside its field, then it is created.
+    browser.submit("a[href='/admin/stores/new']").await;
+    browser.fill("#f-name", "Moda").await;
+    browser.fill("#f-email", "moda@example.com").await;
+    browser.fill("#f-address_line", "Moda Caddesi 2").await;
+    browser
+        .fill("#f-address_phone_number", "+902161234568")
+        .await;
+    browser.fill("#f-address_township", "999999").await;
+    browser.submit("main form button[type=submit]").await;
+    assert!(
+        browser
+            .client
+            .find(Locator::Css("#f-address_township-error"))
+            .await
+            .is_ok(),
+        "{}",
+        browser.text().await
+    );
+    browser
+        .fill("#f-address_township", &geo.township.to_string())
+        .await;
+    browser.submit("main form button[type=submit]").await;
+    assert!(
+        browser.text().await.contains("Saved."),
+        "{}",
+        browser.text().await
+    );
+    let (_, created) = app.get("/api/v1/retail_stores/?name=Moda").await;
+    assert_eq!(created["count"], 1, "{created}");
+    assert_eq!(created["results"][0]["address"]["line"], "Moda Caddesi 2");
+    browser.submit("nav a[href='/admin/stores']").await;
     browser.fill("#f-name", "kadi").await;
     browser.submit("form.filters button[type=submit]").await;
     let found = browser.text().await;

@@ -100,6 +100,7 @@ async fn browser_walks_every_page_from_the_navigation(app: TestApp) {
         .await;
     let text = browser.text().await;
     assert!(text.contains("also deactivates its 1 users"), "{text}");
+    browser.screenshot(&app, "division").await;
     browser.submit("form[action$='/deactivate'] button").await;
     let (_, user) = app.get(&format!("/api/v1/users/{ada}/")).await;
     assert_eq!(user["is_active"], false, "{user}");
