@@ -157,6 +157,7 @@ pub async fn status(
         ("expires" = i64, Query, description = "Unix time after which the link stops working"),
         ("signature" = String, Query, description = "HMAC-SHA256 of the report's name and expiry")),
     responses((status = 200, description = "`row,field,message`, one line per error", content_type = "text/csv"),
+        (status = 400, description = "A NUL character in a query parameter"),
         (status = 403, description = "Tampered or expired link"),
         (status = 404, description = "No such import (any more)")))]
 pub async fn download_errors(

@@ -15,6 +15,7 @@ on_both_backends!(
     trailing_slash_is_optional,
     unknown_routes_and_methods,
     staff_user_patch_rules,
+    the_schema_says_how_filters_and_pages_are_read,
 );
 
 async fn seed_staff(app: &TestApp, n: usize) {
@@ -413,4 +414,80 @@ mod last_superuser {
             );
         }
     }
+}
+
+/// The OpenAPI document says what the server accepts of a list's query: a typed filter takes
+/// its value as text too (trimmed, a sign allowed, Django's boolean spellings, blank for no
+/// filter), `format` also takes `json` and a blank, and a paged list documents the 400 of a NUL
+/// character in its query.
+async fn the_schema_says_how_filters_and_pages_are_read(app: TestApp) {
+    let (status, schema) = app.get("/api/schema/").await;
+    assert_eq!(status, StatusCode::OK);
+    let parameter = |path: &str, name: &str| {
+        schema["paths"][path]["get"]["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == name)
+            .unwrap_or_else(|| panic!("{path} has no {name}"))["schema"]
+            .clone()
+    };
+    assert_eq!(
+        parameter("/api/v1/cities/", "country"),
+        json!({"anyOf": [{"type": "integer", "format": "int64"},
+            {"type": "string", "pattern": "^\\s*([+-]?[0-9]+)?\\s*$"}],
+            "description": "An empty value means no filter."})
+    );
+    assert_eq!(
+        parameter("/api/v1/divisions/", "is_active"),
+        json!({"anyOf": [{"type": "boolean"},
+            {"type": "string", "pattern": "^\\s*(true|True|1|false|False|0)?\\s*$"}],
+            "description": "An empty value means no filter."})
+    );
+    assert_eq!(
+        parameter("/api/v1/staff-users/", "format"),
+        json!({"anyOf": [{"$ref": "#/components/schemas/Format"},
+            {"type": "string", "enum": ["json", ""]}]})
+    );
+    assert_eq!(
+        parameter("/api/v1/cities/", "name"),
+        json!({"type": "string"}),
+        "a text filter is any text"
+    );
+    let operations = schema["paths"].as_object().unwrap().values();
+    for operation in operations.map(|item| &item["get"]) {
+        let paged = operation["parameters"]
+            .as_array()
+            .is_some_and(|ps| ps.iter().any(|p| p["name"] == "page"));
+        if paged {
+            assert!(
+                operation["responses"]["400"].is_object(),
+                "{}",
+                operation["operationId"]
+            );
+        }
+    }
+    // What the document says, the server does.
+    seed_staff(&app, 2).await;
+    for (query, count) in [("", 3), ("?is_active=", 3), ("?is_active= True ", 3)] {
+        let (status, body) = app.get(&format!("/api/v1/staff-users/{query}")).await;
+        assert_eq!(
+            (status, &body["count"]),
+            (StatusCode::OK, &json!(count)),
+            "{query}"
+        );
+    }
+    for query in ["?id=", "?id=+1", "?id= 1", "?format=", "?format=json"] {
+        let (status, _) = app.get(&format!("/api/v1/staff-users/{query}")).await;
+        assert_eq!(status, StatusCode::OK, "{query}");
+    }
+    let (status, body) = app.get("/api/v1/staff-users/?id=1.5&is_active=yes").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        body,
+        json!({"id": ["Enter a number."],
+            "is_active": ["Select a valid choice. yes is not one of the available choices."]})
+    );
+    let (status, body) = app.get("/api/v1/users/1/tokens/?page=%00").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
 }
