@@ -76,6 +76,8 @@ use utoipa::{Modify, OpenApi};
         crate::scim::discovery::service_provider_config,
         crate::scim::discovery::resource_types,
         crate::scim::discovery::schemas,
+        crate::scim::discovery::resource_type,
+        crate::scim::discovery::schema,
         crate::scim::users::list,
         crate::scim::users::create,
         crate::scim::users::get,

@@ -1,10 +1,14 @@
 //! SCIM's discovery endpoints (RFC 7644 §4): what kadro supports, as static documents.
 
+use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::{Value, json};
 
-use super::{GROUP_SCHEMA, LIST_SCHEMA, STAFF_SCHEMA, ScimCaller, USER_SCHEMA, respond};
+use super::{
+    GROUP_SCHEMA, LIST_SCHEMA, STAFF_SCHEMA, ScimCaller, ScimError, ScimResult, USER_SCHEMA,
+    respond,
+};
 
 fn list(resources: Vec<Value>) -> Value {
     json!({
@@ -156,5 +160,36 @@ pub async fn schemas(_: ScimCaller) -> Response {
     respond(
         StatusCode::OK,
         list(vec![user_schema(), group_schema(), staff_schema()]),
+    )
+}
+
+/// One of [`resource_types`] by its id (`User`, `Group`).
+#[utoipa::path(get, path = "/scim/v2/ResourceTypes/{id}", tag = "scim", params(("id" = String, Path)),
+    responses((status = 200, content_type = "application/scim+json"), (status = 401), (status = 403), (status = 404)))]
+pub async fn resource_type(_: ScimCaller, Path(id): Path<String>) -> ScimResult<Response> {
+    [user_resource_type(), group_resource_type()]
+        .into_iter()
+        .find(|t| t["id"] == json!(id))
+        .map(|t| respond(StatusCode::OK, t))
+        .ok_or_else(|| ScimError::not_found(&id))
+}
+
+/// One of [`schemas`] by its id (its URN).
+#[utoipa::path(get, path = "/scim/v2/Schemas/{id}", tag = "scim", params(("id" = String, Path)),
+    responses((status = 200, content_type = "application/scim+json"), (status = 401), (status = 403), (status = 404)))]
+pub async fn schema(_: ScimCaller, Path(id): Path<String>) -> ScimResult<Response> {
+    [user_schema(), group_schema(), staff_schema()]
+        .into_iter()
+        .find(|s| s["id"] == json!(id))
+        .map(|s| respond(StatusCode::OK, s))
+        .ok_or_else(|| ScimError::not_found(&id))
+}
+
+/// Any other path under `/scim/v2/`: a 404 in SCIM's shape.
+pub async fn unknown(_: ScimCaller) -> ScimError {
+    ScimError::new(
+        StatusCode::NOT_FOUND,
+        None,
+        "There is no such SCIM endpoint",
     )
 }

@@ -14,7 +14,7 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{any, get};
 use serde_json::{Value, json};
 
 use crate::auth::Caller;
@@ -37,7 +37,9 @@ pub fn router() -> Router<AppState> {
             get(discovery::service_provider_config),
         )
         .route("/scim/v2/ResourceTypes", get(discovery::resource_types))
+        .route("/scim/v2/ResourceTypes/{id}", get(discovery::resource_type))
         .route("/scim/v2/Schemas", get(discovery::schemas))
+        .route("/scim/v2/Schemas/{id}", get(discovery::schema))
         .route("/scim/v2/Users", get(users::list).post(users::create))
         .route(
             "/scim/v2/Users/{id}",
@@ -54,6 +56,7 @@ pub fn router() -> Router<AppState> {
                 .patch(groups::patch)
                 .delete(groups::delete),
         )
+        .route("/scim/v2/{*rest}", any(discovery::unknown))
 }
 
 /// A SCIM answer: the JSON with SCIM's content type.

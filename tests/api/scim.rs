@@ -318,6 +318,30 @@ async fn discovery_documents_describe_users(app: TestApp) {
         .map(|s| s["name"].as_str().unwrap())
         .collect();
     assert_eq!(names, ["User", "Group", "Staff"]);
+    let (status, group) = scim(
+        &app,
+        Method::GET,
+        "/scim/v2/ResourceTypes/Group",
+        root,
+        None,
+    )
+    .await;
+    assert_eq!((status, &group), (StatusCode::OK, &types["Resources"][1]));
+    let user = "/scim/v2/Schemas/urn:ietf:params:scim:schemas:core:2.0:User";
+    let (status, schema) = scim(&app, Method::GET, user, root, None).await;
+    assert_eq!(
+        (status, &schema),
+        (StatusCode::OK, &schemas["Resources"][0])
+    );
+    for path in [
+        "/scim/v2/ResourceTypes/Staff",
+        "/scim/v2/Schemas/urn:example:nothing",
+        "/scim/v2/Nothing/here",
+    ] {
+        let (status, body) = scim(&app, Method::GET, path, root, None).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+        assert_error(&body, "404", None);
+    }
 }
 
 async fn a_service_token_provisions(backend: Backend) {
