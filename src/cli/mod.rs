@@ -1,6 +1,6 @@
 //! The `kadro` command line, by what each command acts on: the server (`serve`, the default,
 //! `migrate`, `check`), data (`seed-demo`, `seed-bench`), B2B accounts (`createsuperuser`,
-//! `staff`, `user`), API tokens, and Instore staffs (`instore staff`).
+//! `staff`, `user`), API tokens, Instore staffs (`instore staff`) and bulk imports (`import`).
 //!
 //! Only the options under "Global options" (the database and logging) belong to every
 //! command. Every other [`Config`] field is an option of `kadro serve` (and of bare `kadro`,
@@ -10,6 +10,7 @@
 //! Exit codes: 0 success, 1 failure (one line on stderr), 2 usage error.
 
 mod accounts;
+mod import;
 mod instore;
 mod prompt;
 mod server;
@@ -68,6 +69,9 @@ pub enum Command {
     /// Instore: the staffs who work in retail stores.
     #[command(subcommand)]
     Instore(instore::InstoreCommand),
+    /// Import B2B users or Instore staffs from a CSV or XLSX file, as the API's import does.
+    #[command(subcommand)]
+    Import(import::ImportCommand),
 }
 
 impl Cli {
@@ -206,6 +210,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Some(Command::User(command)) => accounts::user(config, command).await,
             Some(Command::Token(command)) => accounts::token(config, command).await,
             Some(Command::Instore(command)) => instore::run(config, command).await,
+            Some(Command::Import(command)) => import::run(config, command).await,
         }
     };
     crate::audit::acting_as(crate::audit::Actor::Cli, work).await

@@ -30,8 +30,8 @@ pub struct RunPayload {
     pub cache_key: String,
 }
 
-/// Records a new import and queues its run job, in one transaction.
-pub async fn queue(db: &Db, new: NewImport<'_>) -> ApiResult<()> {
+/// Records a new import and queues its run job, in one transaction; returns the job's id.
+pub async fn queue(db: &Db, new: NewImport<'_>) -> ApiResult<i64> {
     let payload = serde_json::to_value(RunPayload {
         cache_key: new.cache_key.to_owned(),
     })
@@ -42,9 +42,9 @@ pub async fn queue(db: &Db, new: NewImport<'_>) -> ApiResult<()> {
         max_attempts: MAX_ATTEMPTS,
         ..NewJob::new(RUN_JOB, payload)
     };
-    jobs::enqueue(&mut tx, job).await?;
+    let job_id = jobs::enqueue(&mut tx, job).await?;
     tx.commit().await?;
-    Ok(())
+    Ok(job_id)
 }
 
 /// Runs one import; registered under [`RUN_JOB`].

@@ -213,16 +213,16 @@ pub async fn start(
                 .await;
         }
     }
-    result.map(|()| cache_key)
+    result.map(|_| cache_key)
 }
 
 /// Copies a local file (CSV, or XLSX by its `.xlsx` name) into the uploads and records its
-/// import; returns the import's key.
+/// import; returns the import's key and its job's id.
 pub async fn start_from_file(
     state: &AppState,
     request: ImportRequest,
     source: &Path,
-) -> ApiResult<String> {
+) -> ApiResult<(String, i64)> {
     let is_xlsx = source
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("xlsx"));
@@ -240,7 +240,7 @@ pub async fn start_from_file(
     if result.is_err() {
         let _ = tokio::fs::remove_file(&path).await;
     }
-    result.map(|()| cache_key)
+    result.map(|job_id| (cache_key, job_id))
 }
 
 async fn make_dir(state: &AppState) -> ApiResult<PathBuf> {
@@ -268,14 +268,14 @@ fn read_header(path: &Path, format: Format, target: Target) -> ApiResult<Columns
     }
 }
 
-/// Checks the saved file's header row and records the import and its job.
+/// Checks the saved file's header row and records the import and its job; returns the job's id.
 async fn record(
     state: &AppState,
     request: ImportRequest,
     cache_key: &str,
     path: &Path,
     format: Format,
-) -> ApiResult<()> {
+) -> ApiResult<i64> {
     let columns = {
         let path = path.to_owned();
         tokio::task::spawn_blocking(move || read_header(&path, format, request.target))
@@ -295,7 +295,7 @@ async fn record(
             .map_err(|e| ApiError::Internal(e.into()))?,
         expires_at: time::now() + ttl,
     };
-    job::queue(&state.db, new).await?;
+    let job_id = job::queue(&state.db, new).await?;
     state.job_signal.notify_one();
-    Ok(())
+    Ok(job_id)
 }

@@ -136,6 +136,31 @@ pub async fn claim_next(
         .await
 }
 
+/// Claims the job `id` for `worker` as [`claim_next`] would (when it is due, or its lease has
+/// expired): a command that queued a job runs it itself without taking any other.
+pub async fn claim_job(
+    db: &Db,
+    id: i64,
+    worker: &str,
+    now: DateTime<Utc>,
+    lease: Duration,
+) -> Result<Option<ClaimedJob>, sqlx::Error> {
+    let until = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::seconds(60));
+    Query::new(
+        "UPDATE jobs SET status = 'running', attempts = attempts + 1, locked_by = $1, \
+         locked_until = $2, updated_at = $3 \
+         WHERE id = $4 AND ((status = 'queued' AND run_at <= $3) \
+            OR (status = 'running' AND locked_until < $3)) \
+         RETURNING id, kind, payload, attempts, max_attempts, request_id",
+    )
+    .bind(worker)
+    .bind(until)
+    .bind(now)
+    .bind(id)
+    .fetch_optional(db)
+    .await
+}
+
 /// Extends the lease of a job this worker still holds; false when it lost it.
 pub async fn extend_lease(
     db: &Db,

@@ -96,6 +96,26 @@ impl JobRunner {
             .await
     }
 
+    /// Claims and runs the job `id` if it is due ([`Step::Idle`] when it is not, or another
+    /// worker holds it).
+    pub async fn run_job(
+        &self,
+        state: &AppState,
+        worker: &str,
+        stop: &CancellationToken,
+        id: i64,
+    ) -> anyhow::Result<Step> {
+        let Some(job) = super::claim_job(&state.db, id, worker, time::now(), self.lease).await?
+        else {
+            return Ok(Step::Idle);
+        };
+        let span =
+            tracing::info_span!("job", kind = %job.kind, job = job.id, attempt = job.attempts);
+        self.run_claimed(state, worker, stop, job)
+            .instrument(span)
+            .await
+    }
+
     async fn run_claimed(
         &self,
         state: &AppState,

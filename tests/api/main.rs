@@ -15,6 +15,7 @@ mod b2b_users;
 mod body_errors;
 mod cli;
 mod cli_accounts;
+mod cli_import;
 mod cli_start;
 mod console;
 mod conventions;
