@@ -36,5 +36,5 @@ curl -fs "http://127.0.0.1:$port/healthz" >/dev/null || { echo "kadro did not st
 args=(--checks "$checks" --max-examples "$examples" --request-timeout 10)
 [ -z "$exclude" ] || args+=(--exclude-checks "$exclude")
 [ -z "$seed" ] || args+=(--seed "$seed")
-"$VENV/bin/schemathesis" run "http://127.0.0.1:$port/api/schema/" \
+"$VENV/bin/schemathesis" --config-file "$(dirname "$0")/schemathesis.toml" run "http://127.0.0.1:$port/api/schema/" \
     --header "Authorization: Token $token" "${args[@]}"

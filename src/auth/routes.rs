@@ -28,10 +28,10 @@ pub fn router() -> Router<AppState> {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct LoginIn {
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = String, required = true)]
+    #[schema(value_type = String, required = true, pattern = r"^[^\x00]*\S[^\x00]*$")]
     pub email: Option<String>,
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = String, required = true)]
+    #[schema(value_type = String, required = true, pattern = r"^[^\x00]*\S[^\x00]*$")]
     pub password: Option<String>,
 }
 

@@ -61,7 +61,7 @@ pub struct ExportStatus {
 }
 
 /// Columns an `.xls` sheet can hold.
-const MAX_FIELDS: usize = 256;
+pub const MAX_FIELDS: usize = 256;
 
 /// The export branch of a list handler; call it first, after the list's permission check.
 ///

@@ -60,7 +60,9 @@ pub mod xls;
 use axum::Router;
 use axum::routing::get;
 
-pub use http::{ExportParams, ExportProgress, ExportStarted, ExportStatus, intercept, start};
+pub use http::{
+    ExportParams, ExportProgress, ExportStarted, ExportStatus, MAX_FIELDS, intercept, start,
+};
 pub use job::{BUILD_JOB, BuildExport};
 pub use s3::S3Store;
 pub use source::{ExportList, ExportSource, ExportSources, RowSource};

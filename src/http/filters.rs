@@ -67,9 +67,16 @@ impl<'a> FilterParser<'a> {
 
     pub fn integer(&mut self, name: &str) -> Option<i64> {
         let raw = self.value(name)?;
-        match raw.parse::<i64>() {
-            Ok(v) => Some(v),
-            Err(_) => {
+        // A number without a fractional part (`7.0`) is that integer, as django-filter reads it.
+        let whole = || {
+            raw.parse::<f64>()
+                .ok()
+                .filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15)
+                .map(|f| f as i64)
+        };
+        match raw.parse::<i64>().ok().or_else(whole) {
+            Some(v) => Some(v),
+            None => {
                 self.errors.add(name, "Enter a number.");
                 None
             }

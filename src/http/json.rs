@@ -126,6 +126,10 @@ pub fn read_body<T: DeserializeOwned>(bytes: &[u8]) -> Result<Body<T>, ApiError>
     }
     let mut errors = FieldErrors::new();
     if let Some(fields) = object.as_object_mut() {
+        if let Some(known) = struct_fields::<T>() {
+            // Fields `T` does not read are ignored, as DRF ignores them: whatever they hold.
+            fields.retain(|key, _| known.contains(&key.as_str()));
+        }
         leave_out_null_characters(fields, &mut errors);
     }
     loop {
@@ -133,6 +137,11 @@ pub fn read_body<T: DeserializeOwned>(bytes: &[u8]) -> Result<Body<T>, ApiError>
             Ok(value) => return Ok(Body { value, errors }),
             Err(err) => err,
         };
+        if let Some(whole) = value_at_mut(&mut object, err.path()).and_then(integral_float) {
+            // DRF's IntegerField takes `7.0` as 7: read it so where an integer was expected.
+            *value_at_mut(&mut object, err.path()).expect("found above") = whole;
+            continue;
+        }
         let (field, message) = field_error(&object, err.path(), &err.inner().to_string());
         if errors.contains(&field) {
             // A field that cannot be left out (not optional) was named already.
@@ -149,6 +158,36 @@ pub fn read_body<T: DeserializeOwned>(bytes: &[u8]) -> Result<Body<T>, ApiError>
             return Err(ApiError::Validation(errors));
         }
     }
+}
+
+/// The field names of `T` when it is a plain struct (serde hands them to the deserializer);
+/// `None` for anything else (a map, a flattened struct), whose fields are all kept.
+fn struct_fields<T: DeserializeOwned>() -> Option<&'static [&'static str]> {
+    use serde::de::{Error, Visitor};
+    struct Probe<'a>(&'a mut Option<&'static [&'static str]>);
+    impl<'de> serde::Deserializer<'de> for Probe<'_> {
+        type Error = serde::de::value::Error;
+        fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Self::Error> {
+            Err(Error::custom("not a struct"))
+        }
+        fn deserialize_struct<V: Visitor<'de>>(
+            self,
+            _: &'static str,
+            fields: &'static [&'static str],
+            _: V,
+        ) -> Result<V::Value, Self::Error> {
+            *self.0 = Some(fields);
+            Err(Error::custom("fields found"))
+        }
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
+            option unit unit_struct newtype_struct seq tuple tuple_struct map enum identifier
+            ignored_any
+        }
+    }
+    let mut fields = None;
+    let _ = T::deserialize(Probe(&mut fields));
+    fields
 }
 
 /// Names and leaves out every field holding a NUL character anywhere: in a string or a key,
@@ -226,6 +265,22 @@ fn value_at<'v>(body: &'v Value, path: &Path) -> Option<&'v Value> {
         Segment::Seq { index } => value.get(*index),
         _ => Some(value),
     })
+}
+
+/// The value `path` leads to inside `body`, to change it.
+fn value_at_mut<'v>(body: &'v mut Value, path: &Path) -> Option<&'v mut Value> {
+    path.iter().try_fold(body, |value, segment| match segment {
+        Segment::Map { key } => value.get_mut(key.as_str()),
+        Segment::Seq { index } => value.get_mut(*index),
+        _ => Some(value),
+    })
+}
+
+/// A float without a fractional part (`7.0`), as the integer it stands for.
+fn integral_float(value: &mut Value) -> Option<Value> {
+    let float = value.as_f64().filter(|_| value.is_f64())?;
+    let fits = float.fract() == 0.0 && float.abs() < 9.0e15;
+    fits.then(|| Value::from(float as i64))
 }
 
 /// The name DRF's messages give a JSON value's type (Python's).
@@ -325,6 +380,28 @@ mod tests {
             .into_parts();
         assert_eq!(read.name.as_deref(), Some("Main"));
         assert!(read.stores.is_none() && v.has("stores"));
+    }
+
+    #[test]
+    fn unknown_fields_are_ignored_whatever_they_hold() {
+        let (read, v) = read_body::<Division>(br#"{"name": "Main", "other": "a\u0000b"}"#)
+            .unwrap()
+            .into_parts();
+        assert_eq!(read.name.as_deref(), Some("Main"));
+        assert!(!v.failed());
+    }
+
+    #[test]
+    fn an_integral_float_reads_as_an_integer() {
+        let (read, v) = read_body::<Division>(br#"{"parent": 7.0, "stores": [1.0, 2]}"#)
+            .unwrap()
+            .into_parts();
+        assert_eq!((read.parent, read.stores), (Some(7), Some(vec![1, 2])));
+        assert!(!v.failed());
+        assert_eq!(
+            message::<Division>(br#"{"parent": 7.5}"#),
+            serde_json::json!({"parent": ["A valid integer is required."]})
+        );
     }
 
     #[test]

@@ -63,26 +63,29 @@ pub struct ImportStatus {
     pub dry_run: bool,
 }
 
-fn choice_error(field: &str, value: &str, choices: &str) -> ApiError {
-    ApiError::field(
-        field,
-        format!("Select a valid choice. {value} is not one of the available choices: {choices}."),
-    )
-}
-
-/// `mode` (`create` or `upsert`) and `dry_run` from the query; upsert?, dry run?
+/// `mode` (`create` or `upsert`) and `dry_run` from the query; upsert?, dry run? Both are
+/// checked before answering, so a 400 names each bad one.
 fn parse_options(url: &RequestUrl) -> ApiResult<(bool, bool)> {
+    let mut errors = FieldErrors::new();
     let upsert = match url.get("mode").unwrap_or("create") {
         "create" | "" => false,
         "upsert" => true,
-        other => return Err(choice_error("mode", other, "create, upsert")),
+        other => {
+            errors.add(
+                "mode",
+                format!("Select a valid choice. {other} is not one of the available choices: create, upsert."),
+            );
+            false
+        }
     };
     let dry_run = match url.get("dry_run").unwrap_or("false") {
         "" => false,
-        raw => {
-            parse_bool(raw).ok_or_else(|| ApiError::field("dry_run", "Must be a valid boolean."))?
-        }
+        raw => parse_bool(raw).unwrap_or_else(|| {
+            errors.add("dry_run", "Must be a valid boolean.");
+            false
+        }),
     };
+    errors.into_result()?;
     Ok((upsert, dry_run))
 }
 

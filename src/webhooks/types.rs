@@ -14,20 +14,27 @@ use crate::http::time::{optional_timestamp, timestamp};
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct WebhookIn {
     #[serde(default, deserialize_with = "present")]
-    #[schema(example = "https://hooks.example.com/kadro", max_length = 2000)]
+    #[schema(
+        example = "https://hooks.example.com/kadro",
+        max_length = 2000,
+        nullable = false,
+        required = true,
+        pattern = r"^https://([a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?\.)+[a-z]{2,12}(/[A-Za-z0-9._~-]+)*/?$"
+    )]
     pub url: Option<String>,
     /// Audit actions (`user.create`), a prefix of them (`user.*`) or `*` for every action.
     #[serde(default, deserialize_with = "present")]
-    #[schema(example = json!(["user.*", "staff.deactivate"]), min_items = 1, max_items = 100)]
+    #[schema(example = json!(["user.*", "staff.deactivate"]), min_items = 1, max_items = 100, nullable = false, required = true)]
     pub events: Option<Vec<String>>,
     /// The key of the signatures (write-only), at least 16 characters.
     #[serde(default, deserialize_with = "present")]
-    #[schema(min_length = 16, max_length = 255, write_only)]
+    #[schema(min_length = 16, max_length = 255, write_only, nullable = false)]
     pub secret: Option<String>,
     #[serde(default, deserialize_with = "present")]
+    #[schema(nullable = false)]
     pub is_active: Option<bool>,
     #[serde(default, deserialize_with = "present")]
-    #[schema(max_length = 255)]
+    #[schema(max_length = 255, nullable = false)]
     pub description: Option<String>,
 }
 

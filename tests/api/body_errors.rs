@@ -16,7 +16,7 @@ on_both_backends!(
 );
 
 /// Tables a write could touch.
-const TABLES: [&str; 15] = [
+const TABLES: [&str; 16] = [
     "users",
     "divisions",
     "api_tokens",
@@ -32,6 +32,7 @@ const TABLES: [&str; 15] = [
     "cities",
     "townships",
     "exports",
+    "webhooks",
 ];
 
 /// The row counts of every table, and what `path` shows (for updates: its modified date and
@@ -65,6 +66,12 @@ async fn every_write_endpoint_names_every_wrong_field(app: TestApp) {
         &app,
         "/api/v1/cities/",
         json!({"name": "Spare", "country": country}),
+    )
+    .await);
+    let hook = id(&created(
+        &app,
+        "/api/v1/webhooks/",
+        json!({"url": "https://hooks.example.com/kadro", "events": ["user.*"]}),
     )
     .await);
     let not_list = |got: &str| format!("Expected a list of items but got type \"{got}\".");
@@ -310,6 +317,28 @@ async fn every_write_endpoint_names_every_wrong_field(app: TestApp) {
             json!({"name": "  ", "city": [city], "omnitron_id": {}}),
             json!({"name": ["This field may not be blank."], "city": ["A valid integer is required."],
                 "omnitron_id": ["A valid integer is required."]}),
+        ),
+        (
+            Method::POST,
+            "/api/v1/webhooks/".into(),
+            json!({"url": "http://hooks.example.com/kadro", "events": "user.*", "is_active": "yes"}),
+            json!({"url": ["Enter an https URL."], "events": [not_list("str")],
+                "is_active": ["Must be a valid boolean."]}),
+        ),
+        (
+            Method::PUT,
+            format!("/api/v1/webhooks/{hook}/"),
+            json!({"url": 5, "events": [], "description": 7}),
+            json!({"url": ["Not a valid string."], "events": ["This list may not be empty."],
+                "description": ["Not a valid string."]}),
+        ),
+        (
+            Method::PATCH,
+            format!("/api/v1/webhooks/{hook}/"),
+            json!({"url": null, "events": ["nope.x"], "secret": "short"}),
+            json!({"url": ["This field may not be null."],
+                "events": ["\"nope.x\" is not a valid choice."],
+                "secret": ["Ensure this field has at least 16 characters."]}),
         ),
     ];
     let token = app.token.clone();

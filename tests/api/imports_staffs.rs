@@ -15,6 +15,7 @@ on_both_backends!(
     staff_rows_are_checked_with_the_api_rules,
     staffs_dry_run_writes_nothing,
     staffs_need_a_key_column,
+    every_bad_option_is_named,
 );
 
 const IMPORT: &str = "/api/v1/staffs/import/";
@@ -251,6 +252,27 @@ async fn staffs_need_a_key_column(app: TestApp) {
     assert_eq!(
         body,
         json!({"file": ["One of the columns \"username\", \"remote_id\" is required."]})
+    );
+    assert_eq!(app.count("SELECT COUNT(*) FROM imports").await, 0);
+}
+
+async fn every_bad_option_is_named(app: TestApp) {
+    let (status, body) = send_file(
+        &app,
+        IMPORT,
+        &app.token.clone(),
+        "mode=replace&dry_run=maybe",
+        "text/csv",
+        b"username,first_name\njohn,John\n".to_vec(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        body,
+        json!({
+            "mode": ["Select a valid choice. replace is not one of the available choices: create, upsert."],
+            "dry_run": ["Must be a valid boolean."],
+        })
     );
     assert_eq!(app.count("SELECT COUNT(*) FROM imports").await, 0);
 }

@@ -35,9 +35,11 @@ pub fn router() -> Router<AppState> {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct DivisionIn {
     #[serde(default)]
+    #[schema(required = true, pattern = r"^[^\x00]*\S[^\x00]*$")]
     pub name: Option<String>,
     /// `main` or `sub`.
     #[serde(default)]
+    #[schema(required = true, pattern = "^(main|sub)$")]
     pub division_type: Option<String>,
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<i64>)]

@@ -51,12 +51,14 @@ impl LevelRow for CityRow {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct CityIn {
     #[serde(default, deserialize_with = "present")]
+    #[schema(nullable = false, required = true, pattern = r"^[^\x00]*\S[^\x00]*$")]
     pub name: Option<String>,
     /// The country's id.
     #[serde(default, deserialize_with = "present")]
+    #[schema(nullable = false, required = true)]
     pub country: Option<i64>,
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<i64>)]
+    #[schema(value_type = Option<i64>, minimum = 0)]
     pub omnitron_id: Option<Option<i64>>,
 }
 

@@ -55,12 +55,14 @@ impl LevelRow for TownshipRow {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct TownshipIn {
     #[serde(default, deserialize_with = "present")]
+    #[schema(nullable = false, required = true, pattern = r"^[^\x00]*\S[^\x00]*$")]
     pub name: Option<String>,
     /// The city's id.
     #[serde(default, deserialize_with = "present")]
+    #[schema(nullable = false, required = true)]
     pub city: Option<i64>,
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<i64>)]
+    #[schema(value_type = Option<i64>, minimum = 0)]
     pub omnitron_id: Option<Option<i64>>,
 }
 

@@ -23,14 +23,17 @@ pub const AMBIGUOUS_EMAIL: &str =
 pub struct StaffLoginIn {
     /// The staff's username; or give `email`.
     #[serde(default)]
+    #[schema(nullable = false, pattern = r"^[^\x00]*\S[^\x00]*$")]
     pub username: Option<String>,
     #[serde(default)]
+    #[schema(nullable = false, pattern = r"^[^\x00]*\S[^\x00]*$")]
     pub email: Option<String>,
     #[serde(default)]
-    #[schema(write_only, format = Password)]
+    #[schema(write_only, format = Password, nullable = false, required = true, pattern = r"^[^\x00]*\S[^\x00]*$")]
     pub password: Option<String>,
     /// The id of the store the staff works at now; one of its `retail_stores`.
     #[serde(default)]
+    #[schema(nullable = false, required = true)]
     pub retail_store: Option<i64>,
 }
 

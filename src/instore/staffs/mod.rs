@@ -122,33 +122,48 @@ impl From<StaffOut> for DuplicateStaffOut {
 pub struct StaffIn {
     /// Ids of the staff's retail stores (at least one).
     #[serde(default, deserialize_with = "present")]
-    #[schema(example = json!([3, 5]))]
+    #[schema(example = json!([1, 2]), nullable = false, required = true, min_items = 1)]
     pub retail_stores: Option<Vec<i64>>,
     #[serde(default, deserialize_with = "present")]
-    #[schema(max_length = 30, example = "John")]
+    #[schema(
+        max_length = 30,
+        example = "John",
+        nullable = false,
+        required = true,
+        pattern = r"^[^\x00]*\S[^\x00]*$"
+    )]
     pub first_name: Option<String>,
     #[serde(default, deserialize_with = "present")]
-    #[schema(max_length = 150, example = "Doe")]
+    #[schema(
+        max_length = 150,
+        example = "Doe",
+        nullable = false,
+        required = true,
+        pattern = r"^[^\x00]*\S[^\x00]*$"
+    )]
     pub last_name: Option<String>,
     #[serde(default, deserialize_with = "present")]
-    #[schema(format = Email)]
+    #[schema(format = Email, nullable = false, required = true, max_length = 254, pattern = r"^[A-Za-z0-9_+-]+(\.[A-Za-z0-9_+-]+)*@[A-Za-z0-9]+(-[A-Za-z0-9]+)*(\.[A-Za-z0-9]+(-[A-Za-z0-9]+)*)*\.[A-Za-z]{2,}$")]
     pub email: Option<String>,
     #[serde(default, deserialize_with = "present")]
-    #[schema(write_only, format = Password)]
+    #[schema(write_only, format = Password, nullable = false)]
     pub password: Option<String>,
     #[serde(default, deserialize_with = "present")]
+    #[schema(nullable = false)]
     pub is_active: Option<bool>,
     #[serde(default, deserialize_with = "present")]
+    #[schema(nullable = false)]
     pub is_staff: Option<bool>,
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>, example = "3333")]
     pub remote_id: Option<Option<String>>,
     /// Unique when set (compared case-insensitively); login name.
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, pattern = r"^[\w.@+-]*$", max_length = 150)]
     pub username: Option<Option<String>>,
     /// Ids of the staff's permission groups.
     #[serde(default, deserialize_with = "present")]
+    #[schema(nullable = false)]
     pub permission_groups: Option<Vec<i64>>,
 }
 
@@ -156,10 +171,10 @@ pub struct StaffIn {
 pub struct ChangePasswordIn {
     /// The staff's id.
     #[serde(default, deserialize_with = "present")]
-    #[schema(example = 32)]
+    #[schema(example = 1, nullable = false, required = true)]
     pub staff: Option<i64>,
     #[serde(default, deserialize_with = "present")]
-    #[schema(write_only, format = Password)]
+    #[schema(write_only, format = Password, nullable = false, required = true, min_length = 8, pattern = r"^[^\x00]*[^0-9\x00][^\x00]*$")]
     pub new_password: Option<String>,
 }
 

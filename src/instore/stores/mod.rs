@@ -68,10 +68,13 @@ pub struct StoreOut {
 pub struct AddressIn {
     /// The township's id.
     #[serde(default, deserialize_with = "present")]
+    #[schema(nullable = false, required = true)]
     pub township: Option<i64>,
     #[serde(default, deserialize_with = "present")]
+    #[schema(nullable = false)]
     pub phone_number: Option<String>,
     #[serde(default, deserialize_with = "present")]
+    #[schema(nullable = false, required = true, pattern = r"^[^\x00]*\S[^\x00]*$")]
     pub line: Option<String>,
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>)]
@@ -82,20 +85,30 @@ pub struct AddressIn {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct StoreIn {
     #[serde(default, deserialize_with = "present")]
+    #[schema(nullable = false, required = true, pattern = r"^[^\x00]*\S[^\x00]*$")]
     pub name: Option<String>,
+    /// An email address, or blank.
     #[serde(default, deserialize_with = "present")]
+    #[schema(
+        nullable = false,
+        max_length = 254,
+        pattern = r"^$|^[A-Za-z0-9_+-]+(\.[A-Za-z0-9_+-]+)*@[A-Za-z0-9]+(-[A-Za-z0-9]+)*(\.[A-Za-z0-9]+(-[A-Za-z0-9]+)*)*\.[A-Za-z]{2,}$"
+    )]
     pub email: Option<String>,
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>)]
     pub remote_id: Option<Option<String>>,
     #[serde(default, deserialize_with = "present")]
+    #[schema(nullable = false)]
     pub is_active: Option<bool>,
     #[serde(default, deserialize_with = "present")]
+    #[schema(nullable = false)]
     pub fast_delivery: Option<bool>,
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<i64>)]
+    #[schema(value_type = Option<i64>, minimum = 0)]
     pub omnitron_id: Option<Option<i64>>,
     #[serde(default, deserialize_with = "present")]
+    #[schema(nullable = false, required = true)]
     pub address: Option<AddressIn>,
 }
 

@@ -20,17 +20,44 @@ use crate::state::AppState;
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct UserCreateIn {
     #[serde(default)]
+    #[schema(
+        nullable = false,
+        required = true,
+        pattern = r"^[^\x00]*\S[^\x00]*$",
+        max_length = 150
+    )]
     pub first_name: Option<String>,
     #[serde(default)]
+    #[schema(
+        nullable = false,
+        required = true,
+        pattern = r"^[^\x00]*\S[^\x00]*$",
+        max_length = 150
+    )]
     pub last_name: Option<String>,
     #[serde(default)]
+    #[schema(
+        nullable = false,
+        required = true,
+        max_length = 254,
+        pattern = r"^[A-Za-z0-9_+-]+(\.[A-Za-z0-9_+-]+)*@[A-Za-z0-9]+(-[A-Za-z0-9]+)*(\.[A-Za-z0-9]+(-[A-Za-z0-9]+)*)*\.[A-Za-z]{2,}$"
+    )]
     pub email: Option<String>,
-    /// Write-only.
+    /// Write-only: at least 8 characters, not all digits.
     #[serde(default)]
+    #[schema(
+        nullable = false,
+        required = true,
+        min_length = 8,
+        pattern = r"^[^\x00]*[^0-9\x00][^\x00]*$"
+    )]
     pub password: Option<String>,
     #[serde(default)]
+    #[schema(max_length = 128)]
     pub phone_number: Option<String>,
+    /// An active division's id.
     #[serde(default)]
+    #[schema(nullable = false, required = true)]
     pub division: Option<i64>,
 }
 

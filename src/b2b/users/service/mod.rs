@@ -33,13 +33,15 @@ pub const PHONE_MAX: usize = 128;
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct UserUpdateIn {
     #[serde(default)]
+    #[schema(pattern = r"^[^\x00]*\S[^\x00]*$", max_length = 150)]
     pub first_name: Option<String>,
     #[serde(default)]
+    #[schema(pattern = r"^[^\x00]*\S[^\x00]*$", max_length = 150)]
     pub last_name: Option<String>,
     #[serde(default)]
     pub phone_number: Option<String>,
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<i64>)]
+    #[schema(value_type = i64)]
     pub division: Option<Option<i64>>,
 }
 

@@ -2,6 +2,8 @@
 
 mod queries;
 
+pub use queries::ISO_3166_ALPHA2;
+
 use axum::extract::State;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -37,12 +39,14 @@ pub struct CountryOut {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct CountryIn {
     #[serde(default, deserialize_with = "present")]
+    #[schema(nullable = false, required = true, pattern = r"^[^\x00]*\S[^\x00]*$")]
     pub name: Option<String>,
+    /// An ISO 3166-1 alpha-2 code.
     #[serde(default, deserialize_with = "present")]
-    #[schema(example = "TR")]
+    #[schema(example = "TR", nullable = false, required = true)]
     pub code: Option<String>,
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<i64>)]
+    #[schema(value_type = Option<i64>, minimum = 0)]
     pub omnitron_id: Option<Option<i64>>,
 }
 

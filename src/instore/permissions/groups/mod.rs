@@ -40,8 +40,10 @@ pub struct PermissionGroupOut {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct PermissionGroupIn {
     #[serde(default, deserialize_with = "present")]
+    #[schema(nullable = false, required = true, pattern = r"^[^\x00]*\S[^\x00]*$")]
     pub name: Option<String>,
     #[serde(default, deserialize_with = "present")]
+    #[schema(nullable = false)]
     pub permissions: Option<Vec<i64>>,
 }
 

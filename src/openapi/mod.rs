@@ -10,6 +10,9 @@
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
+mod bodies;
+mod enforced;
+
 #[derive(OpenApi)]
 #[openapi(
     info(title = "kadro", description = "Staff and user directory: B2B users, B2B staff users and Instore staffs."),
@@ -160,107 +163,10 @@ impl Modify for Security {
 pub fn spec() -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
     unique_operation_ids(&mut doc);
-    as_enforced(&mut doc);
+    enforced::as_enforced(&mut doc);
+    bodies::as_enforced(&mut doc);
     words_everywhere(&mut doc);
     doc
-}
-
-/// What the server enforces, said once for every operation rather than in each annotation:
-/// `limit` is any text (an unusable one falls back to the default page size, a large one is
-/// capped), a PATCH without a body is an empty change (an empty body reads as `{}`), a paged
-/// list can answer 400 (a NUL character in its query), and a list filter of the API is read as
-/// django-filter reads it ([`blank_is_no_filter`]).
-fn as_enforced(doc: &mut utoipa::openapi::OpenApi) {
-    use utoipa::openapi::{ObjectBuilder, RefOr, Required, Type, path::ParameterIn};
-    for (path, item) in doc.paths.paths.iter_mut() {
-        if path.starts_with("/api/v1/")
-            && let Some(list) = item.get.as_mut()
-        {
-            for parameter in list.parameters.iter_mut().flatten() {
-                if parameter.parameter_in == ParameterIn::Query
-                    && !matches!(parameter.name.as_str(), "page" | "limit")
-                {
-                    blank_is_no_filter(parameter);
-                }
-                if parameter.name == "format"
-                    && let Some(RefOr::Ref(file_format)) = &parameter.schema
-                {
-                    // `format=json` (the API's one renderer) and a blank format are accepted
-                    // beside the export file formats.
-                    let json = ObjectBuilder::new()
-                        .schema_type(Type::String)
-                        .enum_values(Some(["json", ""]));
-                    let either = utoipa::openapi::schema::AnyOfBuilder::new()
-                        .item(RefOr::Ref(file_format.clone()))
-                        .item(json);
-                    parameter.schema = Some(RefOr::T(either.into()));
-                }
-            }
-        }
-        if let Some(body) = item.patch.as_mut().and_then(|op| op.request_body.as_mut()) {
-            body.required = Some(Required::False);
-        }
-        let operations = [
-            &mut item.get,
-            &mut item.post,
-            &mut item.put,
-            &mut item.patch,
-        ];
-        for operation in operations.into_iter().flatten() {
-            let paged = operation
-                .parameters
-                .iter()
-                .flatten()
-                .any(|p| p.name == "page" && p.parameter_in == ParameterIn::Query);
-            if paged && !operation.responses.responses.contains_key("400") {
-                // A paged list reads its query string, which refuses a NUL character.
-                let refused =
-                    utoipa::openapi::Response::new("A NUL character in a query parameter.");
-                operation
-                    .responses
-                    .responses
-                    .insert("400".to_owned(), RefOr::T(refused));
-            }
-            for parameter in operation.parameters.iter_mut().flatten() {
-                if parameter.name == "limit" && parameter.parameter_in == ParameterIn::Query {
-                    parameter.schema = Some(RefOr::T(
-                        ObjectBuilder::new()
-                            .schema_type(Type::String)
-                            .description(Some(format!(
-                                "Page size: a positive whole number, capped at {}; anything else means {}.",
-                                crate::http::pagination::MAX_LIMIT,
-                                crate::http::pagination::DEFAULT_LIMIT
-                            )))
-                            .into(),
-                    ));
-                }
-            }
-        }
-    }
-}
-
-/// A typed filter of a list ([`crate::http::filters::FilterParser`]) trims its value and
-/// ignores a blank one; an integer may carry a sign, a boolean has Django's spellings. The
-/// parameter's schema says so: the typed value, or text of that form.
-fn blank_is_no_filter(parameter: &mut utoipa::openapi::path::Parameter) {
-    use utoipa::openapi::schema::{AnyOfBuilder, Schema, SchemaType};
-    use utoipa::openapi::{ObjectBuilder, RefOr, Type};
-    let Some(RefOr::T(Schema::Object(typed))) = &parameter.schema else {
-        return;
-    };
-    let pattern = match typed.schema_type {
-        SchemaType::Type(Type::Integer) => r"^\s*([+-]?[0-9]+)?\s*$",
-        SchemaType::Type(Type::Boolean) => r"^\s*(true|True|1|false|False|0)?\s*$",
-        _ => return,
-    };
-    let text = ObjectBuilder::new()
-        .schema_type(Type::String)
-        .pattern(Some(pattern));
-    let either = AnyOfBuilder::new()
-        .item(Schema::Object(typed.clone()))
-        .item(text)
-        .description(Some("An empty value means no filter."));
-    parameter.schema = Some(RefOr::T(either.into()));
 }
 
 /// Every operation gets a summary and every response a description: a handler's doc comment
