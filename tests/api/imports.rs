@@ -15,6 +15,7 @@ on_both_backends!(
     bad_uploads_are_refused_at_once,
     bom_quotes_and_newlines,
     django_hash_logs_in_and_is_rehashed,
+    django_bcrypt_hash_logs_in_and_is_rehashed,
     keys_are_private,
     resumes_after_the_last_committed_batch,
 );
@@ -195,7 +196,7 @@ async fn bad_rows_are_reported_with_row_and_field(app: TestApp) {
         "6,password,This password is too short. It must contain at least 8 characters.",
         "7,division,A valid integer is required.",
         "8,is_active,Must be a valid boolean.",
-        "9,password_hash,Unknown password hash format: use argon2 or pbkdf2_sha256.",
+        "9,password_hash,Unknown password hash format: use argon2 or pbkdf2_sha256 or bcrypt_sha256.",
     ] {
         assert!(lines.contains(&expected), "{expected} not in {report}");
     }
@@ -285,11 +286,24 @@ async fn bom_quotes_and_newlines(app: TestApp) {
 const DJANGO_HASH: &str =
     "pbkdf2_sha256$600000$django-salt-1$RJGxn4RRg/PJGqJ3wTYpzxiKnbJIZ3yqzf4zImGmZ+I=";
 
+/// `bcrypt_sha256` as Django stores it: bcrypt (cost 4 here) of the hex SHA-256 of the password
+/// (computed with Python's `bcrypt` and `hashlib`).
+const DJANGO_BCRYPT_HASH: &str =
+    "bcrypt_sha256$$2b$04$xv9R0jrZ.zB1zQM7347lyuGXF5NNYre1opIoOIwr.WXNCRruTd2Fi";
+
 async fn django_hash_logs_in_and_is_rehashed(app: TestApp) {
+    legacy_hash_logs_in_and_is_rehashed(app, DJANGO_HASH).await;
+}
+
+async fn django_bcrypt_hash_logs_in_and_is_rehashed(app: TestApp) {
+    legacy_hash_logs_in_and_is_rehashed(app, DJANGO_BCRYPT_HASH).await;
+}
+
+async fn legacy_hash_logs_in_and_is_rehashed(app: TestApp, legacy: &str) {
     let division = create_division(&app, "Main", "main", None).await;
     let csv = format!(
         "email,first_name,last_name,division,password_hash\n\
-         dj@example.com,D,J,{division},{DJANGO_HASH}\n"
+         dj@example.com,D,J,{division},{legacy}\n"
     );
     let status = import(&app, "", &csv).await;
     assert_eq!(progress(&status), (1, 1, 0, 0), "{status}");
@@ -299,7 +313,7 @@ async fn django_hash_logs_in_and_is_rehashed(app: TestApp) {
             .await
             .unwrap()
     };
-    assert_eq!(stored().await, DJANGO_HASH);
+    assert_eq!(stored().await, legacy);
     let login = |password: &str| {
         app.call(
             Method::POST,
@@ -310,7 +324,7 @@ async fn django_hash_logs_in_and_is_rehashed(app: TestApp) {
     };
     let (status, _) = login("wrong-password").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_eq!(stored().await, DJANGO_HASH);
+    assert_eq!(stored().await, legacy);
     let (status, body) = login("imported-pass-9").await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let rehashed = stored().await;
@@ -318,7 +332,11 @@ async fn django_hash_logs_in_and_is_rehashed(app: TestApp) {
     let (status, _) = login("imported-pass-9").await;
     assert_eq!(status, StatusCode::OK);
     // Neither the hash nor a password appears in the status.
-    assert!(!status_text(&app).await.contains("pbkdf2"));
+    let status = status_text(&app).await;
+    assert!(
+        !status.contains("pbkdf2") && !status.contains("bcrypt"),
+        "{status}"
+    );
 }
 
 async fn status_text(app: &TestApp) -> String {
