@@ -8,12 +8,12 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use super::filter::{Attr, Attributes};
 use super::resource::{Asked, ListParams, stamp};
 use super::store::{self, PROVISIONED};
-use super::{PATCH_SCHEMA, STAFF_SCHEMA, ScimCaller, ScimError, ScimResult, USER_SCHEMA};
+use super::{STAFF_SCHEMA, ScimCaller, ScimError, ScimResult, USER_SCHEMA};
 use crate::auth::token;
 use crate::http::json::Body;
 use crate::http::time;
@@ -100,10 +100,11 @@ fn user(s: &StaffOut) -> Value {
         "externalId": s.remote_id,
         "userName": s.username,
         "name": {"givenName": s.first_name, "familyName": s.last_name},
-        "emails": [{"value": s.email, "type": "work", "primary": true}],
+        // One email, kadro's staff email: no `primary` to choose (the schema has none).
+        "emails": [{"value": s.email, "type": "work"}],
         "active": s.is_active,
         "groups": s.permission_groups.iter().map(|g| json!({"value": g.to_string()})).collect::<Vec<_>>(),
-        STAFF_SCHEMA: {"retailStores": s.retail_stores.iter().map(|r| r.id).collect::<Vec<_>>()},
+        STAFF_SCHEMA: {"retailStores": s.retail_stores.iter().map(|r| r.id.to_string()).collect::<Vec<_>>()},
         "meta": {
             "resourceType": "User",
             "created": time::format(&s.created_date),
@@ -140,6 +141,24 @@ fn text_of(v: &Value, what: &str) -> ScimResult<Option<String>> {
     }
 }
 
+/// `retailStores`: a list of ids, strings as SCIM's ids are (numbers are read too); one id
+/// alone is read as a list of one.
+fn store_ids(value: &Value) -> ScimResult<Vec<i64>> {
+    let items = match value {
+        Value::Array(items) => items.as_slice(),
+        one => std::slice::from_ref(one),
+    };
+    items
+        .iter()
+        .map(|v| match v {
+            Value::Number(n) => n.as_i64(),
+            Value::String(s) => s.trim().parse().ok(),
+            _ => None,
+        })
+        .collect::<Option<Vec<i64>>>()
+        .ok_or_else(|| ScimError::invalid_value("retailStores must be a list of ids"))
+}
+
 /// A User's attributes as a staff body (every field kadro keeps).
 fn staff_in(u: &Value, stores: Option<Vec<i64>>) -> ScimResult<StaffIn> {
     let user_name = text_of(&u["userName"], "userName")?
@@ -165,10 +184,7 @@ fn staff_in(u: &Value, stores: Option<Vec<i64>>) -> ScimResult<StaffIn> {
     };
     let stores = match &u[STAFF_SCHEMA]["retailStores"] {
         Value::Null => stores,
-        v => Some(
-            serde_json::from_value(v.clone())
-                .map_err(|_| ScimError::invalid_value("retailStores must be a list of ids"))?,
-        ),
+        v => Some(store_ids(v)?),
     };
     Ok(StaffIn {
         retail_stores: stores,
@@ -288,126 +304,6 @@ pub async fn replace(
     replace_with(&state, &current, &u, &asked).await
 }
 
-/// Sets (or with `None` removes) the attribute at `path` of a User.
-fn set_path(u: &mut Value, path: &str, value: Option<Value>) -> ScimResult<()> {
-    let lower = path.to_ascii_lowercase();
-    let lower = lower
-        .strip_prefix("urn:ietf:params:scim:schemas:core:2.0:user:")
-        .unwrap_or(&lower);
-    let target: (&str, Option<&str>) = match lower {
-        "username" => ("userName", None),
-        "externalid" => ("externalId", None),
-        "active" => ("active", None),
-        "name" => ("name", None),
-        "name.givenname" => ("name", Some("givenName")),
-        "name.familyname" => ("name", Some("familyName")),
-        p if p.starts_with("emails") => {
-            let emails = match value {
-                Some(Value::String(s)) => json!([{"value": s, "primary": true}]),
-                Some(v @ Value::Array(_)) => v,
-                Some(v @ Value::Object(_)) if v.get("value").is_some() => json!([v]),
-                Some(_) => return Err(ScimError::invalid_value("emails: a value is required")),
-                None => Value::Null,
-            };
-            u["emails"] = emails;
-            return Ok(());
-        }
-        p if p.starts_with(&STAFF_SCHEMA.to_ascii_lowercase()) => {
-            u[STAFF_SCHEMA]["retailStores"] = value.unwrap_or(Value::Null);
-            return Ok(());
-        }
-        "groups" => {
-            return Err(ScimError::new(
-                StatusCode::BAD_REQUEST,
-                Some("mutability"),
-                "groups is read-only",
-            ));
-        }
-        _ => {
-            return Err(ScimError::new(
-                StatusCode::BAD_REQUEST,
-                Some("invalidPath"),
-                format!("The path {path:?} is not supported"),
-            ));
-        }
-    };
-    let value = value.unwrap_or(Value::Null);
-    match target {
-        ("name", None) => match value {
-            Value::Object(map) => {
-                for (k, v) in map {
-                    u["name"][k] = v;
-                }
-            }
-            Value::Null => u["name"] = json!({}),
-            _ => return Err(ScimError::invalid_value("name must be an object")),
-        },
-        (outer, Some(inner)) => u[outer][inner] = value,
-        (attr, None) => u[attr] = value,
-    }
-    Ok(())
-}
-
-/// A PatchOp's operations, once its `schemas` is checked.
-pub(super) fn patch_operations<'a>(patch: &'a Value, schema: &str) -> ScimResult<&'a [Value]> {
-    if !patch["schemas"]
-        .as_array()
-        .is_some_and(|s| s.iter().any(|s| s == schema))
-    {
-        return Err(ScimError::invalid_syntax(format!(
-            "schemas must hold {schema}"
-        )));
-    }
-    match patch["Operations"].as_array() {
-        Some(ops) => Ok(ops),
-        None => Err(ScimError::invalid_syntax("Operations must be a list")),
-    }
-}
-
-/// Applies a PatchOp's operations to the User as kadro shows it.
-fn apply_patch(u: &mut Value, patch: &Value) -> ScimResult<()> {
-    for op in patch_operations(patch, PATCH_SCHEMA)? {
-        let kind = op["op"].as_str().unwrap_or("").to_ascii_lowercase();
-        let path = op["path"].as_str();
-        let value = op.get("value").cloned();
-        match (kind.as_str(), path) {
-            ("add" | "replace", Some(path)) => {
-                let v = value.ok_or_else(|| ScimError::invalid_value("value is required"))?;
-                set_path(u, path, Some(v))?;
-            }
-            ("add" | "replace", None) => {
-                let Some(Value::Object(map)) = value else {
-                    return Err(ScimError::invalid_value(
-                        "value must be an object when there is no path",
-                    ));
-                };
-                let map: Map<String, Value> = map;
-                for (k, v) in map {
-                    if k == "schemas" {
-                        continue;
-                    }
-                    set_path(u, &k, Some(v))?;
-                }
-            }
-            ("remove", Some(path)) => set_path(u, path, None)?,
-            ("remove", None) => {
-                return Err(ScimError::new(
-                    StatusCode::BAD_REQUEST,
-                    Some("noTarget"),
-                    "remove needs a path",
-                ));
-            }
-            _ => {
-                return Err(ScimError::invalid_syntax(format!(
-                    "Unknown op {:?}",
-                    op["op"]
-                )));
-            }
-        }
-    }
-    Ok(())
-}
-
 /// PATCH: `add`, `replace` and `remove`, with or without `path`; `active: false` deactivates.
 #[utoipa::path(patch, path = "/scim/v2/Users/{id}", tag = "scim", params(("id" = String, Path)),
     request_body(content = Object, content_type = "application/scim+json", description = "A PatchOp"),
@@ -423,7 +319,7 @@ pub async fn patch(
     let current = staff(&state, parse_id(&id)?).await?;
     let mut u = user(&current);
     asked.check(&u)?;
-    apply_patch(&mut u, &read(&bytes)?)?;
+    super::patch::apply(&mut u, &read(&bytes)?)?;
     replace_with(&state, &current, &u, &asked).await
 }
 

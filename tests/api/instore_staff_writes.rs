@@ -64,8 +64,8 @@ async fn bad_input_writes_nothing(app: TestApp) {
     };
     let cases = [
         (
-            with(json!({"first_name": "x".repeat(31)})),
-            json!({"first_name": ["Ensure this field has no more than 30 characters."]}),
+            with(json!({"first_name": "x".repeat(151)})),
+            json!({"first_name": ["Ensure this field has no more than 150 characters."]}),
         ),
         (
             with(json!({"last_name": "y".repeat(151)})),

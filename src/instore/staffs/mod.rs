@@ -125,7 +125,7 @@ pub struct StaffIn {
     #[schema(example = json!([3, 5]))]
     pub retail_stores: Option<Vec<i64>>,
     #[serde(default, deserialize_with = "present")]
-    #[schema(max_length = 30, example = "John")]
+    #[schema(max_length = 150, example = "John")]
     pub first_name: Option<String>,
     #[serde(default, deserialize_with = "present")]
     #[schema(max_length = 150, example = "Doe")]

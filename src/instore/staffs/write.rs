@@ -15,7 +15,8 @@ use crate::http::time;
 use crate::http::validate::{Validator, invalid_pk};
 use crate::instore::references::{Table, existing_ids};
 
-pub const FIRST_NAME_MAX: usize = 30;
+/// Django's since 3.1 (it was 30): identity providers send longer given names.
+pub const FIRST_NAME_MAX: usize = 150;
 pub const LAST_NAME_MAX: usize = 150;
 pub const USERNAME_MAX: usize = 150;
 pub const REMOTE_ID_MAX: usize = 255;
