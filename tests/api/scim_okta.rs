@@ -135,10 +135,11 @@ async fn an_okta_provisioning_sequence(app: TestApp) {
     .scalars(&app.state.db)
     .await
     .unwrap();
-    // The deactivation is the PATCH's update; the DELETE's deprovisioning is audited as one.
+    // The deactivation is the PATCH's update; the DELETE is the identity provider's
+    // deprovisioning, its own action.
     assert_eq!(
         actions,
-        ["staff.create", "staff.update", "staff.deactivate"]
+        ["staff.create", "staff.update", "staff.deprovision"]
     );
 }
 

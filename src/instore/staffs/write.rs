@@ -432,7 +432,8 @@ pub async fn deactivate(db: &Db, id: i64) -> Result<bool, sqlx::Error> {
 }
 
 /// SCIM's DELETE: deactivates the staff as [`deactivate`] does and marks it deprovisioned, so
-/// that SCIM no longer finds it; false when SCIM already does not (no staff, or deprovisioned).
+/// that SCIM no longer finds it (`staff.deprovision`); false when SCIM already does not (no
+/// staff, or deprovisioned).
 pub async fn deprovision(db: &Db, id: i64) -> Result<bool, sqlx::Error> {
     end(db, id, true).await
 }
@@ -453,7 +454,12 @@ async fn end(db: &Db, id: i64, deprovision: bool) -> Result<bool, sqlx::Error> {
         return Ok(false);
     }
     end_sessions(&mut tx, id).await?;
-    audit::record(&mut tx, Event::new("staff.deactivate", "staff", id)).await?;
+    let action = if deprovision {
+        "staff.deprovision"
+    } else {
+        "staff.deactivate"
+    };
+    audit::record(&mut tx, Event::new(action, "staff", id)).await?;
     tx.commit().await?;
     Ok(true)
 }
