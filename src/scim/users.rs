@@ -1,6 +1,7 @@
 //! `/scim/v2/Users`: Instore staffs as SCIM Users. Writes go through the staff write service
-//! (`write::save`, `write::deactivate`), so a SCIM write checks and does what the staff API's
-//! does: `active: false` is the deactivation that revokes the staff's tokens.
+//! (`write::save`, `write::check` and `write::apply`, `write::end_in`), so a SCIM write checks
+//! and does what the staff API's does: `active: false` is the deactivation that revokes the
+//! staff's tokens.
 
 use std::collections::HashMap;
 
@@ -15,6 +16,7 @@ use super::resource::{Asked, ListParams, stamp};
 use super::store::{self, PROVISIONED};
 use super::{STAFF_SCHEMA, ScimCaller, ScimError, ScimResult, USER_SCHEMA};
 use crate::auth::token;
+use crate::db::Tx;
 use crate::http::json::Body;
 use crate::http::time;
 use crate::instore::staffs::queries::{self, STAFF_GROUPS, STAFF_STORES};
@@ -265,23 +267,47 @@ pub async fn create(
     Ok(asked.written(StatusCode::CREATED, user(&s), &ATTRIBUTES))
 }
 
+/// What a PUT or a PATCH does to the User it reads.
+enum Change {
+    /// The body replaces the User.
+    Put(Value),
+    /// A PatchOp applied to the User.
+    Patch(Value),
+}
+
+/// The staff in the write's transaction, its row locked (404 when SCIM does not find it).
+async fn locked(tx: &mut Tx, id: i64) -> ScimResult<StaffOut> {
+    queries::provisioned_locked(tx, id)
+        .await?
+        .ok_or_else(|| ScimError::not_found(&id.to_string()))
+}
+
+/// PUT and PATCH in one transaction: the staff is read with its row locked, `If-Match` is
+/// checked against that, the change is applied to it and written, so no other write can come
+/// between the check and the write (a stale version is a 412, never a lost update).
 async fn replace_with(
     state: &AppState,
-    current: &StaffOut,
-    u: &Value,
+    id: i64,
+    change: Change,
     asked: &Asked,
 ) -> ScimResult<Response> {
+    let mut tx = state.db.begin().await?;
+    let current = locked(&mut tx, id).await?;
+    let mut u = user(&current);
+    asked.check(&u)?;
+    match change {
+        Change::Put(body) => u = body,
+        Change::Patch(ops) => super::patch::apply(&mut u, &ops)?,
+    }
     let stores = current.retail_stores.iter().map(|r| r.id).collect();
-    let body = staff_in(u, Some(stores))?;
-    let id = current.id;
-    write::save(
-        &state.db,
-        &state.passwords,
-        Some(id),
-        Body::new(body),
-        Mode::Replace,
-    )
-    .await?;
+    let body = staff_in(&u, Some(stores))?;
+    let row = queries::row(&mut tx, id)
+        .await?
+        .ok_or_else(|| ScimError::not_found(&id.to_string()))?;
+    // A replace hashes no password: checking the body inside the transaction is quick.
+    let checked = write::check(Some(row), Body::new(body), Mode::Replace, &state.passwords).await?;
+    write::apply(&mut tx, checked).await?;
+    tx.commit().await?;
     let s = staff(state, id).await?;
     Ok(asked.written(StatusCode::OK, user(&s), &ATTRIBUTES))
 }
@@ -298,10 +324,8 @@ pub async fn replace(
     asked: Asked,
     bytes: Bytes,
 ) -> ScimResult<Response> {
-    let current = staff(&state, parse_id(&id)?).await?;
-    asked.check(&user(&current))?;
-    let u = read(&bytes)?;
-    replace_with(&state, &current, &u, &asked).await
+    let body = read(&bytes)?;
+    replace_with(&state, parse_id(&id)?, Change::Put(body), &asked).await
 }
 
 /// PATCH: `add`, `replace` and `remove`, with or without `path`; `active: false` deactivates.
@@ -316,11 +340,8 @@ pub async fn patch(
     asked: Asked,
     bytes: Bytes,
 ) -> ScimResult<Response> {
-    let current = staff(&state, parse_id(&id)?).await?;
-    let mut u = user(&current);
-    asked.check(&u)?;
-    super::patch::apply(&mut u, &read(&bytes)?)?;
-    replace_with(&state, &current, &u, &asked).await
+    let ops = read(&bytes)?;
+    replace_with(&state, parse_id(&id)?, Change::Patch(ops), &asked).await
 }
 
 /// DELETE: deactivates the staff (its tokens revoked) and deprovisions it: SCIM answers 404 for
@@ -334,11 +355,13 @@ pub async fn delete(
     Path(id): Path<String>,
     asked: Asked,
 ) -> ScimResult<Response> {
-    let current = staff(&state, parse_id(&id)?).await?;
-    asked.check(&user(&current))?;
-    let id = current.id;
-    if !write::deprovision(&state.db, id).await? {
+    // As PUT and PATCH: checked and written in one transaction, the row locked.
+    let id = parse_id(&id)?;
+    let mut tx = state.db.begin().await?;
+    asked.check(&user(&locked(&mut tx, id).await?))?;
+    if !write::end_in(&mut tx, id, true).await? {
         return Err(ScimError::not_found(&id.to_string()));
     }
+    tx.commit().await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
