@@ -48,6 +48,8 @@ pub const ACTIONS: &[&str] = &[
     "token.revoke",
     "export.request",
     "export.download",
+    "import.start",
+    "import.finish",
     "webhook.create",
     "webhook.update",
     "webhook.delete",
