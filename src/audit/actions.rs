@@ -20,6 +20,9 @@ pub const ACTIONS: &[&str] = &[
     "staff.create",
     "staff.update",
     "staff.deactivate",
+    // SCIM's DELETE: deactivated and gone for SCIM (an identity provider's deprovisioning,
+    // which receivers tell apart from an administrator's deactivation).
+    "staff.deprovision",
     "staff.password_change",
     "store.create",
     "store.update",

@@ -77,6 +77,16 @@ pub enum Target<'a> {
     Tx(&'a mut Tx),
 }
 
+impl Target<'_> {
+    /// The same target again, for one more query (a transaction is reborrowed).
+    pub fn again(&mut self) -> Target<'_> {
+        match self {
+            Target::Db(db) => Target::Db(db),
+            Target::Tx(tx) => Target::Tx(tx),
+        }
+    }
+}
+
 impl<'a> From<&'a Db> for Target<'a> {
     fn from(db: &'a Db) -> Self {
         Target::Db(db)

@@ -1,6 +1,6 @@
 //! SCIM's discovery endpoints (RFC 7644 §4): what kadro supports, as static documents.
 
-use axum::extract::Path;
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::{Value, json};
@@ -9,6 +9,7 @@ use super::{
     GROUP_SCHEMA, LIST_SCHEMA, STAFF_SCHEMA, ScimCaller, ScimError, ScimResult, USER_SCHEMA,
     respond,
 };
+use crate::state::AppState;
 
 fn list(resources: Vec<Value>) -> Value {
     json!({
@@ -52,7 +53,7 @@ fn user_resource_type() -> Value {
         "endpoint": "/Users",
         "description": "An Instore staff",
         "schema": USER_SCHEMA,
-        "schemaExtensions": [{"schema": STAFF_SCHEMA, "required": false}],
+        "schemaExtensions": [{"schema": STAFF_SCHEMA, "required": true}],
         "meta": {"resourceType": "ResourceType", "location": "/scim/v2/ResourceTypes/User"},
     })
 }
@@ -86,16 +87,23 @@ fn attribute(name: &str, kind: &str, required: bool, mutability: &str, uniquenes
     })
 }
 
+fn with_canonical(mut attribute: Value, values: &[&str]) -> Value {
+    attribute["canonicalValues"] = json!(values);
+    attribute
+}
+
 fn user_schema() -> Value {
     let sub = |name: &str| attribute(name, "string", false, "readWrite", "none");
-    let mut name = attribute("name", "complex", false, "readWrite", "none");
-    name["subAttributes"] = json!([sub("givenName"), sub("familyName")]);
-    let mut emails = attribute("emails", "complex", false, "readWrite", "none");
+    // What every staff has is required: its names, an email, whether it is active.
+    let required = |name: &str| attribute(name, "string", true, "readWrite", "none");
+    let mut name = attribute("name", "complex", true, "readWrite", "none");
+    name["subAttributes"] = json!([required("givenName"), required("familyName")]);
+    let mut emails = attribute("emails", "complex", true, "readWrite", "none");
     emails["multiValued"] = json!(true);
     emails["subAttributes"] = json!([
-        sub("value"),
-        sub("type"),
-        attribute("primary", "boolean", false, "readWrite", "none")
+        attribute("value", "string", true, "readWrite", "none"),
+        // One email, the work one: no `primary` to choose (one sent is read to pick the email).
+        with_canonical(sub("type"), &["work"]),
     ]);
     let mut groups = attribute("groups", "complex", false, "readOnly", "none");
     groups["multiValued"] = json!(true);
@@ -110,7 +118,7 @@ fn user_schema() -> Value {
             attribute("externalId", "string", false, "readWrite", "none"),
             name,
             emails,
-            attribute("active", "boolean", false, "readWrite", "none"),
+            attribute("active", "boolean", true, "readWrite", "none"),
             groups,
         ],
         "meta": {"resourceType": "Schema", "location": format!("/scim/v2/Schemas/{USER_SCHEMA}")},
@@ -126,6 +134,8 @@ fn group_schema() -> Value {
         attribute("type", "string", false, "immutable", "none"),
         attribute("$ref", "reference", false, "immutable", "none"),
     ]);
+    members["subAttributes"][1]["returned"] = json!("request");
+    members["subAttributes"][2]["canonicalValues"] = json!(["User"]);
     members["subAttributes"][3]["referenceTypes"] = json!(["User"]);
     json!({
         "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Schema"],
@@ -140,10 +150,16 @@ fn group_schema() -> Value {
     })
 }
 
-fn staff_schema() -> Value {
-    let mut stores = attribute("retailStores", "integer", false, "readWrite", "none");
-    stores["multiValued"] = json!(true);
-    stores["description"] = json!("Ids of the staff's retail stores; required on create.");
+/// The staff extension; `stores` (ids of retail stores) are its `retailStores`'
+/// `canonicalValues` (strings, as RFC 7643 §7 has them), so a client can pick a store that
+/// exists.
+fn staff_schema(stores: &[i64]) -> Value {
+    let mut attr = attribute("retailStores", "string", true, "readWrite", "none");
+    attr["multiValued"] = json!(true);
+    attr["description"] =
+        json!("Ids of the staff's retail stores; on create, KADRO_SCIM_DEFAULT_STORE when absent.");
+    attr["canonicalValues"] = json!(stores.iter().map(i64::to_string).collect::<Vec<_>>());
+    let stores = attr;
     json!({
         "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Schema"],
         "id": STAFF_SCHEMA,
@@ -156,11 +172,13 @@ fn staff_schema() -> Value {
 
 #[utoipa::path(get, path = "/scim/v2/Schemas", tag = "scim",
     responses((status = 200, content_type = "application/scim+json"), (status = 401), (status = 403)))]
-pub async fn schemas(_: ScimCaller) -> Response {
-    respond(
-        StatusCode::OK,
-        list(vec![user_schema(), group_schema(), staff_schema()]),
-    )
+pub async fn schemas(State(state): State<AppState>, _: ScimCaller) -> ScimResult<Response> {
+    Ok(respond(StatusCode::OK, list(all_schemas(&state).await?)))
+}
+
+async fn all_schemas(state: &AppState) -> ScimResult<Vec<Value>> {
+    let stores = super::store::store_ids(&state.db).await?;
+    Ok(vec![user_schema(), group_schema(), staff_schema(&stores)])
 }
 
 /// One of [`resource_types`] by its id (`User`, `Group`).
@@ -177,8 +195,13 @@ pub async fn resource_type(_: ScimCaller, Path(id): Path<String>) -> ScimResult<
 /// One of [`schemas`] by its id (its URN).
 #[utoipa::path(get, path = "/scim/v2/Schemas/{id}", tag = "scim", params(("id" = String, Path)),
     responses((status = 200, content_type = "application/scim+json"), (status = 401), (status = 403), (status = 404)))]
-pub async fn schema(_: ScimCaller, Path(id): Path<String>) -> ScimResult<Response> {
-    [user_schema(), group_schema(), staff_schema()]
+pub async fn schema(
+    State(state): State<AppState>,
+    _: ScimCaller,
+    Path(id): Path<String>,
+) -> ScimResult<Response> {
+    all_schemas(&state)
+        .await?
         .into_iter()
         .find(|s| s["id"] == json!(id))
         .map(|s| respond(StatusCode::OK, s))
@@ -191,5 +214,15 @@ pub async fn unknown(_: ScimCaller) -> ScimError {
         StatusCode::NOT_FOUND,
         None,
         "There is no such SCIM endpoint",
+    )
+}
+
+/// `POST /scim/v2/.search`, a query of several resource types at once (RFC 7644 §3.4.3): not
+/// implemented (501, as §3.12 has it); ServiceProviderConfig has no attribute to say so.
+pub async fn search_all(_: ScimCaller) -> ScimError {
+    ScimError::new(
+        StatusCode::NOT_IMPLEMENTED,
+        None,
+        "Searching several resource types at once is not supported",
     )
 }

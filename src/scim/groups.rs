@@ -11,7 +11,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::filter::{Attr, Attributes, Expr, Op, ScimFilter, Value as Literal};
+use super::filter::{Attr, Attributes};
+use super::group_patch;
 use super::resource::{Asked, ListParams, stamp};
 use super::store::{self, ANY_GROUP, GroupRow, MemberRow};
 use super::users::{parse_id, read};
@@ -38,6 +39,14 @@ pub const ATTRIBUTES: Attributes = Attributes {
                 nullable: false,
             },
         ),
+        (
+            "externalid",
+            Attr::Text {
+                column: "g.external_id",
+                exact: true,
+                nullable: true,
+            },
+        ),
         ("meta.created", Attr::Time("g.created_date")),
         ("meta.lastmodified", Attr::Time("g.modified_date")),
         ("meta.resourcetype", Attr::Constant("Group")),
@@ -56,12 +65,6 @@ pub const ATTRIBUTES: Attributes = Attributes {
             },
         ),
     ],
-};
-
-/// What a `members[…]` path may name: a member's `value`.
-const MEMBER: Attributes = Attributes {
-    schema: "",
-    names: &[("members.value", Attr::Id("value"))],
 };
 
 fn group(g: &GroupRow, members: &[MemberRow]) -> Value {
@@ -83,6 +86,7 @@ fn group(g: &GroupRow, members: &[MemberRow]) -> Value {
         "schemas": [GROUP_SCHEMA],
         "id": g.id.to_string(),
         "displayName": g.name,
+        "externalId": g.external_id,
         "members": members,
         "meta": {
             "resourceType": "Group",
@@ -154,22 +158,40 @@ async fn written(
     Ok(asked.written(status, group(&g, &members), &ATTRIBUTES))
 }
 
-/// A Group body's `displayName` and member ids (`None`: no `members` sent).
-fn group_in(body: &Value) -> ScimResult<(String, Option<Vec<i64>>)> {
+/// What a Group write sets: its name, and when given its external id and members.
+pub(super) struct Wanted {
+    pub name: String,
+    /// `None`: left as it is; `Some(None)`: cleared.
+    pub external_id: Option<Option<String>>,
+    /// `None`: no `members` sent.
+    pub members: Option<Vec<i64>>,
+}
+
+/// A Group body (POST, PUT): `externalId` as sent (absent clears it), `members` when sent.
+fn group_in(body: &Value) -> ScimResult<Wanted> {
     let name = match &body["displayName"] {
         Value::String(s) => s.clone(),
         Value::Null => return Err(ScimError::invalid_value("displayName is required")),
         _ => return Err(ScimError::invalid_value("displayName must be a string")),
     };
+    let external_id = match &body["externalId"] {
+        Value::Null => None,
+        Value::String(s) => Some(s.clone()),
+        _ => return Err(ScimError::invalid_value("externalId must be a string")),
+    };
     let members = match &body["members"] {
         Value::Null => None,
         v => Some(member_ids(v)?),
     };
-    Ok((name, members))
+    Ok(Wanted {
+        name,
+        external_id: Some(external_id),
+        members,
+    })
 }
 
 /// The ids of a `members` value: a list of `{"value": "<id>"}` (or one such object).
-fn member_ids(value: &Value) -> ScimResult<Vec<i64>> {
+pub(super) fn member_ids(value: &Value) -> ScimResult<Vec<i64>> {
     let items = match value {
         Value::Array(items) => items.as_slice(),
         Value::Object(_) => std::slice::from_ref(value),
@@ -191,12 +213,12 @@ fn member_ids(value: &Value) -> ScimResult<Vec<i64>> {
 
 /// Saves a group through the permission group service; `members` replace the shown ones
 /// (deprovisioned staffs, which SCIM does not show, keep the group).
-async fn save(
-    state: &AppState,
-    id: Option<i64>,
-    name: String,
-    members: Option<Vec<i64>>,
-) -> ScimResult<i64> {
+async fn save(state: &AppState, id: Option<i64>, wanted: Wanted) -> ScimResult<i64> {
+    let Wanted {
+        name,
+        external_id,
+        members,
+    } = wanted;
     let members = match members {
         Some(mut ids) => {
             let known = store::provisioned(&state.db, &ids).await?;
@@ -216,7 +238,11 @@ async fn save(
         name: Some(name),
         permissions: None,
     });
-    let saved = groups::save_with_members(&state.db, id, body, id.is_some(), members).await?;
+    let provisioned = groups::Provisioned {
+        members,
+        external_id,
+    };
+    let saved = groups::save_with_members(&state.db, id, body, id.is_some(), provisioned).await?;
     Ok(saved.id)
 }
 
@@ -231,8 +257,7 @@ pub async fn create(
     asked: Asked,
     bytes: Bytes,
 ) -> ScimResult<Response> {
-    let (name, members) = group_in(&read(&bytes)?)?;
-    let id = save(&state, None, name, members).await?;
+    let id = save(&state, None, group_in(&read(&bytes)?)?).await?;
     written(&state, id, &asked, StatusCode::CREATED).await
 }
 
@@ -250,129 +275,8 @@ pub async fn replace(
 ) -> ScimResult<Response> {
     let (current, members) = load(&state, parse_id(&id)?).await?;
     asked.check(&group(&current, &members))?;
-    let (name, members) = group_in(&read(&bytes)?)?;
-    save(&state, Some(current.id), name, members).await?;
+    save(&state, Some(current.id), group_in(&read(&bytes)?)?).await?;
     written(&state, current.id, &asked, StatusCode::OK).await
-}
-
-/// Whether a member id meets a `members[…]` path's filter.
-fn holds(expr: &Expr, member: i64) -> bool {
-    match expr {
-        Expr::Compare {
-            op,
-            value: Literal::Id(id),
-            ..
-        } => (*op == Op::Eq) == (*id == member),
-        Expr::Always(b) => *b,
-        Expr::And(parts) => parts.iter().all(|p| holds(p, member)),
-        Expr::Or(parts) => parts.iter().any(|p| holds(p, member)),
-        Expr::Not(inner) => !holds(inner, member),
-        _ => false,
-    }
-}
-
-/// A group's name and member ids while a PatchOp is applied.
-struct Patched {
-    name: String,
-    members: Vec<i64>,
-    members_changed: bool,
-}
-
-impl Patched {
-    fn set(&mut self, kind: &str, attr: &str, value: Option<&Value>) -> ScimResult<()> {
-        match (attr.to_ascii_lowercase().as_str(), kind, value) {
-            ("displayname", "add" | "replace", Some(Value::String(s))) => self.name = s.clone(),
-            ("displayname", "remove", _) => {
-                return Err(ScimError::new(
-                    StatusCode::BAD_REQUEST,
-                    Some("mutability"),
-                    "displayName is required",
-                ));
-            }
-            ("displayname", ..) => return Err(ScimError::invalid_value("displayName: a string")),
-            ("members", "add", Some(v)) => {
-                for id in member_ids(v)? {
-                    if !self.members.contains(&id) {
-                        self.members.push(id);
-                    }
-                }
-                self.members_changed = true;
-            }
-            ("members", "replace", Some(v)) => {
-                self.members = member_ids(v)?;
-                self.members_changed = true;
-            }
-            ("members", "remove", v) => {
-                // Entra ID names the members to remove in `value`; no value removes all.
-                let gone = v.map(member_ids).transpose()?;
-                self.members
-                    .retain(|m| gone.as_ref().is_some_and(|g| !g.contains(m)));
-                self.members_changed = true;
-            }
-            ("members", _, None) => {
-                return Err(ScimError::invalid_value("value is required"));
-            }
-            ("schemas" | "id" | "meta", ..) => {}
-            _ => {
-                return Err(ScimError::new(
-                    StatusCode::BAD_REQUEST,
-                    Some("invalidPath"),
-                    format!("The path {attr:?} is not supported"),
-                ));
-            }
-        }
-        Ok(())
-    }
-
-    fn apply(&mut self, op: &Value) -> ScimResult<()> {
-        let kind = op["op"].as_str().unwrap_or("").to_ascii_lowercase();
-        if !matches!(kind.as_str(), "add" | "replace" | "remove") {
-            return Err(ScimError::invalid_syntax(format!(
-                "Unknown op {:?}",
-                op["op"]
-            )));
-        }
-        let value = op.get("value").filter(|v| !v.is_null());
-        let Some(path) = op["path"].as_str() else {
-            return match (kind.as_str(), value) {
-                ("remove", _) => Err(ScimError::new(
-                    StatusCode::BAD_REQUEST,
-                    Some("noTarget"),
-                    "remove needs a path",
-                )),
-                (_, Some(Value::Object(map))) => map
-                    .iter()
-                    .try_for_each(|(k, v)| self.set(&kind, k, Some(v))),
-                _ => Err(ScimError::invalid_value(
-                    "value must be an object when there is no path",
-                )),
-            };
-        };
-        let lower = path.to_ascii_lowercase();
-        let path = lower
-            .strip_prefix(ATTRIBUTES.schema)
-            .and_then(|p| p.strip_prefix(':'))
-            .unwrap_or(&lower);
-        if let Some(inner) = path
-            .strip_prefix("members[")
-            .and_then(|p| p.strip_suffix(']'))
-        {
-            if kind != "remove" {
-                return Err(ScimError::new(
-                    StatusCode::BAD_REQUEST,
-                    Some("invalidPath"),
-                    "A members[…] path removes members; add or replace members instead",
-                ));
-            }
-            let expr = ScimFilter::parse(&format!("members[{inner}]"), &MEMBER).map_err(|e| {
-                ScimError::new(StatusCode::BAD_REQUEST, Some("invalidPath"), e.detail)
-            })?;
-            self.members.retain(|m| !holds(&expr, *m));
-            self.members_changed = true;
-            return Ok(());
-        }
-        self.set(&kind, path, value)
-    }
 }
 
 /// PATCH: `displayName` and `members` (`add`, `replace`, `remove`, with `members[value eq
@@ -391,15 +295,15 @@ pub async fn patch(
     let (current, members) = load(&state, parse_id(&id)?).await?;
     asked.check(&group(&current, &members))?;
     let body = read(&bytes)?;
-    let ops = super::users::patch_operations(&body, PATCH_SCHEMA)?;
-    let mut p = Patched {
+    let ops = super::patch::patch_operations(&body, PATCH_SCHEMA)?;
+    let mut p = group_patch::Patched {
         name: current.name.clone(),
+        external_id: None,
         members: members.iter().map(|m| m.staff_id).collect(),
         members_changed: false,
     };
     ops.iter().try_for_each(|op| p.apply(op))?;
-    let members = p.members_changed.then_some(p.members);
-    save(&state, Some(current.id), p.name, members).await?;
+    save(&state, Some(current.id), p.into_wanted()).await?;
     written(&state, current.id, &asked, StatusCode::OK).await
 }
 

@@ -4,7 +4,9 @@
 
 pub mod discovery;
 pub mod filter;
+mod group_patch;
 pub mod groups;
+mod patch;
 pub mod resource;
 pub mod store;
 pub mod users;
@@ -56,6 +58,7 @@ pub fn router() -> Router<AppState> {
                 .patch(groups::patch)
                 .delete(groups::delete),
         )
+        .route("/scim/v2/.search", any(discovery::search_all))
         .route("/scim/v2/{*rest}", any(discovery::unknown))
 }
 

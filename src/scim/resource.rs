@@ -26,6 +26,10 @@ pub struct Projection {
     without: Vec<String>,
 }
 
+/// Sub-attributes whose schema says `returned: "request"`: shown only when `attributes` names
+/// them (a member's `display`, its User's userName: a client that wants it asks).
+pub const ON_REQUEST: &[(&str, &str)] = &[("members", "display")];
+
 /// A list's parameters, checked.
 pub struct ListParams {
     pub filter: ScimFilter,
@@ -63,11 +67,23 @@ impl Projection {
     }
 
     /// The resource with only what was asked for; `id` and `schemas` are always shown
-    /// (RFC 7643 §7 `returned: always`).
+    /// (RFC 7643 §7 `returned: always`), the sub-attributes of [`ON_REQUEST`] only when
+    /// `attributes` names them.
     pub fn apply(&self, resource: Value) -> Value {
-        let Value::Object(map) = resource else {
+        let Value::Object(mut map) = resource else {
             return resource;
         };
+        for (key, sub) in ON_REQUEST {
+            let asked = format!("{key}.{}", sub.to_ascii_lowercase());
+            if self.only.contains(&asked) {
+                continue;
+            }
+            if let Some(Value::Array(items)) = map.get_mut(*key) {
+                for item in items.iter_mut().filter_map(Value::as_object_mut) {
+                    item.remove(*sub);
+                }
+            }
+        }
         let always = |k: &str| matches!(k, "id" | "schemas");
         let mut out = Map::new();
         for (key, value) in map {

@@ -18,7 +18,7 @@ pub const ANY_GROUP: &str = "1 = 1";
 
 const GROUPS: ListSource = ListSource::new(
     "permission_groups g",
-    "g.id, g.name, g.created_date, g.modified_date",
+    "g.id, g.name, g.external_id, g.created_date, g.modified_date",
     "g.id",
 );
 
@@ -27,6 +27,7 @@ const GROUPS: ListSource = ListSource::new(
 pub struct GroupRow {
     pub id: i64,
     pub name: String,
+    pub external_id: Option<String>,
     pub created_date: DateTime<Utc>,
     pub modified_date: DateTime<Utc>,
 }
@@ -106,4 +107,15 @@ pub async fn hidden_members(db: &Db, group: i64) -> Result<Vec<i64>, sqlx::Error
     .bind(group)
     .scalars(db)
     .await
+}
+
+/// The most retail store ids the staff extension's schema lists as `canonicalValues`.
+pub const MAX_LISTED_STORES: i64 = 200;
+
+/// The ids of the first [`MAX_LISTED_STORES`] retail stores, for the schema.
+pub async fn store_ids(db: &Db) -> Result<Vec<i64>, sqlx::Error> {
+    Query::new("SELECT id FROM retail_stores ORDER BY id LIMIT $1")
+        .bind(MAX_LISTED_STORES)
+        .scalars(db)
+        .await
 }

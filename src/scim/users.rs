@@ -1,6 +1,7 @@
 //! `/scim/v2/Users`: Instore staffs as SCIM Users. Writes go through the staff write service
-//! (`write::save`, `write::deactivate`), so a SCIM write checks and does what the staff API's
-//! does: `active: false` is the deactivation that revokes the staff's tokens.
+//! (`write::save`, `write::check` and `write::apply`, `write::end_in`), so a SCIM write checks
+//! and does what the staff API's does: `active: false` is the deactivation that revokes the
+//! staff's tokens.
 
 use std::collections::HashMap;
 
@@ -8,13 +9,14 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use super::filter::{Attr, Attributes};
 use super::resource::{Asked, ListParams, stamp};
 use super::store::{self, PROVISIONED};
-use super::{PATCH_SCHEMA, STAFF_SCHEMA, ScimCaller, ScimError, ScimResult, USER_SCHEMA};
+use super::{STAFF_SCHEMA, ScimCaller, ScimError, ScimResult, USER_SCHEMA};
 use crate::auth::token;
+use crate::db::Tx;
 use crate::http::json::Body;
 use crate::http::time;
 use crate::instore::staffs::queries::{self, STAFF_GROUPS, STAFF_STORES};
@@ -100,10 +102,11 @@ fn user(s: &StaffOut) -> Value {
         "externalId": s.remote_id,
         "userName": s.username,
         "name": {"givenName": s.first_name, "familyName": s.last_name},
-        "emails": [{"value": s.email, "type": "work", "primary": true}],
+        // One email, kadro's staff email: no `primary` to choose (the schema has none).
+        "emails": [{"value": s.email, "type": "work"}],
         "active": s.is_active,
         "groups": s.permission_groups.iter().map(|g| json!({"value": g.to_string()})).collect::<Vec<_>>(),
-        STAFF_SCHEMA: {"retailStores": s.retail_stores.iter().map(|r| r.id).collect::<Vec<_>>()},
+        STAFF_SCHEMA: {"retailStores": s.retail_stores.iter().map(|r| r.id.to_string()).collect::<Vec<_>>()},
         "meta": {
             "resourceType": "User",
             "created": time::format(&s.created_date),
@@ -140,6 +143,24 @@ fn text_of(v: &Value, what: &str) -> ScimResult<Option<String>> {
     }
 }
 
+/// `retailStores`: a list of ids, strings as SCIM's ids are (numbers are read too); one id
+/// alone is read as a list of one.
+fn store_ids(value: &Value) -> ScimResult<Vec<i64>> {
+    let items = match value {
+        Value::Array(items) => items.as_slice(),
+        one => std::slice::from_ref(one),
+    };
+    items
+        .iter()
+        .map(|v| match v {
+            Value::Number(n) => n.as_i64(),
+            Value::String(s) => s.trim().parse().ok(),
+            _ => None,
+        })
+        .collect::<Option<Vec<i64>>>()
+        .ok_or_else(|| ScimError::invalid_value("retailStores must be a list of ids"))
+}
+
 /// A User's attributes as a staff body (every field kadro keeps).
 fn staff_in(u: &Value, stores: Option<Vec<i64>>) -> ScimResult<StaffIn> {
     let user_name = text_of(&u["userName"], "userName")?
@@ -165,10 +186,7 @@ fn staff_in(u: &Value, stores: Option<Vec<i64>>) -> ScimResult<StaffIn> {
     };
     let stores = match &u[STAFF_SCHEMA]["retailStores"] {
         Value::Null => stores,
-        v => Some(
-            serde_json::from_value(v.clone())
-                .map_err(|_| ScimError::invalid_value("retailStores must be a list of ids"))?,
-        ),
+        v => Some(store_ids(v)?),
     };
     Ok(StaffIn {
         retail_stores: stores,
@@ -249,23 +267,47 @@ pub async fn create(
     Ok(asked.written(StatusCode::CREATED, user(&s), &ATTRIBUTES))
 }
 
+/// What a PUT or a PATCH does to the User it reads.
+enum Change {
+    /// The body replaces the User.
+    Put(Value),
+    /// A PatchOp applied to the User.
+    Patch(Value),
+}
+
+/// The staff in the write's transaction, its row locked (404 when SCIM does not find it).
+async fn locked(tx: &mut Tx, id: i64) -> ScimResult<StaffOut> {
+    queries::provisioned_locked(tx, id)
+        .await?
+        .ok_or_else(|| ScimError::not_found(&id.to_string()))
+}
+
+/// PUT and PATCH in one transaction: the staff is read with its row locked, `If-Match` is
+/// checked against that, the change is applied to it and written, so no other write can come
+/// between the check and the write (a stale version is a 412, never a lost update).
 async fn replace_with(
     state: &AppState,
-    current: &StaffOut,
-    u: &Value,
+    id: i64,
+    change: Change,
     asked: &Asked,
 ) -> ScimResult<Response> {
+    let mut tx = state.db.begin().await?;
+    let current = locked(&mut tx, id).await?;
+    let mut u = user(&current);
+    asked.check(&u)?;
+    match change {
+        Change::Put(body) => u = body,
+        Change::Patch(ops) => super::patch::apply(&mut u, &ops)?,
+    }
     let stores = current.retail_stores.iter().map(|r| r.id).collect();
-    let body = staff_in(u, Some(stores))?;
-    let id = current.id;
-    write::save(
-        &state.db,
-        &state.passwords,
-        Some(id),
-        Body::new(body),
-        Mode::Replace,
-    )
-    .await?;
+    let body = staff_in(&u, Some(stores))?;
+    let row = queries::row(&mut tx, id)
+        .await?
+        .ok_or_else(|| ScimError::not_found(&id.to_string()))?;
+    // A replace hashes no password: checking the body inside the transaction is quick.
+    let checked = write::check(Some(row), Body::new(body), Mode::Replace, &state.passwords).await?;
+    write::apply(&mut tx, checked).await?;
+    tx.commit().await?;
     let s = staff(state, id).await?;
     Ok(asked.written(StatusCode::OK, user(&s), &ATTRIBUTES))
 }
@@ -282,130 +324,8 @@ pub async fn replace(
     asked: Asked,
     bytes: Bytes,
 ) -> ScimResult<Response> {
-    let current = staff(&state, parse_id(&id)?).await?;
-    asked.check(&user(&current))?;
-    let u = read(&bytes)?;
-    replace_with(&state, &current, &u, &asked).await
-}
-
-/// Sets (or with `None` removes) the attribute at `path` of a User.
-fn set_path(u: &mut Value, path: &str, value: Option<Value>) -> ScimResult<()> {
-    let lower = path.to_ascii_lowercase();
-    let lower = lower
-        .strip_prefix("urn:ietf:params:scim:schemas:core:2.0:user:")
-        .unwrap_or(&lower);
-    let target: (&str, Option<&str>) = match lower {
-        "username" => ("userName", None),
-        "externalid" => ("externalId", None),
-        "active" => ("active", None),
-        "name" => ("name", None),
-        "name.givenname" => ("name", Some("givenName")),
-        "name.familyname" => ("name", Some("familyName")),
-        p if p.starts_with("emails") => {
-            let emails = match value {
-                Some(Value::String(s)) => json!([{"value": s, "primary": true}]),
-                Some(v @ Value::Array(_)) => v,
-                Some(v @ Value::Object(_)) if v.get("value").is_some() => json!([v]),
-                Some(_) => return Err(ScimError::invalid_value("emails: a value is required")),
-                None => Value::Null,
-            };
-            u["emails"] = emails;
-            return Ok(());
-        }
-        p if p.starts_with(&STAFF_SCHEMA.to_ascii_lowercase()) => {
-            u[STAFF_SCHEMA]["retailStores"] = value.unwrap_or(Value::Null);
-            return Ok(());
-        }
-        "groups" => {
-            return Err(ScimError::new(
-                StatusCode::BAD_REQUEST,
-                Some("mutability"),
-                "groups is read-only",
-            ));
-        }
-        _ => {
-            return Err(ScimError::new(
-                StatusCode::BAD_REQUEST,
-                Some("invalidPath"),
-                format!("The path {path:?} is not supported"),
-            ));
-        }
-    };
-    let value = value.unwrap_or(Value::Null);
-    match target {
-        ("name", None) => match value {
-            Value::Object(map) => {
-                for (k, v) in map {
-                    u["name"][k] = v;
-                }
-            }
-            Value::Null => u["name"] = json!({}),
-            _ => return Err(ScimError::invalid_value("name must be an object")),
-        },
-        (outer, Some(inner)) => u[outer][inner] = value,
-        (attr, None) => u[attr] = value,
-    }
-    Ok(())
-}
-
-/// A PatchOp's operations, once its `schemas` is checked.
-pub(super) fn patch_operations<'a>(patch: &'a Value, schema: &str) -> ScimResult<&'a [Value]> {
-    if !patch["schemas"]
-        .as_array()
-        .is_some_and(|s| s.iter().any(|s| s == schema))
-    {
-        return Err(ScimError::invalid_syntax(format!(
-            "schemas must hold {schema}"
-        )));
-    }
-    match patch["Operations"].as_array() {
-        Some(ops) => Ok(ops),
-        None => Err(ScimError::invalid_syntax("Operations must be a list")),
-    }
-}
-
-/// Applies a PatchOp's operations to the User as kadro shows it.
-fn apply_patch(u: &mut Value, patch: &Value) -> ScimResult<()> {
-    for op in patch_operations(patch, PATCH_SCHEMA)? {
-        let kind = op["op"].as_str().unwrap_or("").to_ascii_lowercase();
-        let path = op["path"].as_str();
-        let value = op.get("value").cloned();
-        match (kind.as_str(), path) {
-            ("add" | "replace", Some(path)) => {
-                let v = value.ok_or_else(|| ScimError::invalid_value("value is required"))?;
-                set_path(u, path, Some(v))?;
-            }
-            ("add" | "replace", None) => {
-                let Some(Value::Object(map)) = value else {
-                    return Err(ScimError::invalid_value(
-                        "value must be an object when there is no path",
-                    ));
-                };
-                let map: Map<String, Value> = map;
-                for (k, v) in map {
-                    if k == "schemas" {
-                        continue;
-                    }
-                    set_path(u, &k, Some(v))?;
-                }
-            }
-            ("remove", Some(path)) => set_path(u, path, None)?,
-            ("remove", None) => {
-                return Err(ScimError::new(
-                    StatusCode::BAD_REQUEST,
-                    Some("noTarget"),
-                    "remove needs a path",
-                ));
-            }
-            _ => {
-                return Err(ScimError::invalid_syntax(format!(
-                    "Unknown op {:?}",
-                    op["op"]
-                )));
-            }
-        }
-    }
-    Ok(())
+    let body = read(&bytes)?;
+    replace_with(&state, parse_id(&id)?, Change::Put(body), &asked).await
 }
 
 /// PATCH: `add`, `replace` and `remove`, with or without `path`; `active: false` deactivates.
@@ -420,11 +340,8 @@ pub async fn patch(
     asked: Asked,
     bytes: Bytes,
 ) -> ScimResult<Response> {
-    let current = staff(&state, parse_id(&id)?).await?;
-    let mut u = user(&current);
-    asked.check(&u)?;
-    apply_patch(&mut u, &read(&bytes)?)?;
-    replace_with(&state, &current, &u, &asked).await
+    let ops = read(&bytes)?;
+    replace_with(&state, parse_id(&id)?, Change::Patch(ops), &asked).await
 }
 
 /// DELETE: deactivates the staff (its tokens revoked) and deprovisions it: SCIM answers 404 for
@@ -438,11 +355,13 @@ pub async fn delete(
     Path(id): Path<String>,
     asked: Asked,
 ) -> ScimResult<Response> {
-    let current = staff(&state, parse_id(&id)?).await?;
-    asked.check(&user(&current))?;
-    let id = current.id;
-    if !write::deprovision(&state.db, id).await? {
+    // As PUT and PATCH: checked and written in one transaction, the row locked.
+    let id = parse_id(&id)?;
+    let mut tx = state.db.begin().await?;
+    asked.check(&user(&locked(&mut tx, id).await?))?;
+    if !write::end_in(&mut tx, id, true).await? {
         return Err(ScimError::not_found(&id.to_string()));
     }
+    tx.commit().await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -4,7 +4,8 @@
 //!
 //! Deliveries for one object (a webhook, a target type and id) go out in order: a delivery
 //! queued while an earlier one for the same object is unfinished is `waiting`, and becomes
-//! `pending` (with its job) when the earlier one is delivered or has failed.
+//! `pending` (with its job) when the earlier one is delivered or has failed. [`queue`] reads
+//! what is ahead with it locked, so this holds under concurrent commits on PostgreSQL too.
 
 use std::time::Duration;
 
@@ -50,19 +51,27 @@ impl Occurrence {
 
 /// Queues a delivery of `event` for every active webhook that subscribes to its action, in
 /// the caller's transaction. Without subscribers this is one statement that inserts nothing.
+///
+/// Whether an unfinished delivery for the object is ahead is read with those deliveries locked
+/// (`FOR UPDATE` on PostgreSQL): when a worker is finishing the one ahead, this waits for its
+/// commit and sees it finished (so the new delivery is `pending`), or the worker's release of
+/// the next waiting delivery runs after this commit and finds it. Either way no delivery is
+/// left `waiting` with nothing ahead of it. SQLite's single writer already orders the two.
 pub async fn queue(tx: &mut Tx, event: &Occurrence) -> Result<(), sqlx::Error> {
     let [exact, prefix, all] = actions::patterns_of(event.action);
-    let queued: Vec<(i64, String)> = Query::new(
+    let queued: Vec<(i64, String)> = Query::new(format!(
         "INSERT INTO webhook_deliveries (webhook_id, event_id, action, target_type, target_id, \
          payload, status, attempts, created_date, next_attempt_date) \
          SELECT w.id, $1, $2, $3, $4, $5, \
            CASE WHEN EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.webhook_id = w.id \
-             AND d.target_type = $3 AND d.target_id = $4 AND d.status IN ('waiting', 'pending')) \
+             AND d.target_type = $3 AND d.target_id = $4 AND d.status IN ('waiting', 'pending') \
+             {lock}) \
            THEN 'waiting' ELSE 'pending' END, 0, $6, $6 \
          FROM webhooks w WHERE w.is_active = TRUE AND EXISTS (SELECT 1 FROM webhook_events e \
            WHERE e.webhook_id = w.id AND e.pattern IN ($7, $8, $9)) \
          RETURNING id, status",
-    )
+        lock = tx.dialect().for_update(),
+    ))
     .bind(event.event_id)
     .bind(event.action)
     .bind(event.target_type)
@@ -251,9 +260,8 @@ async fn release_next(tx: &mut Tx, d: &Due) -> Result<(), sqlx::Error> {
     Ok(())
 }
 
-/// Lets go the waiting deliveries with nothing unfinished ahead of them any more: a change
-/// committed while the delivery ahead of it was being finished (on PostgreSQL, where both
-/// transactions run at once) waits here until the periodic cleanup. Returns how many.
+/// Lets go the waiting deliveries with nothing unfinished ahead of them any more. [`queue`]'s
+/// lock leaves none such; this periodic cleanup stays as a safety net. Returns how many.
 pub async fn release_stranded(db: &Db) -> Result<u64, sqlx::Error> {
     let mut tx = db.begin().await?;
     let released: Vec<i64> = Query::new(
@@ -322,16 +330,18 @@ pub async fn redeliver(db: &Db, webhook: i64, delivery: i64) -> ApiResult<Delive
         Some(false) => return Err(ApiError::BadRequest("The webhook is not active.".into())),
         Some(true) => {}
     }
-    let (id, status): (i64, String) = Query::new(
+    // Locked as in `queue`, for the same reason.
+    let (id, status): (i64, String) = Query::new(format!(
         "INSERT INTO webhook_deliveries (webhook_id, event_id, action, target_type, target_id, \
          payload, status, attempts, created_date, next_attempt_date) \
          SELECT o.webhook_id, o.event_id, o.action, o.target_type, o.target_id, o.payload, \
            CASE WHEN EXISTS (SELECT 1 FROM webhook_deliveries d \
              WHERE d.webhook_id = o.webhook_id AND d.target_type = o.target_type \
-             AND d.target_id = o.target_id AND d.status IN ('waiting', 'pending')) \
+             AND d.target_id = o.target_id AND d.status IN ('waiting', 'pending') {lock}) \
            THEN 'waiting' ELSE 'pending' END, 0, $2, $2 \
          FROM webhook_deliveries o WHERE o.id = $1 RETURNING id, status",
-    )
+        lock = tx.dialect().for_update(),
+    ))
     .bind(delivery)
     .bind(time::now())
     .fetch_one(&mut tx)

@@ -145,7 +145,7 @@ async fn an_identity_provider_provisions_a_staff(app: TestApp) {
     assert_eq!(status, StatusCode::OK, "{replaced}");
     assert_eq!(replaced["userName"], "ada.l");
     assert_eq!(replaced["name"]["familyName"], "King");
-    assert_eq!(replaced[STAFF]["retailStores"], json!([shop]));
+    assert_eq!(replaced[STAFF]["retailStores"], json!([shop.to_string()]));
 
     // DELETE deactivates (204); the staff stays, inactive, but SCIM no longer finds it.
     let user_path = format!("/scim/v2/Users/{id}");
@@ -239,6 +239,43 @@ async fn bad_filters_and_bodies_are_scim_errors(app: TestApp) {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_error(&answer, "400", Some("invalidSyntax"));
     assert_eq!(app.count("SELECT COUNT(*) FROM staffs").await, before);
+
+    // What every staff has cannot be removed; removing it changes nothing.
+    let (_, ada) = scim(
+        &app,
+        Method::POST,
+        "/scim/v2/Users",
+        root,
+        Some(new_user("ada", shop)),
+    )
+    .await;
+    let path = format!("/scim/v2/Users/{}", ada["id"].as_str().unwrap());
+    for attribute in [
+        "active",
+        "name",
+        "name.familyName",
+        "emails",
+        "userName",
+        STAFF,
+    ] {
+        let ops = patch(json!([{"op": "remove", "path": attribute}]));
+        let (status, answer) = scim(&app, Method::PATCH, &path, root, Some(ops)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{attribute}: {answer}");
+        assert_error(&answer, "400", Some("mutability"));
+    }
+    let (_, after) = scim(&app, Method::GET, &path, root, None).await;
+    assert_eq!(after, ada);
+    // A search of several resource types at once is not implemented.
+    let (status, answer) = scim(
+        &app,
+        Method::POST,
+        "/scim/v2/.search",
+        root,
+        Some(json!({})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_IMPLEMENTED);
+    assert_error(&answer, "501", None);
 }
 
 async fn a_taken_user_name_is_a_uniqueness_conflict(app: TestApp) {
@@ -294,6 +331,8 @@ async fn only_service_tokens_and_superusers_call(app: TestApp) {
 
 async fn discovery_documents_describe_users(app: TestApp) {
     let root = Some(app.token.as_str());
+    let g = geo(&app).await;
+    let shop = store(&app, g.township, "Shop").await;
     let (status, config) = scim(
         &app,
         Method::GET,
@@ -318,6 +357,23 @@ async fn discovery_documents_describe_users(app: TestApp) {
         .map(|s| s["name"].as_str().unwrap())
         .collect();
     assert_eq!(names, ["User", "Group", "Staff"]);
+    // What every staff has is required; the stores that exist are the extension's suggestions.
+    let user_attributes = &schemas["Resources"][0]["attributes"];
+    let required: Vec<&str> = user_attributes
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["required"] == true)
+        .map(|a| a["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(required, ["userName", "name", "emails", "active"]);
+    let stores = &schemas["Resources"][2]["attributes"][0];
+    assert_eq!(stores["name"], "retailStores");
+    assert_eq!(stores["canonicalValues"], json!([shop.to_string()]));
+    assert_eq!(
+        types["Resources"][0]["schemaExtensions"][0]["required"],
+        true
+    );
     let (status, group) = scim(
         &app,
         Method::GET,

@@ -17,9 +17,9 @@ on_both_backends!(
 
 const GROUP: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
 
-fn member(id: i64, user_name: &str) -> Value {
-    json!({"value": id.to_string(), "$ref": format!("/scim/v2/Users/{id}"), "type": "User",
-           "display": user_name})
+/// A member as SCIM shows it by default: `display` (the userName) only when asked for.
+fn member(id: i64, _user_name: &str) -> Value {
+    json!({"value": id.to_string(), "$ref": format!("/scim/v2/Users/{id}"), "type": "User"})
 }
 
 /// A Group as SCIM shows it, `meta` taken from the answer (its dates are the server's).
@@ -32,7 +32,8 @@ fn expected(answer: &Value, name: &str, members: Vec<Value>) -> Value {
         meta["version"].as_str().unwrap().starts_with("W/\""),
         "{meta}"
     );
-    json!({"schemas": [GROUP], "id": id, "displayName": name, "members": members, "meta": meta})
+    json!({"schemas": [GROUP], "id": id, "displayName": name, "externalId": answer["externalId"],
+           "members": members, "meta": meta})
 }
 
 /// The staff ids linked to `group` in the database.
@@ -54,10 +55,11 @@ async fn groups_are_permission_groups_with_staff_members(app: TestApp) {
     let bob = staff(&app, "bob@example.com", Some("bob"), &[shop], &[]).await;
     let cy = staff(&app, "cy@example.com", Some("cy"), &[shop], &[]).await;
 
-    let body = json!({"schemas": [GROUP], "displayName": "Cashiers",
+    let body = json!({"schemas": [GROUP], "displayName": "Cashiers", "externalId": "entra-1",
                       "members": [{"value": ada.to_string()}, {"value": bob.to_string()}]});
     let (status, created) = scim(&app, Method::POST, "/scim/v2/Groups", root, Some(body)).await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(created["externalId"], "entra-1");
     let members = vec![member(ada, "ada"), member(bob, "bob")];
     assert_eq!(created, expected(&created, "Cashiers", members));
     let id = created["id"].as_str().unwrap().to_owned();
@@ -74,6 +76,20 @@ async fn groups_are_permission_groups_with_staff_members(app: TestApp) {
     let path = format!("/scim/v2/Groups/{id}");
     let (status, got) = scim(&app, Method::GET, &path, root, None).await;
     assert_eq!((status, &got), (StatusCode::OK, &created));
+    // A member's display (returned: request) when asked for; the external id filters.
+    let asked = format!("{path}?attributes=members.display,members.value");
+    let (_, got) = scim(&app, Method::GET, &asked, root, None).await;
+    assert_eq!(
+        got["members"],
+        json!([{"value": ada.to_string(), "display": "ada"},
+               {"value": bob.to_string(), "display": "bob"}])
+    );
+    let by_external = format!(
+        "/scim/v2/Groups?filter={}",
+        urlencode("externalId eq \"entra-1\"")
+    );
+    let (_, list) = scim(&app, Method::GET, &by_external, root, None).await;
+    assert_eq!(ids(&list), std::slice::from_ref(&id));
     let (_, user) = scim(
         &app,
         Method::GET,
@@ -115,6 +131,11 @@ async fn groups_are_permission_groups_with_staff_members(app: TestApp) {
     let (status, replaced) = scim(&app, Method::PUT, &path, root, Some(body)).await;
     assert_eq!(status, StatusCode::OK, "{replaced}");
     assert_eq!(
+        replaced["externalId"],
+        Value::Null,
+        "PUT without externalId clears it"
+    );
+    assert_eq!(
         replaced,
         expected(&replaced, "Tills", vec![member(cy, "cy")])
     );
@@ -135,6 +156,7 @@ async fn groups_are_permission_groups_with_staff_members(app: TestApp) {
     let ops = patch(json!([
         {"op": "remove", "path": "members", "value": [{"value": ada.to_string()}]},
         {"op": "replace", "value": {"displayName": "Floor"}},
+        {"op": "add", "path": "externalId", "value": "entra-2"},
     ]));
     let (status, patched) = scim(&app, Method::PATCH, &path, root, Some(ops)).await;
     assert_eq!(status, StatusCode::OK, "{patched}");
@@ -142,6 +164,11 @@ async fn groups_are_permission_groups_with_staff_members(app: TestApp) {
         patched,
         expected(&patched, "Floor", vec![member(bob, "bob")])
     );
+    assert_eq!(patched["externalId"], "entra-2");
+    let stored = format!(
+        "SELECT COUNT(*) FROM permission_groups WHERE external_id = 'entra-2' AND id = {id}"
+    );
+    assert_eq!(app.count(&stored).await, 1);
     assert_eq!(linked(&app, &id).await, [bob]);
     let events = "SELECT COUNT(*) FROM audit_events WHERE action LIKE 'permission_group.%'";
     assert_eq!(app.count(events).await, 5);

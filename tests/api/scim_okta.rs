@@ -135,10 +135,11 @@ async fn an_okta_provisioning_sequence(app: TestApp) {
     .scalars(&app.state.db)
     .await
     .unwrap();
-    // The deactivation is the PATCH's update; the DELETE's deprovisioning is audited as one.
+    // The deactivation is the PATCH's update; the DELETE is the identity provider's
+    // deprovisioning, its own action.
     assert_eq!(
         actions,
-        ["staff.create", "staff.update", "staff.deactivate"]
+        ["staff.create", "staff.update", "staff.deprovision"]
     );
 }
 
@@ -154,7 +155,7 @@ async fn a_default_store_takes_users_created_without_one(backend: Backend) {
     body.as_object_mut().unwrap().remove(STAFF);
     let (status, created) = scim(&app, Method::POST, "/scim/v2/Users", root, Some(body)).await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
-    assert_eq!(created[STAFF]["retailStores"], json!([1]));
+    assert_eq!(created[STAFF]["retailStores"], json!(["1"]));
     // Sent stores win over the default.
     let (status, created) = scim(
         &app,
@@ -165,7 +166,7 @@ async fn a_default_store_takes_users_created_without_one(backend: Backend) {
     )
     .await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
-    assert_eq!(created[STAFF]["retailStores"], json!([other]));
+    assert_eq!(created[STAFF]["retailStores"], json!([other.to_string()]));
     let links = "SELECT COUNT(*) FROM staff_retail_stores";
     assert_eq!(app.count(links).await, 2);
 }

@@ -12,6 +12,7 @@ use crate::scim_support::{assert_error, new_user, patch, scim, scim_with};
 on_both_backends!(
     versions_guard_user_writes_and_reads,
     group_versions_follow_their_members,
+    a_change_between_check_and_write_is_a_412,
 );
 
 const STALE: &str = "W/\"00000000000000000000\"";
@@ -238,4 +239,70 @@ async fn group_versions_follow_their_members(app: TestApp) {
     )
     .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
+}
+
+/// On PostgreSQL, a staff write in progress when a PATCH with the current `If-Match` arrives:
+/// the PATCH reads the User with its row locked, so it waits for that write, sees the new
+/// version and answers 412 instead of overwriting the change.
+async fn a_change_between_check_and_write_is_a_412(app: TestApp) {
+    if app.state.db.dialect() != kadro::db::Dialect::Postgres {
+        // SQLite has one writer: the two transactions cannot overlap.
+        return;
+    }
+    let root = Some(app.token.as_str());
+    let g = geo(&app).await;
+    let shop = store(&app, g.township, "Shop").await;
+    let (_, created) = scim(
+        &app,
+        Method::POST,
+        "/scim/v2/Users",
+        root,
+        Some(new_user("ada", shop)),
+    )
+    .await;
+    let id: i64 = created["id"].as_str().unwrap().parse().unwrap();
+    let v1 = version(&created);
+    // Another write of the staff, its transaction still open.
+    let mut other = app.state.db.begin().await.unwrap();
+    kadro::db::Query::new("UPDATE staffs SET first_name = 'Augusta' WHERE id = $1")
+        .bind(id)
+        .execute(&mut other)
+        .await
+        .unwrap();
+    let ops = patch(json!([{"op": "replace", "path": "name.familyName", "value": "King"}]));
+    let request = app
+        .client
+        .request(Method::PATCH, app.url(&format!("/scim/v2/Users/{id}")))
+        .header("Authorization", format!("Bearer {}", app.token))
+        .header("If-Match", v1.as_str())
+        .header("Content-Type", "application/scim+json")
+        .body(ops.to_string())
+        .send();
+    let request = tokio::spawn(request);
+    // The PATCH either waits for the other write's row lock or (unguarded) went ahead.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let waiting: i64 = kadro::db::Query::new(
+            "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() \
+             AND wait_event_type = 'Lock'",
+        )
+        .scalar(&app.state.db)
+        .await
+        .unwrap();
+        if waiting > 0 || request.is_finished() {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the PATCH never ran");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    other.commit().await.unwrap();
+    let answer = request.await.unwrap().unwrap();
+    assert_eq!(answer.status(), StatusCode::PRECONDITION_FAILED);
+    let body: Value = answer.json().await.unwrap();
+    assert_error(&body, "412", None);
+    let (_, now) = app.get(&format!("/api/v1/staffs/{id}/")).await;
+    assert_eq!(
+        (now["first_name"].as_str(), now["last_name"].as_str()),
+        (Some("Augusta"), Some("Lovelace"))
+    );
 }

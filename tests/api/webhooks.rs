@@ -28,6 +28,7 @@ per_backend!(
     failing_webhooks_are_disabled,
     private_targets_are_refused_by_default,
     cleanup_releases_stranded_and_purges_old_deliveries,
+    a_change_queued_while_the_delivery_ahead_finishes_goes_out,
     a_deactivated_webhook_gets_nothing_until_reactivated,
 );
 
@@ -726,6 +727,66 @@ async fn cleanup_releases_stranded_and_purges_old_deliveries(backend: Backend) {
         .unwrap();
     assert_eq!(cleaned.webhook_deliveries, 2);
     assert!(deliveries(&app, webhook).await.is_empty());
+}
+
+/// On PostgreSQL, a change queued while a worker is finishing the delivery ahead of it (both
+/// transactions open at once) waits for the worker's commit and sees that delivery finished:
+/// the new delivery is `pending` at once, not stranded `waiting` until the cleanup.
+async fn a_change_queued_while_the_delivery_ahead_finishes_goes_out(backend: Backend) {
+    let Some(app) = spawn(backend, 2000).await else {
+        return;
+    };
+    if app.state.db.dialect() != kadro::db::Dialect::Postgres {
+        // SQLite has one writer: the two transactions cannot overlap.
+        return;
+    }
+    let server = receiver(200).await;
+    let (webhook, _) = subscribe(&app, &server, json!(["division.*"])).await;
+    let division = create_division(&app, "Main", "main", None).await;
+    // The worker's transaction marks the create's delivery delivered and stays open.
+    let mut worker = app.state.db.begin().await.unwrap();
+    Query::new("UPDATE webhook_deliveries SET status = 'delivered' WHERE webhook_id = $1")
+        .bind(webhook)
+        .execute(&mut worker)
+        .await
+        .unwrap();
+    let change = app
+        .client
+        .request(
+            Method::PATCH,
+            app.url(&format!("/api/v1/divisions/{division}/")),
+        )
+        .header("Authorization", format!("Token {}", app.token))
+        .json(&json!({"name": "Two"}))
+        .send();
+    let change = tokio::spawn(change);
+    // The change either waits for the worker's row lock or (without the lock) has finished.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let waiting: i64 = Query::new(
+            "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() \
+             AND wait_event_type = 'Lock' AND query LIKE 'INSERT INTO webhook_deliveries%'",
+        )
+        .scalar(&app.state.db)
+        .await
+        .unwrap();
+        if waiting > 0 || change.is_finished() {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the change never ran");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    worker.commit().await.unwrap();
+    let answer = change.await.unwrap().unwrap();
+    assert_eq!(answer.status(), StatusCode::OK);
+    let statuses: Vec<String> = deliveries(&app, webhook)
+        .await
+        .iter()
+        .map(|d| d["status"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(statuses, ["pending", "delivered"]);
+    app.drain_jobs().await;
+    assert_eq!(requests(&server).await.len(), 1);
 }
 
 async fn a_deactivated_webhook_gets_nothing_until_reactivated(backend: Backend) {

@@ -10,7 +10,7 @@ use super::{DuplicateStaffOut, StaffOut};
 use crate::auth::lockout::LoginAccount;
 use crate::auth::token::{self, AccountKind};
 use crate::db::list::{Link, ListFilter, ListSource, Window, linked_ids, list_page};
-use crate::db::{Db, Query, Target};
+use crate::db::{Db, Query, Target, Tx};
 use crate::http::time;
 use crate::instore::stores;
 
@@ -92,7 +92,7 @@ pub async fn by_id(db: &Db, id: i64) -> Result<Option<StaffOut>, sqlx::Error> {
     Ok(assemble(db, vec![row]).await?.pop())
 }
 
-/// A staff SCIM still finds: not deleted through SCIM ([`super::write::deprovision`]).
+/// A staff SCIM still finds: not deleted through SCIM ([`super::write::end_in`]).
 pub async fn provisioned_by_id(db: &Db, id: i64) -> Result<Option<StaffOut>, sqlx::Error> {
     let row: Option<StaffRow> = Query::new(format!(
         "SELECT {COLUMNS} FROM staffs s WHERE s.id = $1 AND s.deprovisioned_date IS NULL"
@@ -102,6 +102,21 @@ pub async fn provisioned_by_id(db: &Db, id: i64) -> Result<Option<StaffOut>, sql
     .await?;
     let Some(row) = row else { return Ok(None) };
     Ok(assemble(db, vec![row]).await?.pop())
+}
+
+/// [`provisioned_by_id`] in a write's transaction, the staff's row locked until it ends
+/// (`FOR UPDATE` on PostgreSQL; SQLite's writer is alone): what a SCIM precondition is
+/// checked against, so no other write can come between the check and the write.
+pub async fn provisioned_locked(tx: &mut Tx, id: i64) -> Result<Option<StaffOut>, sqlx::Error> {
+    let row: Option<StaffRow> = Query::new(format!(
+        "SELECT {COLUMNS} FROM staffs s WHERE s.id = $1 AND s.deprovisioned_date IS NULL {}",
+        tx.dialect().for_update()
+    ))
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    Ok(assemble(tx, vec![row]).await?.pop())
 }
 
 /// Staffs whose email another staff shares (compared case-insensitively), grouped by email.
@@ -123,10 +138,15 @@ pub async fn duplicate_emails(db: &Db) -> Result<Vec<DuplicateStaffOut>, sqlx::E
 
 /// Turns staff rows into the nested shape of seed 002 with three more queries, whatever the
 /// number of rows.
-pub async fn assemble(db: &Db, rows: Vec<StaffRow>) -> Result<Vec<StaffOut>, sqlx::Error> {
+/// Runs on a pool or in a transaction (a write reading what it is about to change).
+pub async fn assemble<'a>(
+    target: impl Into<Target<'a>>,
+    rows: Vec<StaffRow>,
+) -> Result<Vec<StaffOut>, sqlx::Error> {
+    let mut target = target.into();
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-    let store_links = linked_ids(db, &STAFF_STORES, &ids).await?;
-    let mut staff_groups = linked_ids(db, &STAFF_GROUPS, &ids).await?;
+    let store_links = linked_ids(target.again(), &STAFF_STORES, &ids).await?;
+    let mut staff_groups = linked_ids(target.again(), &STAFF_GROUPS, &ids).await?;
     let store_ids: BTreeSet<i64> = store_links
         .values()
         .flatten()
@@ -134,7 +154,7 @@ pub async fn assemble(db: &Db, rows: Vec<StaffRow>) -> Result<Vec<StaffOut>, sql
         .chain(rows.iter().filter_map(|r| r.current_store_id))
         .collect();
     let store_ids: Vec<i64> = store_ids.into_iter().collect();
-    let stores: HashMap<i64, stores::StoreOut> = stores::by_ids(db, &store_ids)
+    let stores: HashMap<i64, stores::StoreOut> = stores::by_ids(target, &store_ids)
         .await?
         .into_iter()
         .map(|s| (s.id, s))

@@ -430,14 +430,19 @@ pub async fn deactivate(db: &Db, id: i64) -> Result<bool, sqlx::Error> {
     end(db, id, false).await
 }
 
-/// SCIM's DELETE: deactivates the staff as [`deactivate`] does and marks it deprovisioned, so
-/// that SCIM no longer finds it; false when SCIM already does not (no staff, or deprovisioned).
-pub async fn deprovision(db: &Db, id: i64) -> Result<bool, sqlx::Error> {
-    end(db, id, true).await
-}
-
 async fn end(db: &Db, id: i64, deprovision: bool) -> Result<bool, sqlx::Error> {
     let mut tx = db.begin().await?;
+    if !end_in(&mut tx, id, deprovision).await? {
+        return Ok(false);
+    }
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// [`deactivate`] in the caller's transaction; with `deprovision` (SCIM's DELETE) the staff is
+/// also marked deprovisioned, so that SCIM no longer finds it (`staff.deprovision`). False
+/// when there is no such staff (or, deprovisioning, SCIM already does not find it).
+pub async fn end_in(tx: &mut Tx, id: i64, deprovision: bool) -> Result<bool, sqlx::Error> {
     let now = time::now();
     let q = if deprovision {
         Query::new(
@@ -447,13 +452,17 @@ async fn end(db: &Db, id: i64, deprovision: bool) -> Result<bool, sqlx::Error> {
     } else {
         Query::new("UPDATE staffs SET is_active = FALSE, modified_date = $1 WHERE id = $2")
     };
-    let changed = q.bind(now).bind(id).execute(&mut tx).await?;
+    let changed = q.bind(now).bind(id).execute(&mut *tx).await?;
     if changed == 0 {
         return Ok(false);
     }
-    end_sessions(&mut tx, id).await?;
-    audit::record(&mut tx, Event::new("staff.deactivate", "staff", id)).await?;
-    tx.commit().await?;
+    end_sessions(tx, id).await?;
+    let action = if deprovision {
+        "staff.deprovision"
+    } else {
+        "staff.deactivate"
+    };
+    audit::record(tx, Event::new(action, "staff", id)).await?;
     Ok(true)
 }
 

@@ -105,14 +105,17 @@ pub async fn by_id<'a>(
 }
 
 /// The stores of `ids` (in one query), ordered by id; ids that do not exist are skipped.
-pub async fn by_ids(db: &Db, ids: &[i64]) -> Result<Vec<StoreOut>, sqlx::Error> {
+pub async fn by_ids<'a>(
+    target: impl Into<Target<'a>>,
+    ids: &[i64],
+) -> Result<Vec<StoreOut>, sqlx::Error> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
     let mut q = Query::new(format!("SELECT {COLUMNS} FROM {FROM} WHERE rs.id IN "));
     push_id_list(&mut q, ids);
     q.push(" ORDER BY rs.id");
-    let rows: Vec<StoreRow> = q.fetch_all(db).await?;
+    let rows: Vec<StoreRow> = q.fetch_all(target).await?;
     Ok(rows.into_iter().map(Into::into).collect())
 }
 

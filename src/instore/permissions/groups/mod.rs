@@ -3,7 +3,7 @@
 mod queries;
 
 /// SCIM writes and deletes groups through the same checks and audit events.
-pub use queries::{delete, save_with_members};
+pub use queries::{Provisioned, delete, save_with_members};
 
 use axum::extract::State;
 use chrono::{DateTime, Utc};

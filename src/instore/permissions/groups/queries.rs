@@ -92,18 +92,34 @@ pub async fn save(
     body: Body<PermissionGroupIn>,
     partial: bool,
 ) -> ApiResult<PermissionGroupOut> {
-    save_with_members(db, id, body, partial, None).await
+    save_with_members(db, id, body, partial, Provisioned::default()).await
 }
 
-/// [`save`], and when `members` (staff ids) is given, the group's staffs replaced by them in
-/// the same transaction (SCIM's Groups), checked and audited with the rest.
+/// What SCIM's Groups write besides the name: `None` leaves a field as it is.
+#[derive(Debug, Default)]
+pub struct Provisioned {
+    /// The group's staffs (ids), replacing the ones it has.
+    pub members: Option<Vec<i64>>,
+    /// The SCIM client's id of the group (`Some(None)` clears it).
+    pub external_id: Option<Option<String>>,
+}
+
+/// The longest `external_id` kept.
+const EXTERNAL_ID_MAX: usize = 255;
+
+/// [`save`], and what SCIM's Groups also write ([`Provisioned`]): the group's staffs and its
+/// external id, in the same transaction, checked and audited with the rest.
 pub async fn save_with_members(
     db: &Db,
     id: Option<i64>,
     body: Body<PermissionGroupIn>,
     partial: bool,
-    members: Option<Vec<i64>>,
+    provisioned: Provisioned,
 ) -> ApiResult<PermissionGroupOut> {
+    let Provisioned {
+        members,
+        external_id,
+    } = provisioned;
     let current = match id {
         Some(id) => Some(by_id(db, id).await?.ok_or(ApiError::NotFound)?),
         None => None,
@@ -117,6 +133,9 @@ pub async fn save_with_members(
         .or(current.as_ref().map(|c| c.name.clone()))
         .unwrap_or_default();
     check.text("name", &name, NAME_MAX, false);
+    if let Some(Some(external_id)) = &external_id {
+        check.text("external_id", external_id, EXTERNAL_ID_MAX, true);
+    }
     if let Some(permissions) = &body.permissions {
         check.ids("permissions", permissions);
     }
@@ -155,11 +174,29 @@ pub async fn save_with_members(
         replace_links(&mut tx, &link, id, members).await?;
         after["members"] = json!(members);
     }
+    if let Some(external_id) = &external_id {
+        if let Some(before) = &mut before {
+            before["external_id"] = json!(external_id_of(&mut tx, id).await?);
+        }
+        Query::new("UPDATE permission_groups SET external_id = $1 WHERE id = $2")
+            .bind(external_id.clone())
+            .bind(id)
+            .execute(&mut tx)
+            .await?;
+        after["external_id"] = json!(external_id);
+    }
     let actions = ["permission_group.create", "permission_group.update"];
     let event = audit::saved(actions, "permission_group", id, before.as_ref(), &after);
     audit::record(&mut tx, event).await?;
     tx.commit().await?;
     by_id(db, id).await?.ok_or(ApiError::NotFound)
+}
+
+async fn external_id_of(tx: &mut Tx, id: i64) -> Result<Option<String>, sqlx::Error> {
+    Query::new("SELECT external_id FROM permission_groups WHERE id = $1")
+        .bind(id)
+        .scalar(tx)
+        .await
 }
 
 /// The ids `owner` links to through `link`, read in the write's transaction.
