@@ -236,4 +236,89 @@ mod tests {
             })
         );
     }
+
+    fn errors(v: Validator) -> serde_json::Value {
+        match v.finish() {
+            Ok(()) => serde_json::json!({}),
+            Err(ApiError::Validation(e)) => e.to_json(),
+            Err(other) => panic!("{other:?}"),
+        }
+    }
+
+    /// Each limit is inclusive: the largest allowed value passes, one more fails.
+    #[test]
+    fn limits_are_inclusive() {
+        let mut v = Validator::new();
+        v.text("at_max", &"é".repeat(30), 30, false);
+        v.text("over_max", &"é".repeat(31), 30, false);
+        v.non_negative("zero", Some(0));
+        v.non_negative("minus_one", Some(-1));
+        v.non_negative("absent", None);
+        v.ids("at_max_ids", &[7; MAX_IDS]);
+        v.ids("over_max_ids", &[7; MAX_IDS + 1]);
+        assert_eq!(
+            errors(v),
+            serde_json::json!({
+                "over_max": ["Ensure this field has no more than 30 characters."],
+                "minus_one": ["Ensure this value is greater than or equal to 0."],
+                "over_max_ids": ["Ensure this field has no more than 1000 elements."],
+            })
+        );
+        let local = "l".repeat(64);
+        let label = "d".repeat(63);
+        assert!(is_email(&format!("{local}@{label}.com")));
+        assert!(!is_email(&format!("{local}l@x.com")), "local part over 64");
+        assert!(!is_email(&format!("a@{label}d.com")), "label over 63");
+        for bad in ["a.@x.com", "a..b@x.com", "a@x-.com", "a@x.c-m.", "a@x.c"] {
+            assert!(!is_email(bad), "{bad}");
+        }
+    }
+
+    /// An email field: blank only where allowed, a field already in error is left alone, and
+    /// a bad address is named once.
+    #[test]
+    fn email_fields() {
+        let mut v = Validator::new();
+        v.email("blank_allowed", "", true);
+        v.email("blank_refused", "", false);
+        v.email("good", "a@b.co", false);
+        v.email("bad", "a@b", false);
+        v.add("typed", "Not a valid string.");
+        v.email("typed", "nope", false);
+        v.non_negative("typed", Some(-1));
+        v.ids("typed", &[1; MAX_IDS + 1]);
+        assert!(v.failed() && v.has("bad") && !v.has("good"));
+        assert_eq!(
+            errors(v),
+            serde_json::json!({
+                "blank_refused": ["This field may not be blank."],
+                "bad": ["Enter a valid email address."],
+                "typed": ["Not a valid string."],
+            })
+        );
+        assert!(!Validator::new().failed());
+    }
+
+    /// `absorb` keeps field errors for the combined answer and passes any other error on.
+    #[test]
+    fn absorb_merges_field_errors_only() {
+        let mut v = Validator::new();
+        v.add("a", "first");
+        assert!(v.absorb(Ok(())).is_ok());
+        assert!(
+            v.absorb(Err(ApiError::Validation(FieldErrors::single(
+                "b", "second"
+            ))))
+            .is_ok()
+        );
+        assert!(matches!(
+            v.absorb(Err(ApiError::NotFound)),
+            Err(ApiError::NotFound)
+        ));
+        assert_eq!(
+            errors(v),
+            serde_json::json!({"a": ["first"], "b": ["second"]})
+        );
+        assert_eq!(invalid_pk(42), "Invalid pk \"42\" - object does not exist.");
+    }
 }

@@ -96,12 +96,16 @@ async fn division_crud_and_shape(app: TestApp) {
     );
 
     let sub = create_division(&app, "Sub", "sub", Some(id)).await;
-    let (status, _) = app.call(Method::DELETE, &path, Some(&token), None).await;
+    // A division with sub-divisions cannot be deleted.
+    let (status, body) = app.call(Method::DELETE, &path, Some(&token), None).await;
     assert_eq!(
-        status,
-        StatusCode::BAD_REQUEST,
-        "a division with subs cannot be deleted"
+        (status, body),
+        (
+            StatusCode::BAD_REQUEST,
+            json!({"detail": "The division still has users or sub-divisions; deactivate it instead."})
+        )
     );
+    assert_eq!(app.count("SELECT COUNT(*) FROM divisions").await, 2);
     let (status, _) = app
         .call(
             Method::DELETE,
@@ -286,20 +290,48 @@ async fn deactivate_cascades_to_users_locally(app: TestApp) {
 
 async fn division_bad_input_writes_nothing(app: TestApp) {
     let cases = [
-        json!({"name": 5, "division_type": "main"}),
-        json!({"name": "x".repeat(300), "division_type": "main"}),
-        json!({"name": "", "division_type": "main"}),
-        json!({"name": "X", "division_type": "galaxy"}),
-        json!({"name": "X", "division_type": "main", "extra_data": [1, 2]}),
-        json!({"name": "X", "division_type": "main", "parent": "one"}),
-        json!({"name": "X", "division_type": "main", "is_active": "yes"}),
-        json!({"name": "X\u{0}Y", "division_type": "main"}),
+        (
+            json!({"name": 5, "division_type": "main"}),
+            json!({"name": ["Not a valid string."]}),
+        ),
+        (
+            json!({"name": "x".repeat(300), "division_type": "main"}),
+            json!({"name": ["Ensure this field has no more than 255 characters."]}),
+        ),
+        (
+            json!({"name": "", "division_type": "main"}),
+            json!({"name": ["This field may not be blank."]}),
+        ),
+        (
+            json!({"name": "X", "division_type": "galaxy"}),
+            json!({"division_type": ["\"galaxy\" is not a valid choice."]}),
+        ),
+        (
+            json!({"name": "X", "division_type": "main", "extra_data": [1, 2]}),
+            json!({"extra_data": ["Expected a dictionary of items but got type \"list\"."]}),
+        ),
+        (
+            json!({"name": "X", "division_type": "main", "parent": "one"}),
+            json!({"parent": ["A valid integer is required."]}),
+        ),
+        (
+            json!({"name": "X", "division_type": "main", "is_active": "yes"}),
+            json!({"is_active": ["Must be a valid boolean."]}),
+        ),
+        (
+            json!({"name": "X\u{0}Y", "division_type": "main"}),
+            json!({"name": ["Null characters are not allowed."]}),
+        ),
     ];
-    for body in cases {
+    let mut answers = Vec::new();
+    for (body, _) in &cases {
         let (status, answer) = app.post("/api/v1/divisions/", body.clone()).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{body} → {answer}");
-        assert!(answer.is_object());
+        answers.push(answer);
     }
+    // Each answer names the wrong field and says what is wrong with it, in DRF's words.
+    let expected: Vec<&Value> = cases.iter().map(|(_, answer)| answer).collect();
+    assert_eq!(answers.iter().collect::<Vec<_>>(), expected);
     // Text that looks like SQL or a formula is stored and returned as given.
     for name in ["'; DROP TABLE divisions; --", "=HYPERLINK(\"http://x\")"] {
         let (status, body) = app

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use kadro::db::{Db, DbOptions, Query};
 
+use crate::cli_start::start_and_stop;
 use crate::helpers::{Backend, TestDb};
 use crate::per_backend;
 use crate::process::{DEADLINE, Kadro, Stream, kadro, kadro_on, run};
@@ -71,7 +72,22 @@ async fn first_start_prints_a_working_curl_line(backend: Backend) {
     assert!(status.success());
     let exit = child.wait(Duration::from_secs(15));
     assert!(exit.success(), "{exit:?}");
-    // A second start prints no new superuser.
+    // A second start makes no new superuser and, with one who can sign in, prints nothing
+    // for the operator.
+    let stdout = start_and_stop(&db);
+    assert_eq!(stdout, "", "a second start prints no advice");
+    let pool = Db::connect(&db.url, &DbOptions { max_connections: 1 })
+        .await
+        .unwrap();
+    for (sql, expected) in [
+        ("SELECT COUNT(*) FROM users", 1),
+        ("SELECT COUNT(*) FROM users WHERE is_superuser = TRUE", 1),
+        ("SELECT COUNT(*) FROM api_tokens", 1),
+    ] {
+        let count: i64 = Query::new(sql).scalar(&pool).await.unwrap();
+        assert_eq!(count, expected, "{sql}");
+    }
+    pool.close().await;
     let (ok, stdout, _) = run(
         {
             let mut c = kadro(&db);

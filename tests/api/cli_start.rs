@@ -17,7 +17,7 @@ per_backend!(
 const HINT: &str = "No active superuser can sign in";
 
 /// Serves on `db` until the `kadro listening` line, stops it with SIGTERM; returns stdout.
-fn start_and_stop(db: &TestDb) -> String {
+pub fn start_and_stop(db: &TestDb) -> String {
     let mut cmd = kadro(db);
     cmd.env("KADRO_LOG", "info")
         .args(["serve", "--bind", "127.0.0.1:0", "--workers", "0"]);

@@ -356,17 +356,28 @@ async fn every_export_job_runs_once(cluster: &mut Cluster) {
             == 0
     })
     .await;
-    // Give the log lines of the last builds a moment to arrive, then read them.
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let mut built: Vec<String> = Vec::new();
-    for node in [&mut cluster.a, &mut cluster.b] {
-        node.process.drain();
-        built.extend(
-            node.logged("export built")
-                .iter()
-                .map(|f| f["cache_key"].as_str().unwrap().to_owned()),
+    // The log lines of the last builds may still be on their way: read until every key has
+    // been logged, with a deadline, rather than for a fixed time.
+    let deadline = Instant::now() + crate::helpers::WAIT;
+    let built = loop {
+        let mut built: Vec<String> = Vec::new();
+        for node in [&mut cluster.a, &mut cluster.b] {
+            node.process.drain();
+            built.extend(
+                node.logged("export built")
+                    .iter()
+                    .map(|f| f["cache_key"].as_str().unwrap().to_owned()),
+            );
+        }
+        if keys.iter().all(|key| built.contains(key)) {
+            break built;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not every export was logged as built: {built:?}"
         );
-    }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
     for key in &keys {
         assert_eq!(
             built.iter().filter(|k| *k == key).count(),

@@ -50,11 +50,10 @@ impl JobHandler for Recorder {
     }
 }
 
-/// Sleeps `length`, counting its starts; notes whether it was cut off before finishing.
-struct Long {
-    length: Duration,
+/// Runs until the test lets it finish, counting its starts.
+struct Held {
     starts: AtomicUsize,
-    finished: AtomicBool,
+    release: CancellationToken,
 }
 
 /// Sets a flag when dropped without having been disarmed: the worker abandoned the run.
@@ -69,11 +68,10 @@ impl Drop for AbandonedFlag<'_> {
 }
 
 #[async_trait::async_trait]
-impl JobHandler for Long {
+impl JobHandler for Held {
     async fn run(&self, _state: &AppState, _job: &ClaimedJob) -> Result<(), JobError> {
         self.starts.fetch_add(1, Ordering::SeqCst);
-        tokio::time::sleep(self.length).await;
-        self.finished.store(true, Ordering::SeqCst);
+        self.release.cancelled().await;
         Ok(())
     }
 }
@@ -156,31 +154,68 @@ async fn real_worker_retries_after_the_production_backoff(app: TestApp) {
     assert!(second_start >= run_at, "retried before it was due");
 }
 
+/// The job outlives its first lease: while it runs, the heartbeat moves the lease on, so the
+/// other workers, polling all along, never take it over.
 async fn heartbeat_keeps_a_long_jobs_lease(app: TestApp) {
-    let long = Arc::new(Long {
-        length: Duration::from_millis(2500),
+    let held = Arc::new(Held {
         starts: AtomicUsize::new(0),
-        finished: AtomicBool::new(false),
+        release: CancellationToken::new(),
     });
-    // A lease far shorter than the job: only the heartbeat keeps other workers off it.
-    let mut runner = JobRunner::default().with_handler("test.long", long.clone());
-    runner.lease = Duration::from_millis(600);
+    // The heartbeat extends every second; a stall of up to two seconds on a loaded machine
+    // still keeps the lease.
+    let mut runner = JobRunner::default().with_handler("test.held", held.clone());
+    runner.lease = Duration::from_secs(3);
     runner.poll = Duration::from_millis(50);
-    let id = jobs::enqueue(&app.state.db, NewJob::new("test.long", json!({})))
+    let id = jobs::enqueue(&app.state.db, NewJob::new("test.held", json!({})))
         .await
         .unwrap();
     let stop = CancellationToken::new();
     let mut workers = runner.spawn_workers(app.state.clone(), 3, stop.clone());
+    wait_for_status(&app, id, "running").await;
+    let (owner, first_lease_end) = lease(&app, id).await;
+    // Well past the end of the first lease: only the heartbeat can have kept the job.
+    let past = first_lease_end + chrono::Duration::seconds(1);
+    until("the first lease is long over", || async move {
+        time::now() > past
+    })
+    .await;
+    let (holder, lease_end) = lease(&app, id).await;
+    assert_eq!(holder, owner, "the job changed hands");
+    assert!(
+        lease_end > first_lease_end,
+        "lease not extended: {lease_end} <= {first_lease_end}"
+    );
+    assert_eq!(job_state(&app, id).await.status, "running");
+    assert_eq!(
+        held.starts.load(Ordering::SeqCst),
+        1,
+        "taken over and run again"
+    );
+    held.release.cancel();
     wait_for_status(&app, id, "done").await;
     stop.cancel();
     within("workers stop", async {
         while workers.join_next().await.is_some() {}
     })
     .await;
-    assert_eq!(long.starts.load(Ordering::SeqCst), 1, "ran exactly once");
-    assert!(long.finished.load(Ordering::SeqCst));
+    assert_eq!(held.starts.load(Ordering::SeqCst), 1, "ran exactly once");
     let state = job_state(&app, id).await;
     assert_eq!((state.status.as_str(), state.attempts), ("done", 1));
+}
+
+/// Who holds the job `id`, and until when.
+async fn lease(app: &TestApp, id: i64) -> (String, DateTime<Utc>) {
+    #[derive(sqlx::FromRow)]
+    struct Lease {
+        locked_by: String,
+        locked_until: DateTime<Utc>,
+    }
+    let row: Lease = Query::new("SELECT locked_by, locked_until FROM jobs WHERE id = $1")
+        .bind(id)
+        .fetch_one(&app.state.db)
+        .await
+        .unwrap();
+    (row.locked_by, row.locked_until)
 }
 
 /// Runs until cancelled, recording whether the worker dropped it.
