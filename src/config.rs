@@ -162,6 +162,18 @@ pub struct Config {
     /// Largest upload an import accepts, in bytes (413 past it); other bodies keep 1 MiB.
     #[arg(long, env = "KADRO_IMPORT_MAX_BYTES", default_value_t = 1 << 30)]
     pub import_max_bytes: u64,
+
+    /// How long an import's key, status and error report live, in seconds from the upload; the
+    /// periodic cleanup then deletes them (and an upload left behind by an unfinished import).
+    #[arg(long, env = "KADRO_IMPORT_RETENTION_SECONDS", default_value_t = 86_400)]
+    pub import_retention_seconds: u64,
+
+    /// Rows an import writes per transaction: a restarted import resumes after the last
+    /// committed batch. Larger batches mean fewer commits; smaller ones less work redone.
+    #[arg(long, env = "KADRO_IMPORT_BATCH_ROWS", default_value_t = 1000,
+        value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub import_batch_rows: u32,
+
     /// How long audit events are kept, in days; older ones are deleted by the periodic cleanup.
     #[arg(long, env = "KADRO_AUDIT_RETENTION_DAYS", default_value_t = 365)]
     pub audit_retention_days: u32,
@@ -347,6 +359,10 @@ impl Config {
 
     pub fn export_ttl(&self) -> Duration {
         Duration::from_secs(self.export_ttl_seconds)
+    }
+
+    pub fn import_retention(&self) -> chrono::Duration {
+        chrono::Duration::seconds(i64::try_from(self.import_retention_seconds).unwrap_or(i64::MAX))
     }
 
     pub fn request_read_timeout(&self) -> Duration {

@@ -45,6 +45,8 @@ pub const ACTIONS: &[&str] = &[
     "token.revoke",
     "export.request",
     "export.download",
+    "import.start",
+    "import.finish",
     "webhook.create",
     "webhook.update",
     "webhook.delete",

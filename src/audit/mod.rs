@@ -66,6 +66,16 @@ impl Actor {
             _ => None,
         }
     }
+
+    /// The account a stored owner (`owner_kind`, `owner_id` of an export or an import) names;
+    /// what a background job records on that account's behalf.
+    pub fn of_owner(kind: &str, id: Option<i64>) -> Actor {
+        match (kind, id) {
+            ("user", Some(id)) => Actor::User(id),
+            ("staff", Some(id)) => Actor::Staff(id),
+            _ => Actor::Service,
+        }
+    }
 }
 
 impl From<&Caller> for Actor {
@@ -264,7 +274,8 @@ pub async fn acting_as<F: Future>(actor: Actor, work: F) -> F::Output {
     CONTEXT.scope(Arc::new(context), work).await
 }
 
-fn current_actor() -> Option<Actor> {
+/// The actor the current request or command names, if any (a job run by a worker has none).
+pub fn current_actor() -> Option<Actor> {
     CONTEXT
         .try_with(|c| c.actor.lock().ok().and_then(|a| a.clone()))
         .ok()

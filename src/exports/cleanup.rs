@@ -1,5 +1,6 @@
 //! Expiry: export keys and files live `KADRO_EXPORT_TTL_SECONDS`; a periodic task in every
-//! process that runs workers deletes what has expired, and purges old finished jobs, and audit
+//! process that runs workers deletes what has expired, and expired imports with their reports
+//! ([`crate::imports::cleanup`]), and purges old finished jobs, and audit
 //! events and finished webhook deliveries older than `KADRO_AUDIT_RETENTION_DAYS`. It also lets
 //! go webhook deliveries left waiting behind nothing ([`crate::webhooks::outbox::release_stranded`]).
 
@@ -28,13 +29,14 @@ const BATCH: i64 = 500;
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Cleaned {
     pub exports: u64,
+    pub imports: u64,
     pub jobs: u64,
     pub audit_events: u64,
     pub webhook_deliveries: u64,
     pub webhook_released: u64,
 }
 
-/// Deletes the files and rows of exports expired at `now`, and jobs finished before
+/// Deletes the files and rows of exports and imports expired at `now`, and jobs finished before
 /// `now - JOB_RETENTION`. Safe to run concurrently in several processes.
 pub async fn run_once(state: &AppState, now: DateTime<Utc>) -> anyhow::Result<Cleaned> {
     let mut cleaned = Cleaned::default();
@@ -57,6 +59,7 @@ pub async fn run_once(state: &AppState, now: DateTime<Utc>) -> anyhow::Result<Cl
             break;
         }
     }
+    cleaned.imports = crate::imports::cleanup::run_once(&state.db, now).await?;
     cleaned.jobs = jobs::purge_finished(&state.db, now - JOB_RETENTION).await?;
     let audit_cutoff = now - state.config.audit_retention();
     cleaned.audit_events = crate::audit::purge_before(&state.db, audit_cutoff).await?;
@@ -78,6 +81,7 @@ pub async fn run_periodically(state: AppState, stop: CancellationToken) {
             Ok(cleaned) if cleaned != Cleaned::default() => {
                 tracing::info!(
                     exports = cleaned.exports,
+                    imports = cleaned.imports,
                     jobs = cleaned.jobs,
                     audit_events = cleaned.audit_events,
                     webhook_deliveries = cleaned.webhook_deliveries,

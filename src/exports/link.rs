@@ -96,11 +96,7 @@ pub async fn download(
 /// so the actor is the account the export was made for, and the event has the address and
 /// `User-Agent` of whoever used the link.
 async fn record_download(state: &AppState, export: &ExportRow) -> ApiResult<()> {
-    let actor = match (export.owner_kind.as_str(), export.owner_id) {
-        ("user", Some(id)) => Actor::User(id),
-        ("staff", Some(id)) => Actor::Staff(id),
-        _ => Actor::Service,
-    };
+    let actor = Actor::of_owner(&export.owner_kind, export.owner_id);
     let event = Event::new("export.download", "export", export.id)
         .by(actor)
         .change("list", Value::Null, export.list.as_str())

@@ -5,10 +5,12 @@ use std::collections::HashSet;
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use super::file::{self, Rows};
 use super::record::{self, ImportRow, NewImport};
 use super::{staffs, users, xlsx};
+use crate::audit::{self, Actor, Event};
 use crate::db::Db;
 use crate::exports::record::Status;
 use crate::http::error::{ApiError, ApiResult};
@@ -22,9 +24,6 @@ pub const RUN_JOB: &str = "import.run";
 /// Attempts of an import before it is `failed`; a crash counts as one, and each resumes.
 pub const MAX_ATTEMPTS: i64 = 5;
 
-/// Rows per transaction.
-pub const BATCH_ROWS: usize = 1000;
-
 #[derive(Debug, Serialize, Deserialize)]
 pub struct RunPayload {
     pub cache_key: String,
@@ -36,8 +35,17 @@ pub async fn queue(db: &Db, new: NewImport<'_>) -> ApiResult<i64> {
         cache_key: new.cache_key.to_owned(),
     })
     .map_err(|e| ApiError::Internal(e.into()))?;
+    let started = start_event(&new);
     let mut tx = db.begin().await?;
-    record::insert(&mut tx, new).await?;
+    let id = record::insert(&mut tx, new).await?;
+    audit::record(
+        &mut tx,
+        Event {
+            target_id: Some(id),
+            ..started
+        },
+    )
+    .await?;
     let job = NewJob {
         max_attempts: MAX_ATTEMPTS,
         ..NewJob::new(RUN_JOB, payload)
@@ -65,8 +73,8 @@ impl JobHandler for RunImport {
         }
         match run(state, &import).await {
             Ok(()) => {
-                record::finish(&state.db, import.id, None).await?;
-                remove_upload(&import).await;
+                finish(state, &import, None).await?;
+                remove_upload(&import.file_path).await;
                 tracing::info!(cache_key = %import.cache_key, "import completed");
                 Ok(())
             }
@@ -75,8 +83,8 @@ impl JobHandler for RunImport {
                     ApiError::Validation(_) => "The file's header row is not valid.",
                     _ => "The import stopped on an internal error.",
                 };
-                record::finish(&state.db, import.id, Some(reason)).await?;
-                remove_upload(&import).await;
+                finish(state, &import, Some(reason)).await?;
+                remove_upload(&import.file_path).await;
                 Err(JobError::Permanent(err.to_string()))
             }
             Err(err) => Err(JobError::Retry(err.to_string())),
@@ -84,9 +92,72 @@ impl JobHandler for RunImport {
     }
 }
 
-/// Removes the upload (an XLSX file is removed once converted to CSV, which is removed here).
-async fn remove_upload(import: &ImportRow) {
-    let path = PathBuf::from(&import.file_path).with_extension("csv");
+/// What an import is, as its audit events tell it (never a password or a hash: the rows are
+/// not named, only counted).
+fn described(event: Event, target: &str, upsert: bool, dry_run: bool) -> Event {
+    event
+        .change("kind", Value::Null, target)
+        .change(
+            "mode",
+            Value::Null,
+            if upsert { "upsert" } else { "create" },
+        )
+        .change("dry_run", Value::Null, dry_run)
+}
+
+/// `import.start`, recorded with the import by the request (or command) that asked for it.
+fn start_event(new: &NewImport<'_>) -> Event {
+    let format = std::path::Path::new(new.file_path)
+        .extension()
+        .map(|e| e.to_string_lossy().into_owned());
+    described(
+        Event::on("import.start", "import", None),
+        new.target,
+        new.upsert,
+        new.dry_run,
+    )
+    .change("format", Value::Null, format)
+}
+
+/// Ends the import (`completed`, or `failed` with `reason`) and records `import.finish` with
+/// its counts in the same transaction. A worker acts for the account that asked; the command
+/// line that runs its own import stays the actor.
+async fn finish(
+    state: &AppState,
+    import: &ImportRow,
+    reason: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    let mut tx = state.db.begin().await?;
+    let done = record::finish(&mut tx, import.id, reason).await?;
+    let actor = audit::current_actor()
+        .unwrap_or_else(|| Actor::of_owner(&import.owner_kind, import.owner_id));
+    let status = if reason.is_some() {
+        "failed"
+    } else {
+        "completed"
+    };
+    let event = described(
+        Event::new("import.finish", "import", import.id).by(actor),
+        &import.target,
+        import.upsert(),
+        import.dry_run,
+    )
+    .change("status", Value::Null, status)
+    .change("rows_total", Value::Null, done.rows_total)
+    .change("rows_done", Value::Null, done.rows_done)
+    .change("created", Value::Null, done.created)
+    .change("updated", Value::Null, done.updated)
+    .change("failed", Value::Null, done.failed)
+    .change("reason", Value::Null, reason);
+    audit::record(&mut tx, event).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Removes an upload (an XLSX file is removed once converted to CSV, which is removed here);
+/// what the status and the report need is in the database.
+pub async fn remove_upload(file_path: &str) {
+    let path = PathBuf::from(file_path).with_extension("csv");
     if let Err(e) = tokio::fs::remove_file(&path).await
         && e.kind() != std::io::ErrorKind::NotFound
     {
@@ -142,9 +213,10 @@ async fn run(state: &AppState, import: &ImportRow) -> Result<(), ApiError> {
             .map_err(io)?
     };
     let mut seen = HashSet::new();
+    let batch_rows = state.config.import_batch_rows as usize;
     loop {
         let (back, batch) = tokio::task::spawn_blocking(move || {
-            let batch = rows.batch(BATCH_ROWS);
+            let batch = rows.batch(batch_rows);
             (rows, batch)
         })
         .await

@@ -9,15 +9,19 @@
 //!    export directory (`.imports/`), its header row checked (a missing required column is a
 //!    400 naming it), and the import (an `imports` row) and its `import.run` job recorded in one
 //!    transaction; the answer is 202 `{"cache_key"}`.
-//! 2. A worker runs the job ([`job`]): rows are read in batches of [`job::BATCH_ROWS`] on a
+//! 2. A worker runs the job ([`job`]): rows are read in batches of `KADRO_IMPORT_BATCH_ROWS` on a
 //!    blocking thread, checked with the API's rules, passwords hashed on the hashing threads
 //!    with no transaction open, then each batch is written in one transaction together with its
 //!    refused rows and the import's `rows_done`. A crashed attempt resumes after the last
 //!    committed batch. An XLSX upload is first turned into CSV ([`xlsx`]).
 //! 3. `GET /api/v1/users/import/?status_cache_key=K` → status, progress, warnings and a signed
 //!    link to the `row,field,message` report, for the account that asked (or a superuser).
+//! 4. The start and the end are audited (`import.start`, `import.finish` with the counts); the
+//!    upload is deleted when the import ends, and the import with its report
+//!    `KADRO_IMPORT_RETENTION_SECONDS` after the upload, by the periodic cleanup ([`cleanup`]).
 
 pub mod batch;
+pub mod cleanup;
 pub mod file;
 pub mod http;
 pub mod job;

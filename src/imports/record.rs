@@ -158,18 +158,31 @@ pub async fn add_error(
     .map(|_| ())
 }
 
-pub async fn finish(db: &Db, id: i64, reason: Option<&str>) -> Result<(), sqlx::Error> {
-    Query::new("UPDATE imports SET status = $1, reason = $2 WHERE id = $3")
-        .bind(if reason.is_some() {
-            "failed"
-        } else {
-            "completed"
-        })
-        .bind(reason)
-        .bind(id)
-        .execute(db)
-        .await
-        .map(|_| ())
+/// The counts an import ended with.
+#[derive(Debug, sqlx::FromRow)]
+pub struct Finished {
+    pub rows_total: Option<i64>,
+    pub rows_done: i64,
+    pub created: i64,
+    pub updated: i64,
+    pub failed: i64,
+}
+
+/// Marks the import `completed` (no `reason`) or `failed`; returns its final counts.
+pub async fn finish(tx: &mut Tx, id: i64, reason: Option<&str>) -> Result<Finished, sqlx::Error> {
+    Query::new(
+        "UPDATE imports SET status = $1, reason = $2 WHERE id = $3 \
+         RETURNING rows_total, rows_done, created, updated, failed",
+    )
+    .bind(if reason.is_some() {
+        "failed"
+    } else {
+        "completed"
+    })
+    .bind(reason)
+    .bind(id)
+    .fetch_one(tx)
+    .await
 }
 
 /// One refused row of the report.

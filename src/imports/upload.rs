@@ -282,8 +282,7 @@ async fn record(
             .await
             .map_err(|e| ApiError::Internal(e.into()))??
     };
-    let ttl = chrono::Duration::from_std(state.config.export_ttl())
-        .unwrap_or_else(|_| chrono::Duration::days(1));
+    let ttl = state.config.import_retention();
     let new = NewImport {
         cache_key,
         owner: request.owner,

@@ -5,7 +5,7 @@
 //! threads), then applied in one transaction that also records its refused rows and the
 //! import's progress, so a crash resumes after the last committed batch.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use super::batch::{self, Refused};
 use super::file::{Columns, NumberedRow, Target};
@@ -16,6 +16,7 @@ use crate::b2b::users::store::{self as users, NewUser, UserScope};
 use crate::commerce::{self, Commerce};
 use crate::db::{Query, Tx};
 use crate::http::error::{ApiError, FieldErrors};
+use crate::http::time;
 use crate::http::validate::{Validator, invalid_pk};
 use crate::state::AppState;
 
@@ -68,16 +69,146 @@ pub async fn import_batch(
         rows: count,
         ..BatchCounts::default()
     };
+    let mut divisions = Divisions::new();
+    let mut new_users = Vec::new();
     for user in &cells {
-        match apply(state, &mut tx, import.upsert(), user).await? {
+        if !import.upsert() {
+            match complete_new(&mut tx, user, &mut divisions).await? {
+                Some(Ok(new)) => {
+                    new_users.push(new);
+                    continue;
+                }
+                Some(Err(errors)) => {
+                    refused.add_all(user.row, &errors);
+                    continue;
+                }
+                None => {}
+            }
+        }
+        match apply(state, &mut tx, import.upsert(), user, &mut divisions).await? {
             Ok(Applied::Created) => counts.created += 1,
             Ok(Applied::Updated) => counts.updated += 1,
             Ok(Applied::Unchanged) => {}
             Err(errors) => refused.add_all(user.row, &errors),
         }
     }
+    counts.created += insert_new(state, &mut tx, &new_users, &mut refused).await?;
     batch::commit(state, import, tx, counts, refused).await
 }
+
+/// The divisions a batch has looked up, by reference: most rows name the same few.
+type Divisions = HashMap<String, Option<(i64, bool)>>;
+
+/// A row of `create` mode with everything a new user needs, its division found and active.
+struct NewUserRow<'a> {
+    user: &'a UserCells,
+    division_id: i64,
+    first_name: &'a str,
+    last_name: &'a str,
+    password_hash: &'a str,
+}
+
+/// In `create` mode, a row complete enough to insert (`Some(Ok)`), or refused for its
+/// division (`Some(Err)`, as [`apply`] would); `None` leaves the row to [`apply`] (which
+/// names what is missing, or the email already taken).
+async fn complete_new<'a>(
+    tx: &mut Tx,
+    user: &'a UserCells,
+    divisions: &mut Divisions,
+) -> Result<Option<Result<NewUserRow<'a>, FieldErrors>>, sqlx::Error> {
+    let (Some(reference), Some(first_name), Some(last_name), Some(password_hash)) = (
+        &user.division,
+        &user.first_name,
+        &user.last_name,
+        &user.password_hash,
+    ) else {
+        return Ok(None);
+    };
+    Ok(Some(division(tx, reference, divisions).await?.map(
+        |division_id| NewUserRow {
+            user,
+            division_id,
+            first_name,
+            last_name,
+            password_hash,
+        },
+    )))
+}
+
+/// New users per `INSERT` statement (10 bound values each, well under both backends' limits):
+/// one statement (and one run of the list-count trigger) for many rows.
+const INSERT_ROWS: usize = 500;
+
+/// Inserts new users many per statement; a row whose email is taken (by an existing account,
+/// or a write that committed meanwhile) is refused, as one at a time would be. Returns how
+/// many were created.
+async fn insert_new(
+    state: &AppState,
+    tx: &mut Tx,
+    rows: &[NewUserRow<'_>],
+    refused: &mut Refused,
+) -> Result<i64, ApiError> {
+    let mut created = 0;
+    for chunk in rows.chunks(INSERT_ROWS) {
+        let mut sql = String::from(
+            "INSERT INTO users (email, password_hash, first_name, last_name, phone_number, \
+             division_id, is_active, shop_token, date_joined, remote_id, is_staff, is_superuser, \
+             registering) VALUES ",
+        );
+        for i in 0..chunk.len() {
+            let n = i * 10;
+            let values: Vec<String> = (n + 1..=n + 10).map(|p| format!("${p}")).collect();
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!("({}, FALSE, FALSE, FALSE)", values.join(", ")));
+        }
+        sql.push_str(" ON CONFLICT DO NOTHING RETURNING id, email");
+        let now = time::now();
+        let mut query = Query::new(sql);
+        for row in chunk {
+            let user = row.user;
+            query = query
+                .bind(user.email.as_str())
+                .bind(row.password_hash)
+                .bind(row.first_name)
+                .bind(row.last_name)
+                .bind(user.phone_number.as_deref().unwrap_or(""))
+                .bind(row.division_id)
+                .bind(user.is_active.unwrap_or(true))
+                .bind(token::generate())
+                .bind(now)
+                .bind(user.remote_id);
+        }
+        let inserted: Vec<(i64, String)> = query.fetch_all(&mut *tx).await?;
+        created += inserted.len() as i64;
+        let by_email: HashMap<&str, i64> =
+            inserted.iter().map(|(id, e)| (e.as_str(), *id)).collect();
+        let mut without_remote = Vec::new();
+        for row in chunk {
+            match by_email.get(row.user.email.as_str()) {
+                None => refused.add(row.user.row, "email", TAKEN),
+                Some(id) if row.user.remote_id.is_none() => without_remote.push(*id),
+                Some(_) => {}
+            }
+        }
+        match &state.commerce {
+            Commerce::Local => {
+                for id in without_remote {
+                    users::set_remote_id(&mut *tx, id, id).await?;
+                }
+            }
+            Commerce::Remote(_) => {
+                for id in without_remote {
+                    commerce::jobs::queue_update_remote_id(&mut *tx, id).await?;
+                }
+            }
+        }
+    }
+    Ok(created)
+}
+
+const TAKEN: &str = "A user with this email already exists.";
 
 /// Hashes the plain passwords on the hashing threads, no transaction open. In upsert mode a
 /// password the account already has keeps its hash, so a re-run changes nothing.
@@ -131,20 +262,33 @@ enum Applied {
 async fn division(
     tx: &mut Tx,
     reference: &DivisionRef,
+    divisions: &mut Divisions,
 ) -> Result<Result<i64, FieldErrors>, sqlx::Error> {
-    let found = match reference {
-        DivisionRef::Id(id) => users::division_in_scope(&mut *tx, UserScope::All, *id).await?,
-        DivisionRef::ErpCode(code) => {
-            Query::new(
-                "SELECT id, is_active FROM divisions WHERE erp_code = $1 ORDER BY id LIMIT 1",
-            )
-            .bind(code.as_str())
-            .fetch_optional(&mut *tx)
-            .await?
+    let key = match reference {
+        DivisionRef::Id(id) => format!("id:{id}"),
+        DivisionRef::ErpCode(code) => format!("erp_code:{code}"),
+    };
+    let found = match divisions.get(&key) {
+        Some(found) => *found,
+        None => {
+            let found: Option<users::DivisionState> = match reference {
+                DivisionRef::Id(id) => {
+                    users::division_in_scope(&mut *tx, UserScope::All, *id).await?
+                }
+                DivisionRef::ErpCode(code) => Query::new(
+                    "SELECT id, is_active FROM divisions WHERE erp_code = $1 ORDER BY id LIMIT 1",
+                )
+                .bind(code.as_str())
+                .fetch_optional(&mut *tx)
+                .await?,
+            };
+            let found = found.map(|d| (d.id, d.is_active));
+            divisions.insert(key, found);
+            found
         }
     };
     Ok(match (found, reference) {
-        (Some(d), _) if d.is_active => Ok(d.id),
+        (Some((id, true)), _) => Ok(id),
         (Some(_), _) => Err(FieldErrors::single(
             "division",
             "Deactivated divisions cannot be assigned to users.",
@@ -163,9 +307,10 @@ async fn apply(
     tx: &mut Tx,
     upsert: bool,
     user: &UserCells,
+    divisions: &mut Divisions,
 ) -> Result<Result<Applied, FieldErrors>, ApiError> {
     let division_id = match &user.division {
-        Some(reference) => match division(tx, reference).await? {
+        Some(reference) => match division(tx, reference, divisions).await? {
             Ok(id) => Some(id),
             Err(errors) => return Ok(Err(errors)),
         },
@@ -174,10 +319,7 @@ async fn apply(
     if let Some(existing) = users::by_email(tx, &user.email).await? {
         let account = existing.account;
         if !upsert {
-            return Ok(Err(FieldErrors::single(
-                "email",
-                "A user with this email already exists.",
-            )));
+            return Ok(Err(FieldErrors::single("email", TAKEN)));
         }
         if account.is_staff || account.is_superuser {
             return Ok(Err(FieldErrors::single(

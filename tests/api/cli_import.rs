@@ -92,6 +92,16 @@ async fn import_command_runs_the_import(backend: Backend) {
         .unwrap()
         .count();
     assert_eq!(left, 0);
+    // Each of the three imports was started and finished by the command line.
+    for action in ["import.start", "import.finish"] {
+        let sql = format!(
+            "SELECT COUNT(*) FROM audit_events WHERE action = '{action}' AND actor_kind = 'cli'"
+        );
+        assert_eq!(scalar(&db, &sql).await, 3, "{action}");
+    }
+    let finished = "SELECT COUNT(*) FROM audit_events WHERE action = 'import.finish' \
+        AND changes LIKE '%\"created\":[null,2]%' AND changes LIKE '%\"failed\":[null,1]%'";
+    assert_eq!(scalar(&db, finished).await, 2);
 
     // A missing column or file: exit 1, in words.
     let (code, _, stderr) = run(&["staffs", file]);

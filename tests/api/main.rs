@@ -23,6 +23,7 @@ mod exports;
 mod hardening;
 mod imports;
 mod imports_formats;
+mod imports_lifecycle;
 mod imports_staffs;
 mod instore_geography;
 mod instore_login;
