@@ -42,6 +42,7 @@ impl App {
         )
         .await?;
         db.migrate().await.context("applying migrations")?;
+        db.limit_sqlite_cache(config.sqlite_cache_mb).await?;
         instore::permissions::sync(&db)
             .await
             .context("updating the Instore permissions")?;

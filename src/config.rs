@@ -278,6 +278,12 @@ pub struct Config {
     #[arg(long, env = "KADRO_DB_MAX_CONNECTIONS", default_value_t = 16)]
     pub db_max_connections: u32,
 
+    /// SQLite only: megabytes SQLite may keep for the page caches of all the pool's
+    /// connections together (a soft heap limit for the process; 0: none). Without it each
+    /// connection keeps up to 2 MB of pages of its own, so memory grows with the pool size.
+    #[arg(long, env = "KADRO_SQLITE_CACHE_MB", default_value_t = 24)]
+    pub sqlite_cache_mb: u32,
+
     /// Milliseconds a token's caller may be reused without reading the database (0: never).
     /// Writes through this process forget them at once, and so do other nodes' changes on
     /// PostgreSQL (LISTEN/NOTIFY); on SQLite other processes' changes are seen within this time.

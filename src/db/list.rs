@@ -416,6 +416,23 @@ pub fn push_id_list(q: &mut Query, ids: &[i64]) {
     q.push(")");
 }
 
+/// ` IN <ids>` as one bound value (`= ANY($n)` on PostgreSQL, `IN (SELECT value FROM
+/// json_each($n))` on SQLite): the statement's text is the same whatever the number of ids, so
+/// each connection prepares (and PostgreSQL plans) it once instead of once per list length,
+/// and the prepared-statement caches do not fill with variants.
+pub fn push_id_set(q: &mut Query, dialect: Dialect, ids: &[i64]) {
+    match dialect {
+        Dialect::Postgres => q
+            .push(" = ANY(")
+            .push_bind(Arg::Ids(ids.to_vec()))
+            .push(")"),
+        Dialect::Sqlite => q
+            .push(" IN (SELECT value FROM json_each(")
+            .push_bind(Arg::Ids(ids.to_vec()))
+            .push("))"),
+    };
+}
+
 /// `%value%` for a `LIKE … ESCAPE '\'`, with the pattern characters of the value escaped so
 /// `50%` matches the text "50%" and not everything.
 pub fn contains_pattern(value: &str) -> String {

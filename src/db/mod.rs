@@ -290,6 +290,20 @@ impl Db {
         })
     }
 
+    /// SQLite only: caps what SQLite keeps for the page caches of all of this process's
+    /// connections at `mb` megabytes (`PRAGMA soft_heap_limit`, process-wide; 0: no cap). Past
+    /// it SQLite reuses cached pages instead of allocating more, so memory does not grow with
+    /// the pool: each connection would otherwise keep up to 2 MB of pages of its own.
+    pub async fn limit_sqlite_cache(&self, mb: u32) -> Result<(), sqlx::Error> {
+        if matches!(self, Db::Sqlite(..)) && mb > 0 {
+            let bytes = u64::from(mb) * 1024 * 1024;
+            Query::new(format!("PRAGMA soft_heap_limit = {bytes}"))
+                .scalar::<i64>(self)
+                .await?;
+        }
+        Ok(())
+    }
+
     /// Cheap round trip for readiness probes.
     pub async fn ping(&self) -> Result<(), sqlx::Error> {
         // A read: `execute` on the pool would count a changed row as one of its writes.

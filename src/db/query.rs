@@ -52,6 +52,7 @@ macro_rules! bind_all {
                 Arg::Bool(v) => q.bind(*v),
                 Arg::Time(v) => q.bind(v.as_ref().map(sqlite_time)),
                 Arg::Json(v) => q.bind(v.as_ref().map(|j| j.to_string())),
+                Arg::Ids(v) => q.bind(ids_json(v)),
             };
         }
         q
@@ -65,10 +66,25 @@ macro_rules! bind_all {
                 Arg::Bool(v) => q.bind(*v),
                 Arg::Time(v) => q.bind(*v),
                 Arg::Json(v) => q.bind(v.as_ref().map(|j| sqlx::types::Json(j.clone()))),
+                Arg::Ids(v) => q.bind(v.clone()),
             };
         }
         q
     }};
+}
+
+/// `[1,2,3]`: a list of ids as SQLite's `json_each` reads it.
+fn ids_json(ids: &[i64]) -> String {
+    let mut text = String::with_capacity(ids.len() * 8 + 2);
+    text.push('[');
+    for (i, id) in ids.iter().enumerate() {
+        if i > 0 {
+            text.push(',');
+        }
+        text.push_str(&id.to_string());
+    }
+    text.push(']');
+    text
 }
 
 /// Where a query runs: a pool or an open transaction.
@@ -83,6 +99,14 @@ impl Target<'_> {
         match self {
             Target::Db(db) => Target::Db(db),
             Target::Tx(tx) => Target::Tx(tx),
+        }
+    }
+
+    /// The SQL dialect of the backend the target runs on.
+    pub fn dialect(&self) -> super::Dialect {
+        match self {
+            Target::Db(db) => db.dialect(),
+            Target::Tx(tx) => tx.dialect(),
         }
     }
 }

@@ -10,6 +10,9 @@ pub enum Arg {
     Bool(Option<bool>),
     Time(Option<DateTime<Utc>>),
     Json(Option<serde_json::Value>),
+    /// A list of ids bound as one value ([`crate::db::list::push_id_set`]): a PostgreSQL
+    /// `BIGINT[]`, a JSON array text on SQLite.
+    Ids(Vec<i64>),
 }
 
 impl From<i64> for Arg {

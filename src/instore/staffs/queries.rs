@@ -1,6 +1,6 @@
-//! The SQL of staffs. Reading any number of staffs takes a fixed number of queries: the staffs,
-//! their store links, their group links, then every store involved (with address, township and
-//! city) at once.
+//! The SQL of staffs. Reading any number of staffs takes two queries: the staffs with the ids of
+//! their stores and groups (aggregated by the database in the same row), then every store
+//! involved (with address, township and city) at once.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -14,9 +14,16 @@ use crate::db::{Db, Query, Target, Tx};
 use crate::http::time;
 use crate::instore::stores;
 
+/// A staff's columns and its links as ascending id lists (`"3,8"`, NULL for none): the links
+/// come back with the row, so a page of staffs costs no query per join table. `string_agg`
+/// with `ORDER BY` is the same text on PostgreSQL and SQLite (3.44 and later).
 pub const COLUMNS: &str = "s.id, s.first_name, s.last_name, s.email, s.username, s.remote_id, \
     s.is_active, s.is_staff, s.is_superuser, s.current_store_id, s.last_login, s.date_joined, \
-    s.created_date, s.modified_date";
+    s.created_date, s.modified_date, \
+    (SELECT string_agg(CAST(l.retail_store_id AS TEXT), ',' ORDER BY l.retail_store_id) \
+     FROM staff_retail_stores l WHERE l.staff_id = s.id) AS store_ids, \
+    (SELECT string_agg(CAST(l.group_id AS TEXT), ',' ORDER BY l.group_id) \
+     FROM staff_permission_groups l WHERE l.staff_id = s.id) AS group_ids";
 
 pub const SOURCE: ListSource = ListSource {
     kept_count: Some("staffs"),
@@ -64,6 +71,30 @@ pub struct StaffRow {
     pub date_joined: DateTime<Utc>,
     pub created_date: DateTime<Utc>,
     pub modified_date: DateTime<Utc>,
+    /// The staff's stores' ids, ascending, comma-separated ([`COLUMNS`]).
+    pub store_ids: Option<String>,
+    /// The staff's groups' ids, ascending, comma-separated.
+    pub group_ids: Option<String>,
+}
+
+impl StaffRow {
+    /// The ids of the staff's stores, ascending.
+    pub fn stores(&self) -> Vec<i64> {
+        id_list(self.store_ids.as_deref())
+    }
+
+    /// The ids of the staff's permission groups, ascending.
+    pub fn groups(&self) -> Vec<i64> {
+        id_list(self.group_ids.as_deref())
+    }
+}
+
+/// `"3,8"` → `[3, 8]`; the text is the database's own aggregate of integer ids.
+fn id_list(ids: Option<&str>) -> Vec<i64> {
+    ids.unwrap_or_default()
+        .split(',')
+        .filter_map(|id| id.trim().parse().ok())
+        .collect()
 }
 
 pub async fn page(
@@ -136,21 +167,17 @@ pub async fn duplicate_emails(db: &Db) -> Result<Vec<DuplicateStaffOut>, sqlx::E
         .collect())
 }
 
-/// Turns staff rows into the nested shape of seed 002 with three more queries, whatever the
-/// number of rows.
+/// Turns staff rows into the nested shape of seed 002 with one more query (every store of
+/// the rows, current ones included), whatever the number of rows.
 /// Runs on a pool or in a transaction (a write reading what it is about to change).
 pub async fn assemble<'a>(
     target: impl Into<Target<'a>>,
     rows: Vec<StaffRow>,
 ) -> Result<Vec<StaffOut>, sqlx::Error> {
-    let mut target = target.into();
-    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-    let store_links = linked_ids(target.again(), &STAFF_STORES, &ids).await?;
-    let mut staff_groups = linked_ids(target.again(), &STAFF_GROUPS, &ids).await?;
-    let store_ids: BTreeSet<i64> = store_links
-        .values()
-        .flatten()
-        .copied()
+    let links: Vec<(Vec<i64>, Vec<i64>)> = rows.iter().map(|r| (r.stores(), r.groups())).collect();
+    let store_ids: BTreeSet<i64> = links
+        .iter()
+        .flat_map(|(stores, _)| stores.iter().copied())
         .chain(rows.iter().filter_map(|r| r.current_store_id))
         .collect();
     let store_ids: Vec<i64> = store_ids.into_iter().collect();
@@ -159,22 +186,15 @@ pub async fn assemble<'a>(
         .into_iter()
         .map(|s| (s.id, s))
         .collect();
-    let mut staff_stores: HashMap<i64, Vec<stores::StoreOut>> = store_links
-        .into_iter()
-        .map(|(staff, ids)| {
-            (
-                staff,
-                ids.iter()
-                    .filter_map(|id| stores.get(id).cloned())
-                    .collect(),
-            )
-        })
-        .collect();
     Ok(rows
         .into_iter()
-        .map(|r| StaffOut {
+        .zip(links)
+        .map(|(r, (store_ids, permission_groups))| StaffOut {
             id: r.id,
-            retail_stores: staff_stores.remove(&r.id).unwrap_or_default(),
+            retail_stores: store_ids
+                .iter()
+                .filter_map(|id| stores.get(id).cloned())
+                .collect(),
             last_login: r.last_login,
             is_superuser: r.is_superuser,
             is_staff: r.is_staff,
@@ -187,7 +207,7 @@ pub async fn assemble<'a>(
             is_active: r.is_active,
             remote_id: r.remote_id,
             username: r.username,
-            permission_groups: staff_groups.remove(&r.id).unwrap_or_default(),
+            permission_groups,
             current_store: r.current_store_id.and_then(|id| stores.get(&id).cloned()),
         })
         .collect())

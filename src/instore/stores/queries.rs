@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 
 use super::{AddressOut, StoreFilter, StoreIn, StoreOut};
 use crate::audit;
-use crate::db::list::{ListSource, Window, list_page, push_id_list};
+use crate::db::list::{ListSource, Window, list_page, push_id_set};
 use crate::db::{Db, Query, Target, Tx};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::json::Body;
@@ -112,8 +112,9 @@ pub async fn by_ids<'a>(
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let mut q = Query::new(format!("SELECT {COLUMNS} FROM {FROM} WHERE rs.id IN "));
-    push_id_list(&mut q, ids);
+    let target = target.into();
+    let mut q = Query::new(format!("SELECT {COLUMNS} FROM {FROM} WHERE rs.id"));
+    push_id_set(&mut q, target.dialect(), ids);
     q.push(" ORDER BY rs.id");
     let rows: Vec<StoreRow> = q.fetch_all(target).await?;
     Ok(rows.into_iter().map(Into::into).collect())
