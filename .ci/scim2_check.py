@@ -16,7 +16,8 @@ _example = filling.get_random_example_value
 
 
 def _short_given_names(path):
-    if str(path).lower().endswith("name.givenname"):
+    # "name.givenName" in a User, "givenName" when a Name is filled on its own.
+    if str(path).lower().rsplit(".", 1)[-1].rsplit(":", 1)[-1] == "givenname":
         return random.choice(["Ada", "Grace", "Alan", "Edsger", "Barbara"])
     return _example(path)
 
