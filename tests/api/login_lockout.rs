@@ -20,6 +20,7 @@ per_backend!(
     lockout_refuses_even_the_right_password_and_a_success_resets,
     locked_wrong_and_unknown_answer_alike_at_the_same_cost,
     fifty_parallel_attempts_check_at_most_the_limit,
+    parallel_right_passwords_all_sign_in,
     staff_login_locks_and_unlocks_too,
     addresses_are_rate_limited_with_retry_after,
     unlock_is_for_superusers_and_known_accounts,
@@ -188,6 +189,24 @@ async fn fifty_parallel_attempts_check_at_most_the_limit(backend: Backend) {
         StatusCode::BAD_REQUEST
     );
     assert_eq!(app.state.passwords.verifications(), before);
+}
+
+/// Many clients signing in to one account at once (a service's workers sharing it): every
+/// correct password gets its token, though each success forgets the account's guard row while
+/// other attempts are claiming it.
+async fn parallel_right_passwords_all_sign_in(backend: Backend) {
+    let Some(app) = spawn(backend, |c| c.login_max_failures = 1000).await else {
+        return;
+    };
+    account(&app, "jane@example.com").await;
+    let attempts = (0..40)
+        .map(|_| json!({"email": "jane@example.com", "password": "s3cret-enough"}))
+        .collect();
+    let answers = in_parallel(&app, "/api/v1/auth/login/", attempts).await;
+    for (status, body) in answers {
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert!(body["token"].is_string(), "{body}");
+    }
 }
 
 /// Sends every body to `path` at once, each from its own task; the answers in any order.

@@ -39,19 +39,16 @@ pub(super) async fn claim(
         return Ok(false);
     }
     let mut tx = db.begin().await?;
-    Query::new(
+    // One statement creates the row or locks the existing one, and returns it either way: a
+    // separate insert then `SELECT … FOR UPDATE` finds no row when a correct password's reset
+    // deletes it in between (PostgreSQL skips a row deleted while it waited for its lock).
+    let guard: Guard = Query::new(
         "INSERT INTO login_guards (account, failures, locks, updated_at) VALUES ($1, 0, 0, $2) \
-         ON CONFLICT (account) DO NOTHING",
+         ON CONFLICT (account) DO UPDATE SET account = excluded.account \
+         RETURNING failures, locks, locked_until, updated_at",
     )
     .bind(account)
     .bind(now)
-    .execute(&mut tx)
-    .await?;
-    let guard: Guard = Query::new(format!(
-        "SELECT failures, locks, locked_until, updated_at FROM login_guards WHERE account = $1 {}",
-        db.dialect().for_update()
-    ))
-    .bind(account)
     .fetch_one(&mut tx)
     .await?;
     let locks_before = guard.locks;
