@@ -1,26 +1,11 @@
 //! The account commands of the binary (`user …`, `instore staff …`) and what each command's
 //! help shows: success, refusal in words, exit codes.
 
-use kadro::db::{Db, DbOptions, Query};
-
 use crate::helpers::{Backend, TestDb};
 use crate::per_backend;
-use crate::process::{kadro_args, kadro_on, run_code};
+use crate::process::{kadro_args, kadro_on, run_code, scalar};
 
 per_backend!(b2b_user_commands, instore_staff_commands);
-
-/// The one value `sql` selects, as a BIGINT on either backend.
-async fn scalar(db: &TestDb, sql: &str) -> i64 {
-    let pool = Db::connect(&db.url, &DbOptions { max_connections: 1 })
-        .await
-        .unwrap();
-    let value = Query::new(format!("SELECT CAST(({sql}) AS BIGINT)"))
-        .scalar::<i64>(&pool)
-        .await
-        .unwrap();
-    pool.close().await;
-    value
-}
 
 async fn b2b_user_commands(backend: Backend) {
     let Some(db) = TestDb::create(backend).await else {

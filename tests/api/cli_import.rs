@@ -1,25 +1,11 @@
 //! `kadro import users|staffs FILE`: the API's import run by the command, its summary, the
 //! refused rows on stderr and the exit code.
 
-use kadro::db::{Db, DbOptions, Query};
-
 use crate::helpers::{Backend, TestDb};
 use crate::per_backend;
-use crate::process::{kadro, kadro_args, run_code};
+use crate::process::{kadro, kadro_args, run_code, scalar};
 
 per_backend!(import_command_runs_the_import);
-
-async fn scalar(db: &TestDb, sql: &str) -> i64 {
-    let pool = Db::connect(&db.url, &DbOptions { max_connections: 1 })
-        .await
-        .unwrap();
-    let value = Query::new(format!("SELECT CAST(({sql}) AS BIGINT)"))
-        .scalar::<i64>(&pool)
-        .await
-        .unwrap();
-    pool.close().await;
-    value
-}
 
 async fn import_command_runs_the_import(backend: Backend) {
     let Some(db) = TestDb::create(backend).await else {

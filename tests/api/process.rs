@@ -7,6 +7,8 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use kadro::db::{Db, DbOptions, Query};
+
 use crate::helpers::TestDb;
 
 /// How long a command may take before the test fails.
@@ -199,4 +201,18 @@ pub fn kadro_args(db: &TestDb, args: &[&str], stdin: &str) -> (i32, String, Stri
     let mut cmd = kadro(db);
     cmd.args(args);
     run_code(cmd, stdin)
+}
+
+/// The one value `sql` selects in the database a command ran on, as a BIGINT on either
+/// backend (a short-lived pool of its own, closed before returning).
+pub async fn scalar(db: &TestDb, sql: &str) -> i64 {
+    let pool = Db::connect(&db.url, &DbOptions { max_connections: 1 })
+        .await
+        .unwrap();
+    let value = Query::new(format!("SELECT CAST(({sql}) AS BIGINT)"))
+        .scalar::<i64>(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    value
 }

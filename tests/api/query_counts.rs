@@ -117,19 +117,6 @@ async fn nested_pages_cost_a_fixed_number_of_queries(app: TestApp) {
     assert_eq!(queries(&app, &detail).await, 2);
 }
 
-/// The body of an authenticated GET.
-async fn get_json(app: &TestApp, path: &str) -> serde_json::Value {
-    let response = app
-        .client
-        .get(app.url(path))
-        .header("Authorization", format!("Token {}", app.token))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK, "{path}");
-    response.json().await.unwrap()
-}
-
 /// A filtered users page that is not full ends the list: its count is known without counting
 /// (a rare `email` substring costs one query); a full page still counts exactly.
 async fn a_filtered_users_page_that_is_not_full_counts_itself(app: TestApp) {
@@ -165,11 +152,13 @@ async fn a_filtered_users_page_that_is_not_full_counts_itself(app: TestApp) {
     ] {
         let path = path.replace("{division}", &division.to_string());
         assert_eq!(queries(&app, &path).await, cost, "{path}");
-        let body = get_json(&app, &path).await;
+        let (status, body) = app.get(&path).await;
+        assert_eq!(status, StatusCode::OK, "{path}: {body}");
         assert_eq!(body["count"], count, "{path}: {body}");
         assert_eq!(body["results"].as_array().unwrap().len(), shown, "{path}");
     }
-    let body = get_json(&app, "/api/v1/users/?email=common&limit=2&page=2").await;
+    let (status, body) = app.get("/api/v1/users/?email=common&limit=2&page=2").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
     let emails: Vec<&str> = body["results"]
         .as_array()
         .unwrap()
